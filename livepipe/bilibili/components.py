@@ -1,0 +1,11 @@
+"""Registers the Bilibili components (danmaku source, action sinks) with livepipe."""
+
+from __future__ import annotations
+
+from livepipe.hookspecs import hookimpl
+from livepipe.registry import ComponentRegistry
+
+
+@hookimpl
+def livepipe_register_components(registry: ComponentRegistry) -> None:
+    """Register the built-in Bilibili component types."""

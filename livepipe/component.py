@@ -1,0 +1,137 @@
+"""Base classes for sources, processors and sinks.
+
+A component type is a class with a ``type_name``, a ``Config`` model (see :mod:`livepipe.schema`)
+and the coroutine that does its work. Plugins register classes through the
+``livepipe_register_components`` hook; the runtime creates one instance per TOML table.
+
+Events move by plain ``await``: a source calls ``await emit(event)``, a processor's
+``process(event, emit)`` and a sink's ``write(event, emit)`` are awaited once per event, in the
+order the wiring gives. ``emit(event, "name")`` sends on a named output (``<component>.name``),
+which must be listed in :meth:`Component.output_names`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from livepipe.clock import Clock
+from livepipe.events import Event
+from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
+
+if TYPE_CHECKING:
+    from livepipe.runtime.metrics import ComponentMetrics
+
+#: ``await emit(event)`` sends on the default output; ``await emit(event, "ban")`` on a named one.
+Emit = Callable[..., Awaitable[None]]
+
+DEAD_LETTER_OUTPUT = "dead_letter"
+
+
+@dataclass
+class Context:
+    """What the runtime hands every component: its metrics, logger, clock and shared settings.
+
+    Attributes:
+        name: the component's id in the TOML (``[sinks.NAME]``).
+        metrics: counters for this component (received/sent/discarded/errors, and custom ones).
+        log: a logger named ``livepipe.<role>.<name>``.
+        clock: time source; use ``clock.sleep`` and ``clock.time`` so tests can move time.
+        credentials: the ``[credentials.NAME]`` tables, resolved (secret values are ``SecretStr``).
+        settings: the ``[livepipe]`` globals, plus ``simulator_url`` when a ``[simulator]`` runs.
+        config_dir: directory of the first config file; relative paths are resolved against it.
+    """
+
+    name: str
+    metrics: ComponentMetrics
+    log: logging.Logger
+    clock: Clock = field(default_factory=Clock)
+    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    config_dir: Path = field(default_factory=Path.cwd)
+
+    def path(self, p: str | Path) -> Path:
+        """Resolve a path from the config relative to the config file's directory."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else self.config_dir / p
+
+
+class Component:
+    """Common base. Subclass :class:`Source`, :class:`Processor` or :class:`Sink` instead."""
+
+    #: The ``type = "..."`` name in TOML. Dotted names (``bilibili.ban``) are fine.
+    type_name: ClassVar[str] = ""
+    #: "source", "processor" or "sink"; set by the subclasses below.
+    role: ClassVar[str] = ""
+    #: The config model for this type.
+    Config: ClassVar[type[ComponentConfig]] = ComponentConfig
+    #: Named outputs every instance has (besides the default one).
+    outputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Any, context: Context) -> None:
+        self.config = config
+        self.context = context
+        self.name = context.name
+        self.log = context.log
+        self.metrics = context.metrics
+
+    def output_names(self) -> tuple[str, ...]:
+        """Named outputs of this instance; override when they depend on the config (``route``)."""
+        return self.outputs
+
+    async def start(self) -> None:
+        """Open resources (files, connections). Called before any event moves."""
+
+    async def stop(self) -> None:
+        """Release resources. Called once after the component has handled its last event."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} type={self.type_name!r}>"
+
+
+class Source(Component):
+    """Produces events. Implement :meth:`run`."""
+
+    role = "source"
+    Config = SourceConfig
+
+    #: Set to True once connected; ``/ready`` answers 200 when every source is ready.
+    ready: bool = True
+
+    async def run(self, emit: Emit) -> None:
+        """Produce events with ``await emit(event)`` until done or cancelled (cancellation = shutdown)."""
+        raise NotImplementedError
+
+
+class Processor(Component):
+    """Transforms, filters or routes events. Implement :meth:`process`."""
+
+    role = "processor"
+    Config = ProcessorConfig
+
+    async def process(self, event: Event, emit: Emit) -> None:
+        """Handle one event: emit zero or more events (on the default or named outputs)."""
+        raise NotImplementedError
+
+    async def flush(self) -> None:
+        """Called whenever the input buffer runs empty, and at shutdown."""
+
+
+class Sink(Component):
+    """Delivers events somewhere. Implement :meth:`write`; ``emit`` reports results on named outputs."""
+
+    role = "sink"
+    Config = SinkConfig
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        """Deliver one event."""
+        raise NotImplementedError
+
+    async def flush(self) -> None:
+        """Called whenever the input buffer runs empty (a batch boundary), and at shutdown."""
+
+    async def healthcheck(self) -> None:
+        """Run once at start; raise an exception with a clear message if the sink cannot work."""
