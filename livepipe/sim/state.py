@@ -52,6 +52,14 @@ class Account:
     refresh_token: str = ""
     #: room ids this account may moderate (streamer of, or admin in)
     rooms: set[int] = field(default_factory=set)
+    #: msg/send length limit for this account (1003212 beyond it); 20 for an ordinary account
+    danmaku_max_len: int = 20
+    #: startLive answers 60024 (face auth) unless ``version`` and ``build`` are sent
+    needs_face_auth: bool = False
+    #: with ``needs_face_auth``: 60024 even when ``version`` + ``build`` are sent
+    face_auth_persistent: bool = False
+    #: ``/x/passport-login/web/cookie/info`` reports ``refresh: true``
+    refresh_needed: bool = False
 
 
 @dataclass
@@ -78,6 +86,16 @@ class Room:
     #: registered by the WebSocket side: called with each message to broadcast
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     last_update: float = 0.0  # for Room/update's -1 "too frequent"
+    #: the streamer's keyword shield: msg/send answers code 0 + "k" for texts containing one
+    keyword_shield: list[str] = field(default_factory=list)
+    #: stopLive then reports status "ROUND" and PREPARING carries ``round: 1``
+    replay_loop: bool = False
+    #: startLive answers 60024 for this room (see Account.needs_face_auth)
+    needs_face_auth: bool = False
+    #: unix time the current stream started (0 when off); live_key/sub_session_key of that stream
+    live_time: float = 0.0
+    live_key: str = ""
+    sub_session_key: str = ""
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Record ``message`` and push it to every connected WebSocket client of this room."""
