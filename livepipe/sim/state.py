@@ -60,6 +60,8 @@ class Account:
     face_auth_persistent: bool = False
     #: ``/x/passport-login/web/cookie/info`` reports ``refresh: true``
     refresh_needed: bool = False
+    #: main-site account level 0..6 (not the live UL level); gates video danmaku styles (367xx)
+    main_level: int = 4
 
 
 @dataclass
