@@ -1,0 +1,626 @@
+"""Pure builders of live ``cmd`` messages, shaped like the real ones (protocol.md §11, §12, §14).
+
+Every function returns a fresh JSON-ready dict and performs no I/O, so tests and the action
+endpoints can reuse them: build a message, then ``room.broadcast(msg)``.
+
+Users are :class:`~livepipe.sim.state.SimUser`; rooms are :class:`~livepipe.sim.state.Room`;
+``ts`` is unix time in seconds (float allowed).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import zlib
+from typing import Any
+
+from livepipe.sim import pbwrite
+from livepipe.sim.state import Room, SimUser
+
+GUARD_NAMES = {1: "总督", 2: "提督", 3: "舰长"}
+GUARD_PRICES = {1: 19998000, 2: 1998000, 3: 198000}
+GUARD_COLORS = {1: "#FF7C28", 2: "#E17AFF", 3: "#00D1F1"}
+GIFTS = [
+    # (gift_id, name, price in gold coins (1000 = 1 CNY), coin_type)
+    (31036, "小花花", 100, "gold"),
+    (31039, "牛哇牛哇", 100, "gold"),
+    (30607, "小心心", 0, "silver"),
+    (31164, "粉丝团灯牌", 1000, "gold"),
+    (31037, "打call", 500, "gold"),
+    (31210, "这个好诶", 1000, "gold"),
+    (32132, "告白气球", 52000, "gold"),
+]
+MEDAL_COLOR = 6067854
+
+
+def uid_hash(uid: int) -> str:
+    """``info[0][7]``: CRC32 of the decimal uid, 8 lower-case hex digits."""
+    return f"{zlib.crc32(str(uid).encode()):08x}"
+
+
+def mask_name(uname: str) -> str:
+    """How anonymous connections see a name: first character + ``***``."""
+    return (uname[:1] + "***") if uname else "***"
+
+
+def id_str_for(room_id: int, uid: int, ts_ms: int, rnd: int) -> str:
+    """A danmaku ``id_str``: 34 hex digits, stable for the same inputs."""
+    return hashlib.md5(f"{room_id}:{uid}:{ts_ms}:{rnd}".encode()).hexdigest() + f"{rnd & 0xFF:02x}"
+
+
+def _medal_array(user: SimUser, room: Room) -> list[Any]:
+    if not user.medal_level:
+        return []
+    return [
+        user.medal_level, user.medal_name, room.owner_name, room.room_id, MEDAL_COLOR, "", 0,
+        MEDAL_COLOR, MEDAL_COLOR, MEDAL_COLOR, user.guard_level, 1, room.owner_uid,
+    ]  # fmt: skip
+
+
+def _medal_dict(user: SimUser, room: Room) -> dict[str, Any]:
+    return {
+        "anchor_roomid": room.room_id if user.medal_level else 0,
+        "anchor_uname": room.owner_name if user.medal_level else "",
+        "guard_level": user.guard_level,
+        "icon_id": 0,
+        "is_lighted": 1 if user.medal_level else 0,
+        "medal_color": MEDAL_COLOR if user.medal_level else 0,
+        "medal_color_border": MEDAL_COLOR if user.medal_level else 0,
+        "medal_color_end": MEDAL_COLOR if user.medal_level else 0,
+        "medal_color_start": MEDAL_COLOR if user.medal_level else 0,
+        "medal_level": user.medal_level,
+        "medal_name": user.medal_name,
+        "special": "",
+        "target_id": room.owner_uid if user.medal_level else 0,
+    }
+
+
+def danmaku(
+    user: SimUser,
+    text: str,
+    room: Room,
+    ts: float,
+    masked: bool = False,
+    *,
+    rnd: int = 0,
+    id_str: str | None = None,
+    cmd_suffix: str = "",
+    send_from_me: bool = False,
+    color: int = 16777215,
+    mode: int = 1,
+    reply_mid: int = 0,
+    reply_uname: str = "",
+) -> dict[str, Any]:
+    """A DANMU_MSG with the full ``info`` layout (``cmd_suffix`` e.g. ``":4:0:2:2:2:0"``).
+
+    ``masked`` builds what an anonymous connection receives: uid 0, ``x***`` name, no face,
+    no ``user`` details, while ``info[0][7]`` (the uid hash) stays.
+    """
+    ts_ms = int(ts * 1000)
+    rnd = rnd or (ts_ms & 0x7FFFFFFF)
+    id_str = id_str or id_str_for(room.room_id, user.uid, ts_ms, rnd)
+    uid = 0 if masked else user.uid
+    uname = mask_name(user.uname) if masked else user.uname
+    face = "" if masked else user.face
+    extra = {
+        "send_from_me": send_from_me,
+        "mode": 0,
+        "color": color,
+        "dm_type": 0,
+        "font_size": 25,
+        "player_mode": mode,
+        "show_player_type": 0,
+        "content": text,
+        "user_hash": str(zlib.crc32(str(user.uid).encode())),
+        "emoticon_unique": "",
+        "bulge_display": 0,
+        "recommend_score": 1,
+        "direction": 0,
+        "pk_direction": 0,
+        "animation": {},
+        "emots": None,
+        "is_audited": False,
+        "id_str": id_str,
+        "icon": None,
+        "show_reply": True,
+        "reply_mid": reply_mid,
+        "reply_uname": reply_uname,
+        "reply_uname_color": "",
+        "reply_is_mystery": False,
+        "hit_combo": 0,
+    }
+    mode_info: dict[str, Any] = {
+        "mode": 0,
+        "show_player_type": 0,
+        "extra": json.dumps(extra, ensure_ascii=False, separators=(",", ":")),
+    }
+    if not masked:
+        mode_info["user"] = {
+            "uid": uid,
+            "base": {
+                "name": uname,
+                "face": face,
+                "is_mystery": False,
+                "name_color": 0,
+                "name_color_str": GUARD_COLORS.get(user.guard_level, ""),
+                "official_info": {"role": 0, "title": "", "desc": "", "type": -1},
+                "origin_info": {"name": uname, "face": face},
+                "risk_ctrl_info": None,
+            },
+            "medal": (
+                {
+                    "name": user.medal_name,
+                    "level": user.medal_level,
+                    "color_start": MEDAL_COLOR,
+                    "color_end": MEDAL_COLOR,
+                    "color_border": MEDAL_COLOR,
+                    "color": MEDAL_COLOR,
+                    "id": 0,
+                    "typ": 0,
+                    "is_light": 1,
+                    "ruid": room.owner_uid,
+                    "guard_level": user.guard_level,
+                    "score": user.medal_level * 1000,
+                    "guard_icon": "",
+                    "honor_icon": "",
+                    "user_receive_count": 0,
+                }
+                if user.medal_level
+                else None
+            ),
+            "wealth": None,
+            "title": {"old_title_css_id": "", "title_css_id": ""},
+            "guard": None,
+            "uhead_frame": None,
+            "guard_leader": {"is_guard_leader": False},
+        }
+    props = [
+        0, mode, 25, color, ts_ms, rnd, 0, uid_hash(user.uid), 0, 0, 0, "", 0, "{}", "{}", mode_info,
+        {"activity_identity": "", "activity_source": 0, "not_show": 0}, 0,
+    ]  # fmt: skip
+    user_arr = [uid, uname, 1 if (user.is_admin and not masked) else 0, 0, 0, 10000, 1,
+                GUARD_COLORS.get(user.guard_level, "")]  # fmt: skip
+    info: list[Any] = [
+        props,
+        text,
+        user_arr,
+        [] if masked else _medal_array(user, room),
+        [0 if masked else user.level, 0, 9868950, ">50000", 0],
+        ["", ""],
+        0,
+        0 if masked else user.guard_level,
+        None,
+        {"ts": int(ts), "ct": f"{zlib.crc32(id_str.encode()):08X}"},
+        0,
+        0,
+        None,
+        None,
+        0,
+        1040,
+        [0 if masked else min(60, user.level // 2)],
+        None,
+    ]
+    return {"cmd": "DANMU_MSG" + cmd_suffix, "info": info, "dm_v2": ""}
+
+
+def send_gift(
+    user: SimUser, room: Room, ts: float, *, gift_index: int = 0, num: int = 1, rnd: int = 0
+) -> dict[str, Any]:
+    """A SEND_GIFT (JSON form, with ``gift_info`` as current clients expect)."""
+    gift_id, name, price, coin = GIFTS[gift_index % len(GIFTS)]
+    t = int(ts)
+    tid = str(rnd or int(ts * 1_000_000))
+    combo = f"batch:gift:combo_id:{user.uid}:{room.owner_uid}:{gift_id}:{ts:.4f}"
+    return {
+        "cmd": "SEND_GIFT",
+        "data": {
+            "action": "投喂",
+            "batch_combo_id": combo,
+            "blind_gift": None,
+            "coin_type": coin,
+            "combo_total_coin": price * num,
+            "discount_price": price,
+            "dmscore": 8,
+            "face": user.face,
+            "giftId": gift_id,
+            "giftName": name,
+            "giftType": 0 if coin == "gold" else 5,
+            "gift_info": {"img_basic": f"https://s1.hdslb.com/bfs/live/gift-{gift_id}.png", "webp": ""},
+            "gold": 0,
+            "guard_level": user.guard_level,
+            "medal_info": _medal_dict(user, room),
+            "name_color": "",
+            "num": num,
+            "original_gift_name": "",
+            "price": price,
+            "receive_user_info": {"uid": room.owner_uid, "uname": room.owner_name},
+            "rnd": tid,
+            "silver": 0,
+            "super_gift_num": num,
+            "tid": tid,
+            "timestamp": t,
+            "total_coin": price * num,
+            "uid": user.uid,
+            "uname": user.uname,
+            "wealth_level": min(60, user.level // 2),
+        },
+    }
+
+
+def send_gift_v2(
+    user: SimUser, room: Room, ts: float, *, gift_index: int = 0, num: int = 1, rnd: int = 0
+) -> dict[str, Any]:
+    """A SEND_GIFT_V2: the same gift as :func:`send_gift`, as base64 protobuf in ``data.pb``."""
+    gift_id, name, price, coin = GIFTS[gift_index % len(GIFTS)]
+    tid = str(rnd or int(ts * 1_000_000))
+    pb = pbwrite.send_gift_v2(
+        uid=user.uid,
+        uname=user.uname,
+        face=user.face,
+        guard_level=user.guard_level,
+        medal=(room.owner_uid, room.room_id, user.medal_level, user.medal_name) if user.medal_level else None,
+        gifts=[
+            {
+                "gift_id": gift_id,
+                "gift_name": name,
+                "num": num,
+                "price": price,
+                "total_coin": price * num,
+                "coin_type": coin,
+                "tid": tid,
+                "timestamp": int(ts),
+                "rnd": tid,
+                "action": "投喂",
+                "img": f"https://s1.hdslb.com/bfs/live/gift-{gift_id}.png",
+            }
+        ],
+    )
+    return {"cmd": "SEND_GIFT_V2", "data": {"dmscore": 8, "pb": pbwrite.b64(pb)}}
+
+
+def super_chat(user: SimUser, room: Room, ts: float, text: str, price: int, sc_id: int) -> dict[str, Any]:
+    """A SUPER_CHAT_MESSAGE (``price`` in CNY; shown for a time that grows with the price)."""
+    t = int(ts)
+    duration = 60 if price < 50 else 120 if price < 100 else 300
+    return {
+        "cmd": "SUPER_CHAT_MESSAGE",
+        "data": {
+            "background_bottom_color": "#2A60B2",
+            "background_color": "#EDF5FF",
+            "background_color_end": "#405D85",
+            "background_color_start": "#3171D2",
+            "background_icon": "",
+            "background_image": "",
+            "background_price_color": "#7497CD",
+            "color_point": 0.7,
+            "dmscore": 120,
+            "end_time": t + duration,
+            "gift": {"gift_id": 12000, "gift_name": "醒目留言", "num": 1},
+            "id": sc_id,
+            "is_ranked": 1,
+            "medal_info": _medal_dict(user, room),
+            "message": text,
+            "message_font_color": "#A3F6FF",
+            "message_trans": "",
+            "price": price,
+            "rate": 1000,
+            "start_time": t,
+            "time": duration,
+            "token": f"{zlib.crc32(f'sc{sc_id}'.encode()):08X}",
+            "trans_mark": 0,
+            "ts": t,
+            "uid": user.uid,
+            "user_info": {
+                "face": user.face,
+                "face_frame": "",
+                "guard_level": user.guard_level,
+                "is_main_vip": 0,
+                "is_svip": 0,
+                "is_vip": 0,
+                "level_color": "#969696",
+                "manager": 1 if user.is_admin else 0,
+                "name_color": GUARD_COLORS.get(user.guard_level, "#666666"),
+                "title": "0",
+                "uname": user.uname,
+                "user_level": user.level,
+            },
+        },
+        "roomid": room.room_id,
+    }
+
+
+def guard_buy(user: SimUser, room: Room, ts: float, guard_level: int = 3, num: int = 1) -> dict[str, Any]:
+    """A GUARD_BUY (old-form guard purchase)."""
+    t = int(ts)
+    return {
+        "cmd": "GUARD_BUY",
+        "data": {
+            "uid": user.uid,
+            "username": user.uname,
+            "guard_level": guard_level,
+            "num": num,
+            "price": GUARD_PRICES[guard_level],
+            "gift_id": 10000 + (4 - guard_level),
+            "gift_name": GUARD_NAMES[guard_level],
+            "start_time": t,
+            "end_time": t,
+        },
+    }
+
+
+def user_toast_v2(
+    user: SimUser, room: Room, ts: float, guard_level: int = 3, num: int = 1, payflow_id: str = ""
+) -> dict[str, Any]:
+    """A USER_TOAST_MSG_V2 (the guard purchase toast, current form)."""
+    t = int(ts)
+    role = GUARD_NAMES[guard_level]
+    return {
+        "cmd": "USER_TOAST_MSG_V2",
+        "data": {
+            "sender_uinfo": {"uid": user.uid, "base": {"name": user.uname, "face": user.face}},
+            "receiver_uinfo": {"uid": room.owner_uid, "base": {"name": room.owner_name, "face": ""}},
+            "guard_info": {
+                "guard_level": guard_level,
+                "role_name": role,
+                "room_guard_count": 1,
+                "op_type": 1,
+                "start_time": t,
+                "end_time": t,
+            },
+            "pay_info": {
+                "num": num,
+                "price": GUARD_PRICES[guard_level],
+                "unit": "月",
+                "payflow_id": payflow_id or f"sim{t}{user.uid % 100000:05d}",
+            },
+            "gift_info": {"gift_id": 10000 + (4 - guard_level)},
+            "effect_info": {"effect_id": 0, "room_effect_id": 0, "face_effect_id": 0},
+            "option": {"anchor_show": True, "user_show": True, "is_group": 0, "is_show": 0, "source": 0, "svga_block": 0, "color": GUARD_COLORS[guard_level]},  # noqa: E501
+            "toast_msg": f"<%{user.uname}%> 在主播{room.owner_name}的直播间开通了{role}",
+        },
+    }
+
+
+def interact_word_v2(user: SimUser, room: Room, ts: float, msg_type: int = 1, masked: bool = False) -> dict[str, Any]:
+    """An INTERACT_WORD_V2 (1 enter, 2 follow, 3 share, ...) with the protobuf in ``data.pb``."""
+    uid = 0 if masked else user.uid
+    name = mask_name(user.uname) if masked else user.uname
+    medal = b"" if masked else pbwrite.fans_medal(room.owner_uid, user.medal_level, user.medal_name,
+                                                   user.guard_level, room.room_id)  # fmt: skip
+    pb = pbwrite.interact_word_v2(
+        uid=uid,
+        uname=name,
+        msg_type=msg_type,
+        roomid=room.room_id,
+        timestamp=int(ts),
+        face="" if masked else user.face,
+        medal=medal,
+        guard_level=0 if masked else user.guard_level,
+    )
+    return {"cmd": "INTERACT_WORD_V2", "data": {"dmscore": 3, "pb": pbwrite.b64(pb)}}
+
+
+def like_click(user: SimUser, room: Room, ts: float, masked: bool = False) -> dict[str, Any]:
+    """A LIKE_INFO_V3_CLICK (someone liked the stream)."""
+    return {
+        "cmd": "LIKE_INFO_V3_CLICK",
+        "data": {
+            "show_area": 0,
+            "msg_type": 6,
+            "like_icon": "",
+            "uid": 0 if masked else user.uid,
+            "like_text": "为主播点赞了",
+            "uname": mask_name(user.uname) if masked else user.uname,
+            "uname_color": "",
+            "identities": [1],
+            "fans_medal": _medal_dict(user, room) if not masked else _medal_dict(SimUser(0, ""), room),
+            "contribution_info": {"grade": 0},
+            "dmscore": 20,
+        },
+    }
+
+
+def like_update(click_count: int) -> dict[str, Any]:
+    """A LIKE_INFO_V3_UPDATE (total like count)."""
+    return {"cmd": "LIKE_INFO_V3_UPDATE", "data": {"click_count": click_count}}
+
+
+def online_rank_count(count: int) -> dict[str, Any]:
+    """An ONLINE_RANK_COUNT."""
+    return {
+        "cmd": "ONLINE_RANK_COUNT",
+        "data": {"count": count, "count_text": str(count), "online_count": count, "online_count_text": str(count)},
+    }
+
+
+def _wan(n: int) -> str:
+    return f"{n / 10000:.1f}万" if n >= 10000 else str(n)
+
+
+def watched_change(num: int) -> dict[str, Any]:
+    """A WATCHED_CHANGE ("N people watched")."""
+    return {"cmd": "WATCHED_CHANGE", "data": {"num": num, "text_small": _wan(num), "text_large": f"{_wan(num)}人看过"}}
+
+
+def online_rank_v3(users: list[SimUser]) -> dict[str, Any]:
+    """An ONLINE_RANK_V3 (protobuf ranking of the given users, best first)."""
+    items = [
+        {"uid": u.uid, "face": u.face, "score": str(1000 * (len(users) - i)), "uname": u.uname, "rank": i + 1,
+         "guard_level": u.guard_level}
+        for i, u in enumerate(users)
+    ]  # fmt: skip
+    return {"cmd": "ONLINE_RANK_V3", "data": {"pb": pbwrite.b64(pbwrite.online_rank_v3(items))}}
+
+
+def log_in_notice() -> dict[str, Any]:
+    """LOG_IN_NOTICE: sent to anonymous connections, whose views are masked."""
+    return {
+        "cmd": "LOG_IN_NOTICE",
+        "data": {
+            "notice_msg": "为保护用户隐私，未登录无法查看他人昵称",
+            "image_web": "http://i0.hdslb.com/bfs/dm/log-in-notice-web.png",
+            "image_app": "http://i0.hdslb.com/bfs/dm/log-in-notice-app.png",
+        },
+    }
+
+
+def room_admins(room: Room) -> dict[str, Any]:
+    """ROOM_ADMINS with the room's admin uids."""
+    return {"cmd": "ROOM_ADMINS", "uids": sorted(room.admins)}
+
+
+def room_admin_entrance(uid: int) -> dict[str, Any]:
+    """room_admin_entrance (lower-case cmd): ``uid`` became an admin."""
+    return {"cmd": "room_admin_entrance", "dmscore": 45, "level": 1, "msg": "系统提示：你已被主播设为房管", "uid": uid}
+
+
+def room_block_msg(
+    uid: int, uname: str, operator: int = 2, block_expired: int = -1, period: str = ""
+) -> dict[str, Any]:
+    """ROOM_BLOCK_MSG: a user was banned (``operator`` 1 admin, 2 streamer). Root ``uid`` is a string."""
+    if not period:
+        period = "永久" if block_expired == -1 else "仅本场直播有效" if block_expired == 0 else "限时"
+    return {
+        "cmd": "ROOM_BLOCK_MSG",
+        "data": {
+            "dmscore": 30,
+            "operator": operator,
+            "uid": uid,
+            "uname": uname,
+            "block_expired": block_expired,
+            "vaild_period": period,
+        },
+        "uid": str(uid),
+        "uname": uname,
+    }
+
+
+def live_key(room: Room) -> str:
+    """A stable fake live_key for the room's current session."""
+    return str(abs(hash(("live", room.room_id, int(room.last_update)))) % 10**18)
+
+
+def room_change(room: Room, area_name: str = "", parent_area_name: str = "") -> dict[str, Any]:
+    """ROOM_CHANGE after a title/area update."""
+    key = live_key(room) if room.live_status == 1 else "0"
+    return {
+        "cmd": "ROOM_CHANGE",
+        "data": {
+            "title": room.title,
+            "area_id": room.area_id,
+            "parent_area_id": room.parent_area_id,
+            "area_name": area_name,
+            "parent_area_name": parent_area_name,
+            "live_key": key,
+            "sub_session_key": f"{key}sub_time:{int(room.last_update)}",
+        },
+    }
+
+
+def live(room: Room, ts: float, with_time: bool = True) -> dict[str, Any]:
+    """LIVE: the stream started (sent twice: first with ``live_time``, then without)."""
+    key = live_key(room)
+    msg: dict[str, Any] = {
+        "cmd": "LIVE",
+        "live_key": key,
+        "voice_background": "",
+        "sub_session_key": f"{key}sub_time:{int(ts)}",
+        "live_platform": "pc_link",
+        "live_model": 0,
+        "roomid": room.room_id,
+    }
+    if with_time:
+        msg["live_time"] = int(ts)
+    return msg
+
+
+def preparing(room: Room, ts: float, round_: bool = False) -> dict[str, Any]:
+    """PREPARING: the stream ended (``roomid`` is a string; ``round`` 1 when a replay loop is on)."""
+    msg: dict[str, Any] = {
+        "cmd": "PREPARING",
+        "msg_id": f"{int(ts * 1000)}:1000:1000",
+        "p_is_ack": True,
+        "p_msg_type": 1,
+        "roomid": str(room.room_id),
+        "send_time": int(ts * 1000),
+    }
+    if round_:
+        msg["round"] = 1
+    return msg
+
+
+def stop_live_room_list(room_ids: list[int]) -> dict[str, Any]:
+    """STOP_LIVE_ROOM_LIST (sent uncompressed, as a plain ver-0 packet)."""
+    return {"cmd": "STOP_LIVE_ROOM_LIST", "data": {"room_id_list": list(room_ids)}}
+
+
+def warning(room: Room, msg: str) -> dict[str, Any]:
+    """WARNING from the platform's moderators."""
+    return {"cmd": "WARNING", "msg": msg, "roomid": room.room_id}
+
+
+def cut_off(room: Room, msg: str) -> dict[str, Any]:
+    """CUT_OFF: the stream was cut by the platform."""
+    return {"cmd": "CUT_OFF", "msg": msg, "roomid": room.room_id}
+
+
+def room_silent(on: bool, kind: str = "level", level: int = 1, second: int = -1) -> dict[str, Any]:
+    """ROOM_SILENT_ON / ROOM_SILENT_OFF."""
+    if not on:
+        return {"cmd": "ROOM_SILENT_OFF", "data": {"type": "", "level": 0, "second": 0}}
+    return {"cmd": "ROOM_SILENT_ON", "data": {"type": kind, "level": level, "second": second}}
+
+
+# --- masking for anonymous connections ----------------------------------------------------------
+
+MASKED_CMDS = frozenset({"DANMU_MSG", "INTERACT_WORD_V2", "INTERACT_WORD", "LIKE_INFO_V3_CLICK"})
+
+
+def needs_mask(msg: dict[str, Any]) -> bool:
+    """Does an anonymous connection see a different version of ``msg``?"""
+    cmd = str(msg.get("cmd", "")).split(":", 1)[0]
+    return cmd in MASKED_CMDS
+
+
+def mask(msg: dict[str, Any]) -> dict[str, Any]:
+    """The copy of ``msg`` an anonymous (uid 0) connection receives; ``msg`` itself is untouched."""
+    cmd = str(msg.get("cmd", "")).split(":", 1)[0]
+    if cmd not in MASKED_CMDS:
+        return msg
+    out = copy.deepcopy(msg)
+    try:
+        if cmd == "DANMU_MSG":
+            info = out["info"]
+            info[2][0] = 0
+            info[2][1] = mask_name(str(info[2][1]))
+            info[2][2] = 0
+            info[3] = []
+            info[7] = 0
+            mi = info[0][15]
+            if isinstance(mi, dict):
+                mi.pop("user", None)
+        elif cmd in ("INTERACT_WORD", "LIKE_INFO_V3_CLICK"):
+            d = out["data"]
+            d["uid"] = 0
+            d["uname"] = mask_name(str(d.get("uname", "")))
+            d.pop("uinfo", None)
+            if "face" in d:
+                d["face"] = ""
+        elif cmd == "INTERACT_WORD_V2":
+            raw = base64.b64decode(out["data"]["pb"])
+            fields = []
+            for f, wt, v in pbwrite.read_fields(raw):
+                if f == 1:
+                    continue
+                if f == 2:
+                    v = mask_name(v.decode("utf-8", "replace")).encode()
+                if f in (9, 22, 16):
+                    continue
+                fields.append((f, wt, v))
+            fields.append((22, pbwrite.WT_LEN, pbwrite.uinfo(0, mask_name(""), "")))
+            out["data"]["pb"] = pbwrite.b64(pbwrite.write_fields(fields))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return out
+    return out
