@@ -1,0 +1,159 @@
+"""Everything that speaks Bilibili: the sans-I/O decoding hot path, and the component registration.
+
+The one-step hot path the danmaku source uses is :func:`decode_events`: one WebSocket message
+(bytes) in, a list of :class:`~livepipe.events.Event` out. See ``docs/bilibili/events.md``.
+
+Per packet of the frame:
+
+* op 5 (command): the body is parsed as JSON and turned into one event by
+  :func:`~livepipe.bilibili.commands.parse_command`. A body that is not valid JSON, or is JSON but
+  not an object, is **skipped** and counted (``DecodeStats.bad_json`` / ``bad_message``); the
+  other packets of the frame are still returned. An empty body is skipped silently.
+* op 3 (heartbeat reply): one ``popularity`` event, ``data == {"popularity": n}``.
+* op 8 (auth reply): not an event. It is counted in ``DecodeStats.auth_replies`` and skipped; the
+  client reads it with :func:`decode_frame` + :func:`parse_auth_reply` before switching to
+  :func:`decode_events`.
+* anything else: skipped and counted in ``DecodeStats.ignored``.
+
+A frame whose *framing* is broken (bad header, truncated packet, undecompressible body) raises
+:class:`ProtocolError` and yields nothing: past a framing error no byte can be trusted.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from livepipe.bilibili.commands import MessageError, parse_command
+from livepipe.bilibili.protocol import (
+    OP_AUTH_REPLY,
+    OP_COMMAND,
+    OP_HEARTBEAT_REPLY,
+    Packet,
+    ProtocolError,
+    decode_frame,
+    encode_packet,
+)
+from livepipe.events import Event, make_id
+from livepipe.hookspecs import hookimpl
+from livepipe.registry import ComponentRegistry
+
+__all__ = [
+    "DecodeStats",
+    "MessageError",
+    "Packet",
+    "ProtocolError",
+    "decode_events",
+    "decode_frame",
+    "encode_packet",
+    "parse_auth_reply",
+    "parse_command",
+    "popularity_event",
+]
+
+_loads = orjson.loads
+_new_event = tuple.__new__
+
+
+class DecodeStats:
+    """Counters one source keeps across calls to :func:`decode_events` (plain ints; not thread-safe)."""
+
+    __slots__ = ("frames", "packets", "events", "bad_json", "bad_message", "auth_replies", "ignored")
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.packets = 0
+        self.events = 0
+        self.bad_json = 0
+        self.bad_message = 0
+        self.auth_replies = 0
+        self.ignored = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a dict (for metrics and logs)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __repr__(self) -> str:
+        return f"DecodeStats({', '.join(f'{k}={v}' for k, v in self.as_dict().items())})"
+
+
+def popularity_event(popularity: int, room_id: int) -> Event:
+    """The ``popularity`` event for a heartbeat reply (``cmd`` is ``None``; ``ts`` is receive time)."""
+    ts = time.time()
+    data = {"popularity": popularity}
+    return _new_event(
+        Event, (make_id(room_id, "popularity", ts, data), "popularity", None, room_id, ts, None, None, None, data, None)
+    )
+
+
+def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) -> list[Event]:
+    """Decode one WebSocket message into events (see the module docstring for the rules).
+
+    ``room_id`` is the real id of the connection's room. Raises :class:`ProtocolError` on broken
+    framing, and nothing else.
+    """
+    packets = decode_frame(frame)
+    out: list[Event] = []
+    append = out.append
+    bad_json = bad_message = auth = ignored = 0
+    for p in packets:
+        op = p[0]
+        if op == OP_COMMAND:
+            body = p[3]
+            if not body:
+                continue
+            try:
+                message = _loads(body)
+            except ValueError:
+                bad_json += 1
+                continue
+            if type(message) is not dict:
+                bad_message += 1
+                continue
+            append(parse_command(message, room_id))
+        elif op == OP_HEARTBEAT_REPLY:
+            body = p[3]
+            if len(body) >= 4:
+                append(popularity_event(int.from_bytes(body[:4], "big"), room_id))
+            else:
+                ignored += 1
+        elif op == OP_AUTH_REPLY:
+            auth += 1
+        else:
+            ignored += 1
+    if stats is not None:
+        stats.frames += 1
+        stats.packets += len(packets)
+        stats.events += len(out)
+        stats.bad_json += bad_json
+        stats.bad_message += bad_message
+        stats.auth_replies += auth
+        stats.ignored += ignored
+    return out
+
+
+def parse_auth_reply(body: bytes | Packet) -> int:
+    """The ``code`` of an auth reply (op 8) body or packet: ``0`` means accepted.
+
+    Raises :class:`ProtocolError` if the body is not a JSON object with an integer ``code``, or
+    if a packet that is not op 8 is given.
+    """
+    if isinstance(body, Packet):
+        if body.op != OP_AUTH_REPLY:
+            raise ProtocolError(f"expected an auth reply (op {OP_AUTH_REPLY}), got op {body.op}")
+        body = body.body
+    try:
+        reply: Any = _loads(body)
+    except (ValueError, TypeError):
+        raise ProtocolError("auth reply body is not JSON") from None
+    code = reply.get("code") if isinstance(reply, dict) else None
+    if type(code) is not int:
+        raise ProtocolError("auth reply has no integer 'code'")
+    return code
+
+
+@hookimpl
+def livepipe_register_components(registry: ComponentRegistry) -> None:
+    """Register the built-in Bilibili component types."""
