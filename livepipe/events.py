@@ -101,7 +101,7 @@ class Event(_EventTuple):
     def to_dict(self, *, include_raw: bool = True) -> dict[str, Any]:
         """The JSON-ready dict form, with ``"v"`` first."""
         d: dict[str, Any] = {"v": SCHEMA_VERSION}
-        for name, value in zip(_FIELDS, self):
+        for name, value in zip(_FIELDS, self, strict=True):
             d[name] = value
         if not include_raw:
             d["raw"] = None

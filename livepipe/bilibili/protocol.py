@@ -83,7 +83,8 @@ def heartbeat(body: bytes = b"{}") -> bytes:
 
 def heartbeat_reply(popularity: int, echo: bytes = b"") -> bytes:
     """The server heartbeat reply, quirk included: ``pack_len`` is 20 and the echo trails it."""
-    return HEADER.pack(HEADER_LEN + 4, HEADER_LEN, VER_PLAIN, OP_HEARTBEAT_REPLY, 0) + popularity.to_bytes(4, "big") + echo
+    header = HEADER.pack(HEADER_LEN + 4, HEADER_LEN, VER_PLAIN, OP_HEARTBEAT_REPLY, 0)
+    return header + popularity.to_bytes(4, "big") + echo
 
 
 def _decompress(ver: int, body: bytes) -> bytes:

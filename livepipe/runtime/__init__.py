@@ -1,0 +1,1 @@
+"""The pipeline runtime: graph building, edges, run loop, shutdown, metrics."""

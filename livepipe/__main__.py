@@ -1,0 +1,5 @@
+"""``python -m livepipe`` runs the command line."""
+
+from livepipe.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""The ``livepipe`` command line: run, validate, plugins, config show, sim, and plugin commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from livepipe import __version__, plugins
+from livepipe.config import ConfigError, PipelineConfig, load_config
+
+#: Exit status for an invalid configuration (as Vector and sysexits' EX_CONFIG).
+EXIT_CONFIG = 78
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+def _load_or_exit(paths: tuple[str, ...]) -> PipelineConfig:
+    try:
+        return load_config(paths)
+    except ConfigError as e:
+        n = len(e.issues)
+        click.echo(f"livepipe: invalid configuration ({n} problem{'s' if n != 1 else ''}):", err=True)
+        for issue in e.issues:
+            click.echo(f"  {issue}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="livepipe")
+def cli() -> None:
+    """livepipe: turn Bilibili live rooms into event pipelines."""
+
+
+@cli.command()
+@click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--duration", type=float, default=None, help="Stop gracefully after this many seconds.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the periodic status line.")
+@click.option("--log-level", default=None, help="debug, info, warning or error (overrides [livepipe] log_level).")
+def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level: str | None) -> None:
+    """Run the pipeline described by CONFIG files (merged in order)."""
+    cfg = _load_or_exit(config)
+    _setup_logging(log_level or cfg.settings.log_level)
+    from livepipe.runner import run_pipeline_blocking
+
+    sys.exit(run_pipeline_blocking(cfg, duration=duration, quiet=quiet))
+
+
+@cli.command()
+@click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(config: tuple[str, ...]) -> None:
+    """Check CONFIG files: syntax, types, component types, wiring. Exits 78 when invalid."""
+    cfg = _load_or_exit(config)
+    counts = {r: len(cfg.of_role(r)) for r in ("source", "processor", "sink")}
+    click.echo(
+        f"livepipe: configuration is valid ({counts['source']} sources, {counts['processor']} processors, "
+        f"{counts['sink']} sinks)"
+    )
+
+
+def _field_docs(model: Any) -> list[dict[str, Any]]:
+    from livepipe.schema import secret_fields
+
+    secrets = secret_fields(model)
+    out = []
+    for name, info in model.model_fields.items():
+        required = info.is_required()
+        default = None if required else info.get_default(call_default_factory=True)
+        try:
+            json.dumps(default)
+        except TypeError:
+            default = repr(default)
+        ann = info.annotation
+        out.append(
+            {
+                "name": name,
+                "type": getattr(ann, "__name__", None) if isinstance(ann, type) else str(ann).replace("typing.", ""),
+                "required": required,
+                "default": default,
+                "description": info.description or "",
+                "secret": name in secrets,
+            }
+        )
+    return out
+
+
+def plugins_report() -> list[dict[str, Any]]:
+    """Plugins, versions, hooks and component types with their config fields (``livepipe plugins --json``)."""
+    st = plugins.load()
+    by_plugin: dict[str, list[dict[str, Any]]] = {}
+    for type_name, reg in st.registry.items():
+        doc = (reg.cls.__doc__ or "").strip().splitlines()
+        by_plugin.setdefault(reg.plugin, []).append(
+            {
+                "type": type_name,
+                "role": reg.role,
+                "description": doc[0] if doc else "",
+                "outputs": list(reg.cls.outputs),
+                "config": _field_docs(reg.cls.Config),
+            }
+        )
+    report = []
+    for info in st.plugins:
+        plugin = st.pm.get_plugin(info.name)
+        hooks = sorted(c.name for c in st.pm.get_hookcallers(plugin) or []) if plugin is not None else []
+        report.append(
+            {
+                "name": info.name,
+                "version": info.version,
+                "builtin": info.builtin,
+                "module": info.module,
+                "error": info.error,
+                "hooks": hooks,
+                "components": by_plugin.get(info.name, []),
+            }
+        )
+    return report
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (plugins, versions, components, config fields).")
+def plugins_cmd(as_json: bool) -> None:
+    """List installed plugins and the component types they provide."""
+    report = plugins_report()
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    for p in report:
+        tag = " (built-in)" if p["builtin"] else ""
+        click.echo(f"{p['name']} {p['version'] or ''}{tag}")
+        if p["error"]:
+            click.echo(f"  FAILED TO LOAD: {p['error']}")
+        for c in p["components"]:
+            click.echo(f"  {c['role']:<9} {c['type']:<22} {c['description']}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect configurations."""
+
+
+@config_group.command("show")
+@click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def config_show(config: tuple[str, ...]) -> None:
+    """Print the merged CONFIG files as TOML, secrets redacted."""
+    import tomli_w
+
+    cfg = _load_or_exit(config)
+    click.echo(tomli_w.dumps(cfg.display), nl=False)
+
+
+def _attach_optional_commands() -> None:
+    try:
+        from livepipe.sim.cli import sim_command
+    except ImportError:  # simulator not installed in this build
+        return
+    cli.add_command(sim_command, "sim")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``livepipe`` console script."""
+    _attach_optional_commands()
+    try:
+        plugins.manager().hook.livepipe_register_commands(cli=cli)
+    except Exception as e:  # a plugin's CLI must not break the others
+        click.echo(f"livepipe: a plugin failed to add its commands: {type(e).__name__}: {e}", err=True)
+    cli.main(args=argv, prog_name="livepipe")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

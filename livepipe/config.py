@@ -1,0 +1,526 @@
+"""TOML files -> one validated pipeline configuration.
+
+Layout of a config file::
+
+    [livepipe]            # globals (GlobalConfig)
+    [credentials.NAME]    # cookies / tokens shared by components
+    [simulator]           # optional: run the built-in Bilibili simulator in-process
+    [sources.ID]          # type = "..."
+    [processors.ID]       # type = "...", inputs = [...]
+    [sinks.ID]            # type = "...", inputs = [...]
+    [[tests]]             # config unit tests (``livepipe test``)
+
+Several files merge into one (a component id may be defined once). Any value may be given as
+``{ env = "VAR" }`` or ``{ file = "path" }``; these are resolved after parsing (never by text
+substitution) and their values never appear in ``config show``, logs or errors.
+
+Every problem becomes a :class:`ConfigIssue` naming the file, the line (where one can be found),
+the component and the key, and what would be valid; :class:`ConfigError` carries all of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from livepipe.registry import ComponentRegistry
+from livepipe.schema import ComponentConfig, secret_fields
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SECTIONS = {"sources": "source", "processors": "processor", "sinks": "sink"}
+TOP_LEVEL = ("livepipe", "credentials", "simulator", "sources", "processors", "sinks", "tests")
+REDACTED = "<redacted>"
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in the configuration."""
+
+    file: str | None
+    line: int | None
+    component: str | None  # "sinks.out"
+    key: str | None  # "when_full" or "routes.gifts.kinds"
+    message: str
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        comp = f"{self.component}: " if self.component else ""
+        key = f"key '{self.key}': " if self.key else ""
+        return f"{where}{comp}{key}{self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: Sequence[ConfigIssue] | str) -> None:
+        if isinstance(issues, str):
+            issues = [ConfigIssue(None, None, None, None, issues)]
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+# --------------------------------------------------------------------------------------------
+# Global settings
+
+
+class MetricsSettings(BaseModel):
+    """``[livepipe.metrics]``: the optional Prometheus / health endpoint."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    listen: str | None = Field(
+        None, description='address to serve /metrics, /health and /ready on, e.g. "127.0.0.1:9464"'
+    )
+
+
+class GlobalConfig(BaseModel):
+    """``[livepipe]``: settings for the whole process."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    shutdown_timeout: float = Field(
+        10.0, ge=0, description="seconds to let processors and sinks drain after a stop signal"
+    )
+    status_interval: float = Field(5.0, gt=0, description="seconds between status lines printed by `livepipe run`")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="metrics endpoint")
+
+
+# --------------------------------------------------------------------------------------------
+# Locating keys in TOML text (tomllib gives no positions for values)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_\-]+)\s*(?:\.|=)""")
+
+
+def _split_dotted(s: str) -> list[str]:
+    parts, cur, quote = [], "", None
+    for ch in s:
+        if quote:
+            if ch == quote:
+                quote = None
+            else:
+                cur += ch
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ".":
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return parts
+
+
+class Locator:
+    """Finds the line of a table or key in one TOML file's text."""
+
+    def __init__(self, text: str) -> None:
+        self.headers: list[tuple[tuple[str, ...], int]] = []  # (path, line) in order
+        self.lines = text.splitlines()
+        for i, line in enumerate(self.lines, start=1):
+            m = _HEADER.match(line)
+            if m:
+                self.headers.append((tuple(_split_dotted(m.group(2))), i))
+
+    def _table_range(self, path: tuple[str, ...]) -> tuple[int, int] | None:
+        for idx, (p, line) in enumerate(self.headers):
+            if p == path:
+                end = self.headers[idx + 1][1] if idx + 1 < len(self.headers) else len(self.lines) + 1
+                return line, end
+        return None
+
+    def _key_line(self, start: int, end: int, key: str) -> int | None:
+        for i in range(start, min(end, len(self.lines) + 1)):
+            m = _KEY.match(self.lines[i - 1]) if i > start else None
+            if m and m.group(1).strip("\"'") == key:
+                return i
+        return None
+
+    def find(self, path: Sequence[str]) -> int | None:
+        """Line of the deepest part of ``path`` that can be found (table header or key)."""
+        path = tuple(str(p) for p in path)
+        for cut in range(len(path), 0, -1):
+            rng = self._table_range(path[:cut])
+            if rng is None:
+                continue
+            if cut == len(path):
+                return rng[0]
+            return self._key_line(rng[0], rng[1], path[cut]) or rng[0]
+        # keys of a parent table written with dotted keys (sources.x.type = ...) or top-level keys
+        for cut in range(len(path) - 1, -1, -1):
+            first_header = self.headers[0][1] if self.headers else len(self.lines) + 1
+            rng = self._table_range(path[:cut]) if cut else (0, first_header)
+            if rng is None:
+                continue
+            start, end = rng
+            for i in range(max(start, 1), min(end, len(self.lines) + 1)):
+                line = self.lines[i - 1]
+                if _HEADER.match(line):
+                    continue
+                if "=" not in line:
+                    continue
+                keys = _split_dotted(line.split("=", 1)[0].strip())
+                if keys[0] == path[cut]:
+                    return i
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# The loaded configuration
+
+
+@dataclass
+class ComponentSpec:
+    """One component table, validated."""
+
+    id: str
+    role: str  # source | processor | sink
+    type: str
+    config: ComponentConfig
+    table: dict[str, Any]  # as written (secret references kept as written)
+    file: str
+    line: int | None
+    secret_keys: set[str] = field(default_factory=set)
+
+    @property
+    def qualified(self) -> str:
+        """``sinks.out`` style name used in messages."""
+        return f"{self.role}s.{self.id}" if self.role != "processor" else f"processors.{self.id}"
+
+
+@dataclass
+class PipelineConfig:
+    """The merged, validated configuration of one pipeline."""
+
+    files: list[Path]
+    settings: GlobalConfig
+    credentials: dict[str, dict[str, Any]]
+    components: dict[str, ComponentSpec]
+    simulator: dict[str, Any] | None
+    tests: list[dict[str, Any]]
+    #: what the user wrote, merged, secret values replaced by their references / REDACTED
+    display: dict[str, Any]
+
+    def of_role(self, role: str) -> dict[str, ComponentSpec]:
+        """Components of one role, in definition order."""
+        return {k: v for k, v in self.components.items() if v.role == role}
+
+    @property
+    def config_dir(self) -> Path:
+        """Directory of the first file (relative paths resolve against it)."""
+        return self.files[0].parent if self.files else Path.cwd()
+
+
+@dataclass
+class _Loaded:
+    path: Path
+    data: dict[str, Any]
+    locator: Locator
+
+
+def _read(path: Path, issues: list[ConfigIssue]) -> _Loaded | None:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        issues.append(ConfigIssue(shown, None, None, None, "file not found; check the path"))
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        issues.append(ConfigIssue(shown, None, None, None, f"cannot read file: {e}"))
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"line (\d+)", msg)
+        line = int(m.group(1)) if m else None
+        issues.append(ConfigIssue(shown, line, None, None, f"invalid TOML: {msg}"))
+        return None
+    return _Loaded(path, data, Locator(text))
+
+
+def _is_ref(v: Any) -> bool:
+    if not (isinstance(v, dict) and len(v) == 1):
+        return False
+    ((k, val),) = v.items()
+    return k in ("env", "file") and isinstance(val, str)
+
+
+def _resolve_refs(
+    value: Any, path: list[str], on_error: Any, base_dir: Path, found: set[str]
+) -> Any:
+    """Replace ``{env=..}`` / ``{file=..}`` tables by their values; ``found`` collects dotted keys."""
+    if _is_ref(value):
+        (kind, name), = value.items()
+        found.add(".".join(path))
+        if kind == "env":
+            if name not in os.environ:
+                on_error(path, f"environment variable {name} is not set; export it or use {{ file = \"...\" }}")
+                return ""
+            return os.environ[name]
+        p = Path(name).expanduser()
+        if not p.is_absolute():
+            p = base_dir / p
+        try:
+            return p.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as e:
+            on_error(path, f"cannot read secret file {name}: {e.strerror or e}")
+            return ""
+    if isinstance(value, dict):
+        return {k: _resolve_refs(v, [*path, k], on_error, base_dir, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_refs(v, [*path, str(i)], on_error, base_dir, found) for i, v in enumerate(value)]
+    return value
+
+
+def _redact(value: Any, path: list[str], secret_paths: set[str]) -> Any:
+    key = ".".join(path)
+    if key in secret_paths:
+        return value if _is_ref(value) else REDACTED
+    if isinstance(value, dict):
+        return {k: _redact(v, [*path, k], secret_paths) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, [*path, str(i)], secret_paths) for i, v in enumerate(value)]
+    return value
+
+
+_CREDENTIAL_SECRET_HINTS = ("sessdata", "bili_jct", "token", "password", "secret", "refresh", "cookie", "seed", "key")
+
+
+def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret_keys: set[str]) -> tuple[str, str]:
+    loc = [str(x) for x in err.get("loc", ())]
+    key = ".".join(loc)
+    etype = err.get("type", "")
+    top = loc[0] if loc else ""
+    if etype == "extra_forbidden":
+        valid = sorted(model.model_fields)
+        close = difflib.get_close_matches(loc[-1], valid, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close and len(loc) == 1 else ""
+        msg = f"unknown key{hint} valid keys: {', '.join(valid)}" if len(loc) == 1 else "unknown key"
+        return key, msg
+    if etype == "missing":
+        info = model.model_fields.get(top)
+        desc = f" ({info.description})" if info and info.description and len(loc) == 1 else ""
+        return key, f"required key is missing{desc}"
+    msg = err.get("msg", "invalid value")
+    if etype == "literal_error":
+        msg = msg.replace("Input should be", "must be")
+    else:
+        msg = msg.replace("Input should be", "expected")
+    if top not in secret_keys and "input" in err and not isinstance(err["input"], (dict, list)):
+        shown = repr(err["input"])
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        msg += f" (got {shown})"
+    return key, msg
+
+
+def load_config(
+    paths: Iterable[str | Path],
+    registry: ComponentRegistry | None = None,
+    *,
+    call_hooks: bool = True,
+) -> PipelineConfig:
+    """Parse, merge and validate TOML files. Raises :class:`ConfigError` listing every problem."""
+    from livepipe import plugins
+
+    registry = registry or plugins.registry()
+    paths = [Path(p) for p in paths]
+    issues: list[ConfigIssue] = []
+    if not paths:
+        raise ConfigError("no config file given")
+    loaded = [x for x in (_read(p, issues) for p in paths) if x is not None]
+    if issues:
+        raise ConfigError(issues)
+
+    def issue(src: _Loaded | None, path: Sequence[str], component: str | None, key: str | None, msg: str) -> None:
+        line = src.locator.find(path) if src else None
+        issues.append(ConfigIssue(str(src.path) if src else None, line, component, key, msg))
+
+    # ---- merge -----------------------------------------------------------------------------
+    globals_raw: dict[str, Any] = {}
+    globals_src: _Loaded | None = None
+    credentials: dict[str, tuple[_Loaded, dict[str, Any]]] = {}
+    tables: dict[str, tuple[str, _Loaded, Any]] = {}  # id -> (section, src, table)
+    simulator: tuple[_Loaded, Any] | None = None
+    tests: list[dict[str, Any]] = []
+    for src in loaded:
+        for top, value in src.data.items():
+            if top not in TOP_LEVEL:
+                close = difflib.get_close_matches(top, TOP_LEVEL, n=1)
+                hint = f"did you mean [{close[0]}]? " if close else ""
+                issue(src, [top], None, None, f"unknown section [{top}]; {hint}valid sections: {', '.join(TOP_LEVEL)}")
+                continue
+            if top == "tests":
+                if not isinstance(value, list):
+                    issue(src, [top], None, None, "tests must be an array of tables: write [[tests]]")
+                else:
+                    tests.extend(value)
+                continue
+            if not isinstance(value, dict):
+                issue(src, [top], None, None, f"[{top}] must be a table")
+                continue
+            if top == "livepipe":
+                globals_raw.update(value)
+                globals_src = src
+            elif top == "simulator":
+                simulator = (src, value)
+            elif top == "credentials":
+                for name, cred in value.items():
+                    if name in credentials:
+                        issue(src, [top, name], f"credentials.{name}", None,
+                              f"defined twice (also in {credentials[name][0].path}); keep one")
+                    elif not isinstance(cred, dict):
+                        issue(src, [top, name], f"credentials.{name}", None, "must be a table of cookie values")
+                    else:
+                        credentials[name] = (src, cred)
+            else:
+                for cid, table in value.items():
+                    if cid in tables:
+                        other_section, other_src, _ = tables[cid]
+                        issue(src, [top, cid], f"{top}.{cid}", None,
+                              f"component id '{cid}' is defined twice (also as [{other_section}.{cid}] in "
+                              f"{other_src.path}); ids must be unique across sources, processors and sinks")
+                        continue
+                    if "." in cid or "*" in cid:
+                        issue(src, [top, cid], f"{top}.{cid}", None,
+                              "component ids may not contain '.' or '*' (they name outputs and wildcards); "
+                              "quote-free names like recent_chat are best")
+                    tables[cid] = (top, src, table)
+
+    # ---- globals ---------------------------------------------------------------------------
+    try:
+        settings = GlobalConfig.model_validate(globals_raw)
+    except ValidationError as e:
+        settings = GlobalConfig()
+        for err in e.errors():
+            key, msg = _describe_pydantic_error(err, GlobalConfig, set())
+            issue(globals_src, ["livepipe", *key.split(".")], "livepipe", key, msg)
+
+    # ---- credentials ---------------------------------------------------------------------
+    secret_paths: set[str] = set()
+    resolved_creds: dict[str, dict[str, Any]] = {}
+    from pydantic import SecretStr
+
+    for name, (src, cred) in credentials.items():
+        found: set[str] = set()
+
+        def cred_err(path: list[str], msg: str, src: _Loaded = src, name: str = name) -> None:
+            issue(src, path, f"credentials.{name}", path[-1], msg)
+
+        values = _resolve_refs(cred, ["credentials", name], cred_err, src.path.parent, found)
+        secret_paths |= found
+        out: dict[str, Any] = {}
+        for k, v in values.items():
+            is_secret = f"credentials.{name}.{k}" in found or any(h in k.lower() for h in _CREDENTIAL_SECRET_HINTS)
+            if is_secret:
+                secret_paths.add(f"credentials.{name}.{k}")
+                out[k] = SecretStr(v) if isinstance(v, str) else v
+            else:
+                out[k] = v
+        resolved_creds[name] = out
+
+    # ---- components ----------------------------------------------------------------------
+    specs: dict[str, ComponentSpec] = {}
+    for cid, (section, src, table) in tables.items():
+        role = SECTIONS[section]
+        qual = f"{section}.{cid}"
+        if not isinstance(table, dict):
+            issue(src, [section, cid], qual, None, f"must be a table: write [{section}.{cid}] with type = \"...\"")
+            continue
+        type_name = table.get("type")
+        if not isinstance(type_name, str) or not type_name:
+            valid = ", ".join(registry.names(role)) or "(none installed)"
+            issue(src, [section, cid], qual, "type", f"required key is missing; {role} types: {valid}")
+            continue
+        reg = registry.get(type_name)
+        if reg is None:
+            valid = registry.names(role)
+            close = difflib.get_close_matches(type_name, valid, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            issue(src, [section, cid, "type"], qual, "type",
+                  f"unknown {role} type '{type_name}'; {hint}installed {role} types: {', '.join(valid) or '(none)'}. "
+                  "A type from a plugin needs that plugin installed (see `livepipe plugins`)")
+            continue
+        if reg.role != role:
+            issue(src, [section, cid, "type"], qual, "type",
+                  f"'{type_name}' is a {reg.role}, not a {role}: move it to [{reg.role}s.{cid}]"
+                  if reg.role != "processor" else
+                  f"'{type_name}' is a processor, not a {role}: move it to [processors.{cid}]")
+            continue
+        found: set[str] = set()
+
+        def comp_err(path: list[str], msg: str, src: _Loaded = src, qual: str = qual) -> None:
+            issue(src, path, qual, ".".join(path[2:]), msg)
+
+        values = _resolve_refs(table, [section, cid], comp_err, src.path.parent, found)
+        model = reg.cls.Config
+        declared_secret = secret_fields(model)
+        sec_keys = {p.split(".", 2)[2] for p in found} | declared_secret
+        secret_paths |= found | {f"{section}.{cid}.{k}" for k in declared_secret}
+        try:
+            cfg = model.model_validate(values)
+        except ValidationError as e:
+            for err in e.errors():
+                key, msg = _describe_pydantic_error(err, model, {k.split(".")[0] for k in sec_keys})
+                issue(src, [section, cid, *key.split(".")], qual, key or None, msg)
+            continue
+        specs[cid] = ComponentSpec(cid, role, type_name, cfg, table, str(src.path), src.locator.find([section, cid]),
+                                   sec_keys)
+
+    # ---- simulator -------------------------------------------------------------------------
+    sim_cfg: dict[str, Any] | None = None
+    if simulator is not None:
+        src, value = simulator
+        sim_cfg = _resolve_refs(value, ["simulator"], lambda p, m: issue(src, p, "simulator", p[-1], m),
+                                src.path.parent, set())
+
+    display: dict[str, Any] = {}
+    for src in loaded:
+        for top, value in src.data.items():
+            if top in ("livepipe",) and isinstance(value, dict):
+                display.setdefault(top, {}).update(value)
+            elif top == "tests" and isinstance(value, list):
+                display.setdefault(top, []).extend(value)
+            elif isinstance(value, dict):
+                display.setdefault(top, {}).update(value)
+    display = _redact(display, [], secret_paths)
+
+    if issues:
+        raise ConfigError(issues)
+
+    config = PipelineConfig(paths, settings, resolved_creds, specs, sim_cfg, tests, display)
+
+    # ---- graph checks (inputs, outputs, cycles) ------------------------------------------
+    from livepipe.runtime.graph import check_graph
+
+    graph_issues = check_graph(config, registry)
+    if graph_issues:
+        raise ConfigError(graph_issues)
+
+    if call_hooks:
+        try:
+            plugins.manager().hook.livepipe_config_loaded(config=config)
+        except ConfigError:
+            raise
+        except Exception as e:
+            raise ConfigError(f"a plugin rejected the configuration: {type(e).__name__}: {e}") from e
+    return config

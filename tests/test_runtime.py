@@ -1,0 +1,424 @@
+"""Runtime behaviour: wiring, fan-out, named outputs, when_full, on_error, shutdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from livepipe import plugins
+from livepipe.component import Emit, Processor, Sink, Source
+from livepipe.events import Event, make_event
+from livepipe.hookspecs import hookimpl
+from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, field
+from livepipe.testing import captured, load_toml, run_pipeline
+
+pytestmark = pytest.mark.anyio
+
+GATES: dict[str, anyio.Event] = {}
+SEEN: dict[str, list[int]] = {}
+
+
+class CountSource(Source):
+    """Emits `count` numbered events."""
+
+    type_name = "t.count"
+
+    class Config(SourceConfig):
+        count: int = field(10, description="how many")
+        kind: str = field("danmaku", description="kind")
+
+    async def run(self, emit: Emit) -> None:
+        for i in range(self.config.count):
+            await emit(make_event(self.config.kind, id=str(i), ts=1.0, data={"n": i}, room_id=1))
+
+
+class ForeverSource(Source):
+    """Emits numbered events until cancelled, yielding between them."""
+
+    type_name = "t.forever"
+
+    class Config(SourceConfig):
+        pass
+
+    async def run(self, emit: Emit) -> None:
+        i = 0
+        while True:
+            await emit(make_event("danmaku", id=str(i), ts=1.0, data={"n": i}))
+            i += 1
+            await anyio.sleep(0)
+
+
+class SplitProcessor(Processor):
+    """Even numbers to output `even`, odd to `odd`; every 3rd also to the default output."""
+
+    type_name = "t.split"
+    outputs = ("even", "odd")
+
+    class Config(ProcessorConfig):
+        pass
+
+    async def process(self, event: Event, emit: Emit) -> None:
+        n = event.data["n"]
+        await emit(event, "even" if n % 2 == 0 else "odd")
+        if n % 3 == 0:
+            await emit(event)
+
+
+class FailingProcessor(Processor):
+    """Raises on multiples of `every`."""
+
+    type_name = "t.fail"
+
+    class Config(ProcessorConfig):
+        every: int = field(5, description="fail on multiples of this")
+
+    async def process(self, event: Event, emit: Emit) -> None:
+        if event.data["n"] % self.config.every == 0:
+            raise RuntimeError(f"boom on {event.data['n']}")
+        await emit(event)
+
+
+class GateSink(Sink):
+    """Waits for GATES[gate] before accepting each event; records what it got in SEEN[name]."""
+
+    type_name = "t.gate"
+
+    class Config(SinkConfig):
+        gate: str = field(description="gate name")
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        SEEN.setdefault(self.name, []).append(event.data["n"])
+        await GATES[self.config.gate].wait()
+
+
+class _Plugin:
+    @hookimpl
+    def livepipe_register_components(self, registry: Any) -> None:
+        for cls in (CountSource, ForeverSource, SplitProcessor, FailingProcessor, GateSink):
+            registry.register(cls)
+
+
+@pytest.fixture(autouse=True)
+def _register() -> None:
+    if plugins.manager().get_plugin("test_runtime") is None:
+        plugins.register_plugin(_Plugin(), "test_runtime")
+    GATES.clear()
+    SEEN.clear()
+
+
+def numbers(sink: str) -> list[int]:
+    return [e.data["n"] for e in captured[sink]]
+
+
+async def test_fan_out_named_outputs_and_wildcards(tmp_path):
+    p = await run_pipeline(
+        """
+[sources.src]
+type = "t.count"
+count = 30
+[processors.split]
+type = "t.split"
+inputs = ["src"]
+[sinks.all_named]
+type = "testing.capture"
+inputs = ["split.*"]
+[sinks.even]
+type = "testing.capture"
+inputs = ["split.even"]
+[sinks.default]
+type = "testing.capture"
+inputs = ["split"]
+[sinks.raw]
+type = "testing.capture"
+inputs = ["src"]
+""",
+        tmp_path,
+    )
+    assert numbers("raw") == list(range(30))
+    assert numbers("even") == list(range(0, 30, 2))
+    assert sorted(numbers("all_named")) == list(range(30))
+    assert numbers("default") == list(range(0, 30, 3))
+    assert p.metrics.value("component_sent_events_total", component_id="src") == 30
+    assert p.metrics.value("component_received_events_total", component_id="raw") == 30
+
+
+async def test_drop_newest_sink_does_not_slow_siblings(tmp_path):
+    """A sink stuck forever with drop_newest: its sibling still gets everything, drops are counted."""
+    GATES["never"] = anyio.Event()
+    p = await run_pipeline(
+        """
+[livepipe]
+shutdown_timeout = 0.5
+[sources.src]
+type = "t.count"
+count = 2000
+[sinks.fast]
+type = "testing.capture"
+inputs = ["src"]
+buffer = 5
+[sinks.stuck]
+type = "t.gate"
+gate = "never"
+inputs = ["src"]
+buffer = 10
+when_full = "drop_newest"
+""",
+        tmp_path,
+    )
+    assert numbers("fast") == list(range(2000))
+    dropped = p.metrics.value("component_discarded_events_total", component_id="stuck", intentional="false")
+    # one event is inside write(), ten wait in the buffer, the rest were dropped (and counted)
+    assert dropped == 2000 - 10 - 1
+    assert SEEN["stuck"] == [0]
+    assert p.forced  # the stuck sink had to be cancelled at shutdown_timeout
+
+
+async def test_drop_oldest_keeps_the_newest(tmp_path):
+    GATES["g"] = anyio.Event()
+    release_after_source: dict[str, Any] = {}
+
+    def on_start(pipeline: Any) -> None:
+        release_after_source["p"] = pipeline
+
+    async with anyio.create_task_group() as tg:
+        result: dict[str, Any] = {}
+
+        async def go() -> None:
+            result["p"] = await run_pipeline(
+                """
+[sources.src]
+type = "t.count"
+count = 100
+[sinks.gated]
+type = "t.gate"
+gate = "g"
+inputs = ["src"]
+buffer = 3
+when_full = "drop_oldest"
+""",
+                tmp_path,
+                on_start=on_start,
+            )
+
+        tg.start_soon(go)
+        # wait until the source has emitted everything, then open the gate
+        for _ in range(100_000):
+            p = release_after_source.get("p")
+            if p is not None and p.metrics.value("component_sent_events_total", component_id="src") == 100:
+                break
+            await anyio.sleep(0)
+        GATES["g"].set()
+    # one event was inside write() when the buffer filled; the buffer kept the three newest
+    assert len(SEEN["gated"]) == 4
+    assert SEEN["gated"][1:] == [97, 98, 99]
+    assert result["p"].metrics.value("component_discarded_events_total", component_id="gated") == 96
+
+
+async def test_block_holds_the_source_back_and_loses_nothing(tmp_path):
+    GATES["g"] = anyio.Event()
+    holder: dict[str, Any] = {}
+    async with anyio.create_task_group() as tg:
+
+        async def go() -> None:
+            holder["done"] = await run_pipeline(
+                """
+[sources.src]
+type = "t.count"
+count = 500
+[sinks.gated]
+type = "t.gate"
+gate = "g"
+inputs = ["src"]
+buffer = 8
+""",
+                tmp_path,
+                on_start=lambda p: holder.__setitem__("p", p),
+            )
+
+        tg.start_soon(go)
+        # wait (on a condition, not a timer) until the source is blocked on the full buffer
+        for _ in range(100_000):
+            p = holder.get("p")
+            if p is not None and p._receivers["gated"].statistics().tasks_waiting_send == 1:
+                break
+            await anyio.sleep(0)
+        else:
+            pytest.fail("source never blocked")
+        sent = p.metrics.value("component_sent_events_total", component_id="src")
+        assert sent == 8 + 1 + 1  # buffer full, one in write(), one waiting to be sent
+        GATES["g"].set()
+    assert SEEN["gated"] == list(range(500))
+    assert holder["done"].metrics.value("component_discarded_events_total") == 0
+
+
+async def test_on_error_drop_counts_and_continues(tmp_path):
+    p = await run_pipeline(
+        """
+[sources.src]
+type = "t.count"
+count = 20
+[processors.f]
+type = "t.fail"
+inputs = ["src"]
+[sinks.out]
+type = "testing.capture"
+inputs = ["f"]
+""",
+        tmp_path,
+    )
+    assert numbers("out") == [n for n in range(20) if n % 5]
+    assert p.metrics.value("component_errors_total", component_id="f", error_type="RuntimeError") == 4
+
+
+async def test_on_error_dead_letter_carries_event_and_error(tmp_path):
+    await run_pipeline(
+        """
+[sources.src]
+type = "t.count"
+count = 11
+[processors.f]
+type = "t.fail"
+inputs = ["src"]
+on_error = "dead_letter"
+[sinks.out]
+type = "testing.capture"
+inputs = ["f"]
+[sinks.dlq]
+type = "testing.capture"
+inputs = ["f.dead_letter"]
+""",
+        tmp_path,
+    )
+    dl = captured["dlq"]
+    assert [e.kind for e in dl] == ["dead_letter"] * 3
+    assert [e.data["event"]["data"]["n"] for e in dl] == [0, 5, 10]
+    assert dl[1].data["error"] == "boom on 5"
+    assert dl[1].data["error_type"] == "RuntimeError"
+    assert dl[1].data["component"] == "f"
+
+
+async def test_on_error_stop_stops_the_pipeline(tmp_path):
+    from livepipe.runtime.pipeline import PipelineError
+
+    with pytest.raises(PipelineError, match="processor 'f' failed: RuntimeError: boom on 0"):
+        await run_pipeline(
+            """
+[sources.src]
+type = "t.forever"
+[processors.f]
+type = "t.fail"
+inputs = ["src"]
+on_error = "stop"
+[sinks.out]
+type = "testing.capture"
+inputs = ["f"]
+""",
+            tmp_path,
+        )
+
+
+async def test_graceful_shutdown_drains_buffers(tmp_path):
+    """Stopping a never-ending source delivers every event it had emitted."""
+    holder: dict[str, Any] = {}
+    async with anyio.create_task_group() as tg:
+
+        async def go() -> None:
+            holder["done"] = await run_pipeline(
+                """
+[sources.src]
+type = "t.forever"
+[processors.split]
+type = "t.split"
+inputs = ["src"]
+[sinks.out]
+type = "testing.capture"
+inputs = ["split.*"]
+buffer = 1000
+""",
+                tmp_path,
+                on_start=lambda p: holder.__setitem__("p", p),
+            )
+
+        tg.start_soon(go)
+        for _ in range(100_000):
+            p = holder.get("p")
+            if p is not None and p.metrics.value("component_sent_events_total", component_id="src") >= 300:
+                break
+            await anyio.sleep(0)
+        p.request_shutdown()
+    sent = int(p.metrics.value("component_sent_events_total", component_id="src"))
+    assert sorted(numbers("out")) == list(range(sent))
+    assert not p.forced
+
+
+async def test_undeclared_output_is_an_error_not_a_crash(tmp_path):
+    class BadOut(Processor):
+        type_name = "t.badout"
+
+        class Config(ProcessorConfig):
+            pass
+
+        async def process(self, event: Event, emit: Emit) -> None:
+            await emit(event, "nope")
+
+    plugins.registry().register(BadOut)
+    p = await run_pipeline(
+        """
+[sources.src]
+type = "t.count"
+count = 3
+[processors.b]
+type = "t.badout"
+inputs = ["src"]
+[sinks.out]
+type = "testing.capture"
+inputs = ["b"]
+""",
+        tmp_path,
+    )
+    assert p.metrics.value("component_errors_total", component_id="b", error_type="ValueError") == 3
+
+
+def test_metrics_render_prometheus(tmp_path):
+    from livepipe.runtime.metrics import MetricsRegistry
+
+    m = MetricsRegistry()
+    m.counter("component_errors_total", "errors", component_id="a", error_type='x"y').inc(2)
+    text = m.render_prometheus()
+    assert '# TYPE component_errors_total counter' in text
+    assert 'component_errors_total{component_id="a",error_type="x\\"y"} 2' in text
+
+
+async def test_metrics_endpoint_serves_health_ready_metrics(tmp_path):
+    import httpx
+
+    holder: dict[str, Any] = {}
+    cfg = load_toml(
+        """
+[livepipe.metrics]
+listen = "127.0.0.1:0"
+[sources.src]
+type = "t.forever"
+[sinks.out]
+type = "testing.capture"
+inputs = ["src"]
+""",
+        tmp_path,
+    )
+    from livepipe.runtime.pipeline import Pipeline
+
+    p = Pipeline(cfg)
+    async with anyio.create_task_group() as tg:
+        await tg.start(p.run)
+        port = p.metrics_port
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+            assert (await c.get("/health")).status_code == 200
+            assert (await c.get("/ready")).status_code == 200
+            text = (await c.get("/metrics")).text
+            assert 'component_sent_events_total{component_id="src",component_type="t.forever"}' in text
+            assert "buffer_max_events" in text
+            p.request_shutdown()
+            holder["draining"] = p.draining
+    assert holder["draining"]
