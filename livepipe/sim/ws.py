@@ -1,0 +1,336 @@
+"""The simulator's WebSocket side: ``/sub``, auth, heartbeats, batching, masking, faults.
+
+One :class:`Hub` serves every room. Each :class:`~livepipe.sim.state.Room` gets a listener that
+queues broadcast messages; a flush loop turns each room's queue into brotli (ver 3) frames of
+many ver-0 op-5 packets (zlib ver 2 for clients that asked for ``protover`` 2) and hands them to
+every client's bounded send queue. One writer task per client does the socket I/O, so a slow
+client never blocks the others (it is dropped when its queue overflows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from livepipe.bilibili import protocol as P
+from livepipe.sim import messages as M
+from livepipe.sim.faults import Faults
+from livepipe.sim.state import Room, SimState
+
+log = logging.getLogger("livepipe.sim.ws")
+
+#: a frame whose header claims more bytes than the frame has (decoders must reject it)
+MALFORMED_FRAME = P.HEADER.pack(1000, 16, 3, P.OP_COMMAND, 0) + b"\x00" * 8
+_CLOSE = object()
+
+
+@dataclass(eq=False)
+class Client:
+    """One authenticated WebSocket connection."""
+
+    id: int
+    ws: web.WebSocketResponse
+    room_id: int
+    uid: int
+    protover: int
+    peer: str
+    connected_at: float = field(default_factory=time.time)
+    last_heartbeat: float = field(default_factory=time.monotonic)
+    heartbeats: int = 0
+    frames_sent: int = 0
+    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(maxsize=2000))
+
+    @property
+    def anonymous(self) -> bool:
+        """Guests (uid 0) see masked users."""
+        return self.uid == 0
+
+    def info(self) -> dict[str, Any]:
+        """JSON-ready description for the control API."""
+        return {
+            "id": self.id,
+            "room_id": self.room_id,
+            "uid": self.uid,
+            "anonymous": self.anonymous,
+            "protover": self.protover,
+            "peer": self.peer,
+            "connected_at": self.connected_at,
+            "heartbeats": self.heartbeats,
+            "frames_sent": self.frames_sent,
+        }
+
+    def send(self, frame: bytes) -> bool:
+        """Queue ``frame``; False (and the client is closed) if the queue is full."""
+        try:
+            self.queue.put_nowait(frame)
+            return True
+        except asyncio.QueueFull:
+            self.close_soon()
+            return False
+
+    def close_soon(self) -> None:
+        """Ask the writer task to close the connection."""
+        try:
+            self.queue.put_nowait(_CLOSE)
+        except asyncio.QueueFull:
+            # drain one item to make room for the close marker
+            try:
+                self.queue.get_nowait()
+                self.queue.put_nowait(_CLOSE)
+            except (asyncio.QueueEmpty, asyncio.QueueFull):
+                pass
+
+
+def encode_batch(msgs: list[dict[str, Any]], ver: int) -> bytes:
+    """Encode cmd messages as ver-0 op-5 packets inside one ver-``ver`` frame (0 = no wrapping)."""
+    inner = b"".join(
+        P.encode_packet(P.OP_COMMAND, json.dumps(m, ensure_ascii=False, separators=(",", ":")), ver=0, seq=0)
+        for m in msgs
+    )
+    if ver == P.VER_PLAIN_JSON:
+        return inner
+    return P.encode_compressed(inner, ver=ver)
+
+
+class Hub:
+    """Connections of every room, the batching flush loop and the fault ticker."""
+
+    def __init__(
+        self,
+        state: SimState,
+        faults: Faults,
+        tokens: dict[str, tuple[int, int]],
+        *,
+        batch_interval: float = 0.05,
+        batch_max: int = 40,
+        popularity: Callable[[Room], int] | None = None,
+        allow_keyless: bool = False,
+        stop_list_every: float = 30.0,
+    ) -> None:
+        self.state = state
+        self.faults = faults
+        self.tokens = tokens
+        self.batch_interval = batch_interval
+        self.batch_max = batch_max
+        self.popularity = popularity or (lambda room: 1)
+        self.allow_keyless = allow_keyless
+        self.stop_list_every = stop_list_every
+        self.clients: dict[int, set[Client]] = {}
+        self.pending: dict[int, list[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._listeners: dict[int, Callable[[dict[str, Any]], None]] = {}
+        #: set whenever a client connects or disconnects (tests wait on it through helpers)
+        self.changed = asyncio.Event()
+        self.frames_sent = 0
+        self.messages_sent = 0
+
+    # --- room wiring ---------------------------------------------------------------------------
+
+    def attach(self, room: Room) -> None:
+        """Register this hub as a listener of ``room`` (idempotent)."""
+        if room.room_id in self._listeners:
+            return
+        rid = room.room_id
+
+        def listener(message: dict[str, Any]) -> None:
+            if self.clients.get(rid):
+                self.pending.setdefault(rid, []).append(message)
+
+        self._listeners[rid] = listener
+        room.listeners.append(listener)
+
+    def detach_all(self) -> None:
+        """Remove this hub's listeners from every room."""
+        for rid, fn in self._listeners.items():
+            room = self.state.rooms.get(rid)
+            if room is not None and fn in room.listeners:
+                room.listeners.remove(fn)
+        self._listeners.clear()
+
+    def all_clients(self) -> list[Client]:
+        """Every connected client."""
+        return [c for cs in self.clients.values() for c in cs]
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def send_now(self, room_id: int, msgs: list[dict[str, Any]], ver: int = P.VER_BROTLI) -> int:
+        """Send ``msgs`` at once to the room's clients as one frame of wrapping ``ver`` (0, 2 or 3).
+
+        Masked copies go to anonymous clients. Returns how many clients got it.
+        """
+        cache: dict[bool, bytes] = {}
+        n = 0
+        for c in list(self.clients.get(room_id, ())):
+            masked = c.anonymous
+            if masked not in cache:
+                cache[masked] = encode_batch([M.mask(m) for m in msgs] if masked else msgs, ver)
+            if c.send(cache[masked]):
+                n += 1
+        return n
+
+    def flush(self) -> None:
+        """Turn every room's pending messages into frames and queue them to its clients."""
+        pending, self.pending = self.pending, {}
+        for rid, msgs in pending.items():
+            clients = self.clients.get(rid)
+            if not clients:
+                continue
+            for i in range(0, len(msgs), self.batch_max):
+                chunk = msgs[i : i + self.batch_max]
+                cache: dict[tuple[bool, int], bytes] = {}
+                for c in list(clients):
+                    k = (c.anonymous, P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI)
+                    frame = cache.get(k)
+                    if frame is None:
+                        variant = [M.mask(m) for m in chunk] if k[0] else chunk
+                        frame = cache[k] = encode_batch(variant, k[1])
+                    c.send(frame)
+                self.frames_sent += len(clients)
+                self.messages_sent += len(chunk) * len(clients)
+
+    async def run(self) -> None:
+        """Flush loop plus the periodic faults and STOP_LIVE_ROOM_LIST; runs until cancelled."""
+        last_close = last_malformed = last_stop = time.monotonic()
+        while True:
+            await asyncio.sleep(self.batch_interval)
+            self.flush()
+            now = time.monotonic()
+            f = self.faults
+            if f.close_every > 0 and now - last_close >= f.close_every:
+                last_close = now
+                for c in self.all_clients():
+                    c.close_soon()
+            elif f.close_every <= 0:
+                last_close = now
+            if f.malformed_once:
+                f.malformed_once = False
+                for c in self.all_clients():
+                    c.send(MALFORMED_FRAME)
+            if f.malformed_every > 0 and now - last_malformed >= f.malformed_every:
+                last_malformed = now
+                for c in self.all_clients():
+                    c.send(MALFORMED_FRAME)
+            if self.stop_list_every > 0 and now - last_stop >= self.stop_list_every:
+                last_stop = now
+                offline = [r.room_id for r in self.state.rooms.values() if r.live_status != 1][:60]
+                frame = encode_batch([M.stop_live_room_list(offline)], P.VER_PLAIN_JSON)
+                for c in self.all_clients():
+                    c.send(frame)
+
+    # --- the /sub handler ----------------------------------------------------------------------
+
+    async def _writer(self, c: Client) -> None:
+        while True:
+            item = await c.queue.get()
+            if item is _CLOSE:
+                await c.ws.close()
+                return
+            try:
+                await c.ws.send_bytes(item)
+            except (ConnectionError, RuntimeError):
+                return
+            c.frames_sent += 1
+
+    def _check_auth(self, body: dict[str, Any]) -> tuple[int, int] | None:
+        """(uid, real room id) if the AUTH body is acceptable, else None."""
+        if self.faults.fail_auth:
+            return None
+        try:
+            uid = int(body.get("uid", 0) or 0)
+            roomid = int(body["roomid"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if roomid not in self.state.rooms:  # must be the real id
+            return None
+        key = body.get("key")
+        if not key:
+            return (0, roomid) if (self.allow_keyless and uid == 0) else None
+        issued = self.tokens.get(str(key))
+        if issued != (uid, roomid):
+            return None
+        return uid, roomid
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``GET /sub``: the live danmaku WebSocket."""
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        peer = request.remote or ""
+        try:
+            msg = await ws.receive(timeout=self.faults.auth_timeout)
+        except asyncio.TimeoutError:
+            await ws.close()
+            return ws
+        if msg.type != WSMsgType.BINARY:
+            await ws.close()
+            return ws
+        try:
+            packets = P.decode_frame(msg.data)
+            if not packets or packets[0].op != P.OP_AUTH:
+                raise P.ProtocolError("first packet is not AUTH")
+            body = json.loads(packets[0].body)
+            if not isinstance(body, dict):
+                raise ValueError("auth body is not an object")
+        except (P.ProtocolError, ValueError):
+            await ws.close()
+            return ws
+        who = self._check_auth(body)
+        if who is None:
+            await ws.send_bytes(P.encode_packet(P.OP_AUTH_REPLY, '{"code":-101}', ver=1, seq=1))
+            await ws.close()
+            return ws
+        uid, room_id = who
+        protover = int(body.get("protover", 3) or 3) if str(body.get("protover", "3")).isdigit() else 3
+        c = Client(next(self._ids), ws, room_id, uid, protover, peer)
+        await ws.send_bytes(P.encode_packet(P.OP_AUTH_REPLY, '{"code":0}', ver=1, seq=1))
+        if c.anonymous:
+            c.send(encode_batch([M.log_in_notice()], P.VER_ZLIB if protover == 2 else P.VER_BROTLI))
+        self.clients.setdefault(room_id, set()).add(c)
+        self.changed.set()
+        writer = asyncio.ensure_future(self._writer(c))
+        try:
+            await self._read_loop(c)
+        finally:
+            self.clients.get(room_id, set()).discard(c)
+            self.changed.set()
+            if not writer.done():
+                c.close_soon()
+                try:
+                    await asyncio.wait_for(writer, 5)
+                except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing anyway
+                    writer.cancel()
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _read_loop(self, c: Client) -> None:
+        room = self.state.rooms[c.room_id]
+        while True:
+            remaining = c.last_heartbeat + self.faults.idle_timeout - time.monotonic()
+            if remaining <= 0:
+                log.info("dropping idle client %s of room %s", c.id, c.room_id)
+                return
+            try:
+                msg = await c.ws.receive(timeout=min(remaining, 1.0))
+            except asyncio.TimeoutError:
+                continue
+            if msg.type != WSMsgType.BINARY:
+                # TEXT frames are a protocol error; CLOSE/CLOSED/ERROR end the session
+                return
+            try:
+                packets = P.decode_frame(msg.data)
+            except P.ProtocolError:
+                return
+            for p in packets:
+                if p.op == P.OP_HEARTBEAT:
+                    c.last_heartbeat = time.monotonic()
+                    c.heartbeats += 1
+                    if not self.faults.no_heartbeat_reply:
+                        c.send(P.heartbeat_reply(self.popularity(room), p.body))
