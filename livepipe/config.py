@@ -164,6 +164,9 @@ class Locator:
             if cut == len(path):
                 return rng[0]
             return self._key_line(rng[0], rng[1], path[cut]) or rng[0]
+        for header, line in self.headers:  # [a.b.c] defines a and a.b implicitly
+            if header[: len(path)] == path:
+                return line
         # keys of a parent table written with dotted keys (sources.x.type = ...) or top-level keys
         for cut in range(len(path) - 1, -1, -1):
             first_header = self.headers[0][1] if self.headers else len(self.lines) + 1
@@ -218,6 +221,15 @@ class PipelineConfig:
     tests: list[dict[str, Any]]
     #: what the user wrote, merged, secret values replaced by their references / REDACTED
     display: dict[str, Any]
+    locators: dict[str, Locator] = field(default_factory=dict, repr=False)
+
+    def line_of(self, spec: ComponentSpec, key: str | None = None) -> int | None:
+        """Line of ``key`` in ``spec``'s table (or of the table itself)."""
+        loc = self.locators.get(spec.file)
+        if loc is None:
+            return spec.line
+        section = {"source": "sources", "processor": "processors", "sink": "sinks"}[spec.role]
+        return loc.find([section, spec.id, *(key.split(".") if key else [])]) or spec.line
 
     def of_role(self, role: str) -> dict[str, ComponentSpec]:
         """Components of one role, in definition order."""
@@ -507,7 +519,8 @@ def load_config(
     if issues:
         raise ConfigError(issues)
 
-    config = PipelineConfig(paths, settings, resolved_creds, specs, sim_cfg, tests, display)
+    config = PipelineConfig(paths, settings, resolved_creds, specs, sim_cfg, tests, display,
+                            {str(src.path): src.locator for src in loaded})
 
     # ---- graph checks (inputs, outputs, cycles) ------------------------------------------
     from livepipe.runtime.graph import check_graph

@@ -55,7 +55,7 @@ def resolve(config: PipelineConfig, instances: dict[str, Component]) -> tuple[Gr
             outputs[f"{cid}.{name}"] = (cid, name)
 
     def add(spec: ComponentSpec, key: str | None, msg: str) -> None:
-        issues.append(ConfigIssue(spec.file, spec.line, spec.qualified, key, msg))
+        issues.append(ConfigIssue(spec.file, config.line_of(spec, key), spec.qualified, key, msg))
 
     inputs: dict[str, list[str]] = {}
     for cid, spec in config.components.items():
