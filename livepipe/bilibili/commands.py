@@ -26,6 +26,7 @@ Rules (all documented there):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,11 +36,14 @@ import orjson
 from livepipe.bilibili import pb
 from livepipe.events import Event, make_id
 
-__all__ = ["MessageError", "parse_command", "CMD_KINDS", "PREFIX_KINDS", "kind_for_cmd"]
+__all__ = ["MessageError", "parse_command", "body_id", "CMD_KINDS", "PREFIX_KINDS", "kind_for_cmd"]
 
 _new_event = tuple.__new__
 _loads = orjson.loads
 _now = time.time
+_dumps = orjson.dumps
+_SORT = orjson.OPT_SORT_KEYS
+_blake2b = hashlib.blake2b
 
 
 class MessageError(ValueError):
@@ -123,6 +127,24 @@ def _ns(v: Any) -> float | None:
     return n / 1e9 if n is not None and n > 0 else None
 
 
+def body_id(room_id: int | None, cmd: str | None, ts: float, body: Any) -> str:
+    """:func:`livepipe.events.make_id`, computed about 5x faster with orjson.
+
+    The result equals ``make_id(room_id, cmd, ts, body)`` for every body whose floats print
+    without an exponent (Python writes ``1e-05`` where orjson writes ``1e-5``); Bilibili messages
+    practically never carry such floats. Bodies orjson cannot serialize (integers beyond 64 bits,
+    non-string keys) fall back to ``make_id`` itself.
+    """
+    try:
+        payload = _dumps(body, option=_SORT)
+    except TypeError:
+        return make_id(room_id, cmd, ts, body)
+    h = _blake2b(digest_size=12)
+    h.update(f"{room_id}|{cmd}|{ts!r}|".encode())
+    h.update(payload)
+    return h.hexdigest()
+
+
 def _mk(
     message: dict[str, Any],
     kind: str,
@@ -138,10 +160,10 @@ def _mk(
     if ts is None:
         ts = _ms(message.get("send_time"))
     if ts is None:
-        eid = make_id(room_id, cmd, 0.0, message)
+        eid = body_id(room_id, cmd, 0.0, message)
         ts = _now()
     else:
-        eid = make_id(room_id, cmd, ts, message)
+        eid = body_id(room_id, cmd, ts, message)
     return _new_event(Event, (eid, kind, cmd, room_id, ts, uid, uname, text, data, message))
 
 
@@ -178,10 +200,13 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     info = message["info"]
     if type(info) is not list or not info:
         raise MessageError("DANMU_MSG without an info list")
+    ninfo = len(info)
     p = info[0] if type(info[0]) is list else []
     np = len(p)
-    text = _str(_at(info, 1))
-    u = _at(info, 2)
+    text = info[1] if ninfo > 1 else None
+    if type(text) is not str:
+        text = _str(text)
+    u = info[2] if ninfo > 2 else None
     uid = None
     uname = None
     is_admin = False
@@ -191,22 +216,22 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
             uname = u[1] if type(u[1]) is str else _str(u[1])
         if len(u) > 2:
             is_admin = bool(u[2])
-    masked = _is_masked(uid, uname)
+    masked = uid == 0 or (uname is not None and uname.endswith("***"))
     if masked:
         uid = None
 
     mode_info = p[15] if np > 15 else None
-    extra: dict[str, Any] = _EMPTY
+    extra: dict[str, Any] | None = None
     face = None
     if type(mode_info) is dict:
         x = mode_info.get("extra")
         if type(x) is str and x:
             try:
-                parsed = _loads(x)
+                extra = _loads(x)
             except ValueError:
-                parsed = None
-            if type(parsed) is dict:
-                extra = parsed
+                extra = None
+            if type(extra) is not dict:
+                extra = None
         elif type(x) is dict:
             extra = x
         user = mode_info.get("user")
@@ -214,8 +239,10 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
             base = user.get("base")
             if type(base) is dict:
                 face = base.get("face") or None
+    if extra is None:
+        extra = _EMPTY
 
-    dm_type = _int(p[12]) if np > 12 else 0
+    dm_type = (p[12] if type(p[12]) is int else _int(p[12])) if np > 12 else 0
     emoticon = None
     if dm_type == 1 and np > 13:
         e = p[13]
@@ -227,7 +254,7 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
         if type(e) is dict and e:
             emoticon = e
 
-    m = _at(info, 3)
+    m = info[3] if ninfo > 3 else None
     medal = None
     if type(m) is list and m:
         n = len(m)
@@ -241,10 +268,14 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
             "is_lighted": bool(m[11]) if n > 11 else True,
         }
 
-    ul = _at(info, 4)
-    wealth = _at(info, 16)
+    ul = info[4] if ninfo > 4 else None
+    guard = info[7] if ninfo > 7 else 0
+    wealth = info[16] if ninfo > 16 else None
     emots = extra.get("emots")
-    reply_uid = _int(extra.get("reply_mid")) or None
+    reply_uid = extra.get("reply_mid")
+    if type(reply_uid) is not int:
+        reply_uid = _int(reply_uid)
+    reply_uid = reply_uid or None
     data = {
         "mode": _int(p[1]) if np > 1 else None,
         "font_size": _int(p[2]) if np > 2 else None,
@@ -256,9 +287,9 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
         "emots": emots if type(emots) is dict and emots else None,
         "face": face,
         "is_admin": is_admin,
-        "user_level": _int(_at(ul, 0)),
-        "guard_level": _int(_at(info, 7)) or 0,
-        "wealth_level": _int(_at(wealth, 0)),
+        "user_level": _int(ul[0]) if type(ul) is list and ul else None,
+        "guard_level": (guard if type(guard) is int else _int(guard)) or 0,
+        "wealth_level": _int(wealth[0]) if type(wealth) is list and wealth else None,
         "medal": medal,
         "reply_uid": reply_uid,
         "reply_uname": (extra.get("reply_uname") or None) if reply_uid else None,
@@ -273,8 +304,8 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
             ts = t / 1000.0
         else:
             ts = _ms(t)
-    if ts is None:
-        ts = _secs(_d(_at(info, 9)).get("ts"))
+    if ts is None and ninfo > 9 and type(info[9]) is dict:
+        ts = _secs(info[9].get("ts"))
     id_str = extra.get("id_str")
     if type(id_str) is str and id_str:
         if ts is None:
