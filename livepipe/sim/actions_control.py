@@ -5,6 +5,7 @@
   needed, main level) and ``{"expire": true}`` to end every session of the account.
 - ``GET|POST /_sim/actions/rooms/{room_id}``: what the endpoints changed, plus per-room switches.
 - ``GET /_sim/actions/video/{cid}``: video danmaku posted to a cid.
+- ``POST /_sim/actions/reset``: forget all of the above and restore the default settings.
 - ``GET /_sim/qr/{key}``, ``POST /_sim/qr/{key}/scan|confirm|expire``: play the phone in QR login.
 
 Bodies may be JSON, a form, or query parameters.
@@ -235,8 +236,17 @@ async def qr_expire(request: web.Request) -> web.Response:
     return _qr_view(request, qr)
 
 
+async def reset_post(request: web.Request) -> web.Response:
+    """``POST /_sim/actions/reset``: default settings, no rate-limit clocks, QR keys or video danmaku."""
+    from livepipe.sim.actions import reset
+
+    reset(request.app)
+    return web.json_response({"ok": True})
+
+
 def add_control_routes(app: web.Application) -> None:
     """Register the ``/_sim/actions/...`` and ``/_sim/qr/...`` routes."""
+    app.router.add_post("/_sim/actions/reset", reset_post)
     app.router.add_get("/_sim/actions/settings", settings_get)
     app.router.add_post("/_sim/actions/settings", settings_post)
     app.router.add_get("/_sim/actions/accounts/{uid:\\d+}", account_get)

@@ -172,3 +172,18 @@ async def test_multipart_body_is_accepted():
         resp = await sim.http.post("/msg/send", files=files, headers={"Cookie": cookie})
         assert resp.json()["code"] == 0
         assert sim.room.sent_danmaku[0]["msg"] == "multipart"
+
+
+async def test_settings_control_route_and_reset():
+    async with action_sim() as sim:
+        r = await sim.http.post("/_sim/actions/settings", json={"filter_words": ["zzz"], "danmaku_min_interval": 0})
+        assert r.status_code == 200 and r.json()["filter_words"] == ["zzz"]
+        assert (await sim.http.post("/_sim/actions/settings", json={"nope": 1})).status_code == 400
+        assert (await sim.post("/msg/send", send_form("zzz"), who="viewer"))["message"] == "f"
+        # interval 0: the next message is not "too fast"
+        assert (await sim.post("/msg/send", send_form("fine"), who="viewer"))["message"] == ""
+        sim.room.keyword_shield.append("kw")
+        assert (await sim.http.post("/_sim/actions/reset")).json() == {"ok": True}
+        settings = (await sim.http.get("/_sim/actions/settings")).json()
+        assert settings["filter_words"] != ["zzz"] and settings["danmaku_min_interval"] == 1.0
+        assert sim.room.keyword_shield == [] and sim.store.last_send == {}
