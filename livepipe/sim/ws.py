@@ -14,10 +14,12 @@ import itertools
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import brotli
 from aiohttp import WSMsgType, web
 
 from livepipe.bilibili import protocol as P
@@ -97,7 +99,10 @@ def encode_batch(msgs: list[dict[str, Any]], ver: int) -> bytes:
     )
     if ver == P.VER_PLAIN_JSON:
         return inner
-    return P.encode_compressed(inner, ver=ver)
+    # brotli quality 1: ~5x cheaper than protocol.encode_compressed's 4, barely larger; any
+    # quality decodes the same way
+    body = brotli.compress(inner, quality=1) if ver == P.VER_BROTLI else zlib.compress(inner, 1)
+    return P.encode_packet(P.OP_COMMAND, body, ver=ver, seq=0)
 
 
 class Hub:
