@@ -498,7 +498,9 @@ def room_block_msg(
 
 
 def live_key(room: Room) -> str:
-    """A stable fake live_key for the room's current session."""
+    """The room's current live_key (``room.live_key`` when set), else a stable fake one."""
+    if getattr(room, "live_key", ""):
+        return str(room.live_key)
     return str(abs(hash(("live", room.room_id, int(room.last_update)))) % 10**18)
 
 
