@@ -19,6 +19,7 @@ import importlib
 import logging
 import random
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -491,6 +492,9 @@ class Simulator:
                 self.ctx.users.pop(acct.uid, None)
         self.state.accounts.clear()
         self.room_silent.clear()
+        actions = sys.modules.get("livepipe.sim.actions")
+        if actions is not None and hasattr(actions, "reset"):
+            actions.reset(self.app)  # the action endpoints' own state (rate-limit clocks, QR keys, ...)
 
     def _population_uids(self) -> set[int]:
         out = {r.owner_uid for r in self.state.rooms.values()}
