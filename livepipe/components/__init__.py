@@ -9,3 +9,13 @@ from livepipe.registry import ComponentRegistry
 @hookimpl
 def livepipe_register_components(registry: ComponentRegistry) -> None:
     """Register the built-in general-purpose component types."""
+    from livepipe.components.console import ConsoleSink
+    from livepipe.components.dedupe import Dedupe
+    from livepipe.components.file import FileSink
+    from livepipe.components.filter import Filter
+    from livepipe.components.replay import Replay
+    from livepipe.components.route import Route
+    from livepipe.components.throttle import Throttle
+
+    for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink):
+        registry.register(cls)

@@ -28,8 +28,14 @@ class Recorder:
         return [o for o, _ in self.items]
 
 
-def build(cls: type[Component], config: dict[str, Any], *, clock: ManualClock | None = None,
-          config_dir: Path | None = None, name: str = "x") -> Component:
+def build(
+    cls: type[Component],
+    config: dict[str, Any],
+    *,
+    clock: ManualClock | None = None,
+    config_dir: Path | None = None,
+    name: str = "x",
+) -> Component:
     registry = MetricsRegistry()
     ctx = Context(
         name=name,

@@ -43,7 +43,12 @@ async def test_throttle_per_key_and_reroute():
     await clock.advance(1.5)
     await t.process(ev(text="a3", data={"medal": {"room_id": 1}}), rec)
     assert [(o, e.text) for o, e in rec.items] == [
-        (None, "a1"), (None, "b1"), ("dropped", "a2"), (None, "n1"), ("dropped", "n2"), (None, "a3"),
+        (None, "a1"),
+        (None, "b1"),
+        ("dropped", "a2"),
+        (None, "n1"),
+        ("dropped", "n2"),
+        (None, "a3"),
     ]
     assert metric(t, "component_discarded_events_total") == 0
 
@@ -63,8 +68,9 @@ async def test_throttle_memory_is_bounded():
 
 def test_throttle_validation():
     with pytest.raises(ValidationError, match="key_field"):
-        Throttle.Config.model_validate({"type": "throttle", "inputs": ["a"], "threshold": 1, "window": 1,
-                                        "key_field": "user"})
+        Throttle.Config.model_validate(
+            {"type": "throttle", "inputs": ["a"], "threshold": 1, "window": 1, "key_field": "user"}
+        )
     with pytest.raises(ValidationError, match="window"):
         Throttle.Config.model_validate({"type": "throttle", "inputs": ["a"], "threshold": 1, "window": 0})
 
@@ -93,8 +99,14 @@ async def test_dedupe_by_fields_and_cache_size():
     for uid, text in seq:
         await d.process(ev(uid=uid, text=text), rec)
     # (1,hi) evicted by the time it comes back (cache holds 2 keys); all-absent keys are never dropped
-    assert [(e.uid, e.text) for e in rec.events()] == [(1, "hi"), (2, "hi"), (1, "yo"), (1, "hi"), (None, None),
-                                                        (None, None)]
+    assert [(e.uid, e.text) for e in rec.events()] == [
+        (1, "hi"),
+        (2, "hi"),
+        (1, "yo"),
+        (1, "hi"),
+        (None, None),
+        (None, None),
+    ]
     assert len(d._seen) == 2
 
 
