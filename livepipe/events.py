@@ -15,6 +15,8 @@ import json
 import time
 from typing import Any, NamedTuple
 
+import orjson
+
 #: Version of the JSON form. Bump only on an incompatible change; adding keys is compatible.
 SCHEMA_VERSION = 1
 
@@ -149,10 +151,18 @@ class Event(_EventTuple):
 
 
 def make_id(room_id: int | None, cmd: str | None, ts: float, body: Any) -> str:
-    """A stable id from room, cmd, time and body: equal inputs give equal ids across runs."""
+    """A stable id from room, cmd, time and body: equal inputs give equal ids across runs and machines.
+
+    The body is serialized with sorted keys (orjson; the json module for what orjson cannot
+    encode, such as integers beyond 64 bits), hashed with BLAKE2b, 24 hex characters.
+    """
+    try:
+        payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        payload = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
     h = hashlib.blake2b(digest_size=12)
     h.update(f"{room_id}|{cmd}|{ts!r}|".encode())
-    h.update(json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode())
+    h.update(payload)
     return h.hexdigest()
 
 

@@ -68,6 +68,23 @@ def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = No
     except PipelineError as e:
         print(f"livepipe: {e}", file=sys.stderr)
         return 1
+    print(summary_line(pipeline), file=sys.stderr, flush=True)
     if pipeline.forced:
         return 130 if not pipeline.lost_on_force else 1
     return 0
+
+
+def summary_line(pipeline: Pipeline) -> str:
+    """The line printed when ``livepipe run`` ends: totals in, out, dropped, errors."""
+    from livepipe.component import Sink, Source
+
+    m = pipeline.metrics
+    sent = sum(m.value("component_sent_events_total", component_id=c)
+               for c, x in pipeline.components.items() if isinstance(x, Source))
+    written = sum(m.value("component_received_events_total", component_id=c)
+                  for c, x in pipeline.components.items() if isinstance(x, Sink))
+    drops = m.value("component_discarded_events_total", intentional="false")
+    errors = m.value("component_errors_total")
+    how = "forced stop" if pipeline.forced else "stopped"
+    return (f"livepipe: {how}; sources emitted {int(sent)}, sinks received {int(written)}, "
+            f"dropped {int(drops)}, errors {int(errors)}")

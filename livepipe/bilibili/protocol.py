@@ -90,10 +90,10 @@ def heartbeat_reply(popularity: int, echo: bytes = b"") -> bytes:
 def _decompress(ver: int, body: bytes) -> bytes:
     try:
         if ver == VER_BROTLI:
-            # The brotli binding has no output cap; bound the work by the ratio of a sane frame.
+            # Bounded: the decompressor stops growing its output at the limit (brotli >= 1.1).
             d = brotli.Decompressor()
-            out = d.process(body)
-            if len(out) > MAX_DECOMPRESSED:
+            out = d.process(body, output_buffer_limit=MAX_DECOMPRESSED + 1)
+            if len(out) > MAX_DECOMPRESSED or (not d.is_finished() and not d.can_accept_more_data()):
                 raise ProtocolError("brotli body decompresses to more than the allowed size")
             if not d.is_finished():
                 raise ProtocolError("truncated brotli body")
