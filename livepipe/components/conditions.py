@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from livepipe.events import Event
 from livepipe.schema import field
@@ -177,6 +177,13 @@ class MatchSpec(_Strict):
     where: list[Condition] = field(
         default_factory=list, description="field conditions, all of which must hold (see the condition table)"
     )
+
+    @field_validator("kinds", "cmds", "room_ids")
+    @classmethod
+    def _not_empty(cls, v: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        if v is not None and not v:
+            raise ValueError(f"{info.field_name} is empty, so nothing would match; leave the key out to match any")
+        return v
 
 
 def _compile_names(names: list[str], getter: Getter) -> Predicate:

@@ -116,3 +116,10 @@ def test_bad_conditions_are_validation_errors(where, message):
 def test_unknown_key_rejected():
     with pytest.raises(ValidationError):
         Filter.Config.model_validate({"type": "filter", **BASE, "kind": ["danmaku"]})
+
+
+def test_empty_lists_are_errors():
+    for key in ("kinds", "cmds", "room_ids"):
+        with pytest.raises(ValidationError) as info:
+            Filter.Config.model_validate({"type": "filter", **BASE, key: []})
+        assert f"{key} is empty" in str(info.value)
