@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, Any, Literal
 
 import anyio.lowlevel
-from pydantic import model_validator
+from pydantic import ValidationInfo, field_validator
 
 from livepipe.component import Context, Emit, Source
 from livepipe.events import Event
@@ -38,7 +38,10 @@ class ReplayConfig(SourceConfig):
         "`auto`: decide per line (an object with `kind` is an event, one with only `cmd` a raw message)",
     )
     room_id: int | None = field(
-        None, description='room id for raw Bilibili messages (required with `format = "bilibili"`)', ge=1
+        None,
+        description='room id for raw Bilibili messages (required with `format = "bilibili"`)',
+        ge=1,
+        validate_default=True,
     )
     speed: float = field(
         0.0,
@@ -48,11 +51,12 @@ class ReplayConfig(SourceConfig):
     )
     loop: bool = field(False, description="start again from the top at the end of the file (ids repeat)")
 
-    @model_validator(mode="after")
-    def _room_for_raw(self) -> ReplayConfig:
-        if self.format == "bilibili" and self.room_id is None:
+    @field_validator("room_id")
+    @classmethod
+    def _room_for_raw(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None and info.data.get("format") == "bilibili":
             raise ValueError('room_id is required when format = "bilibili" (raw messages do not carry it)')
-        return self
+        return v
 
 
 def _as_events(result: Any) -> list[Event]:
