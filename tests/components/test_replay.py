@@ -3,6 +3,7 @@ import json
 import logging
 import sys
 import types
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
@@ -198,3 +199,17 @@ def test_bilibili_format_needs_room_id():
         Replay.Config.model_validate({"type": "replay", "path": "x", "format": "bilibili"})
     with pytest.raises(ValidationError):
         Replay.Config.model_validate({"type": "replay", "path": "x", "speed": -1})
+
+
+@pytest.mark.anyio
+async def test_raw_lines_through_the_real_parser(tmp_path):
+    pytest.importorskip("livepipe.bilibili.commands")
+    fixtures = Path(__file__).parent.parent / "fixtures" / "bilibili"
+    messages = [json.loads((fixtures / name).read_text(encoding="utf-8")) for name in ("danmu_msg.json",)]
+    messages.append({"cmd": "SOMETHING_NEW", "data": {"x": 1}})
+    write_lines(tmp_path / "raw.jsonl", [json.dumps(m, ensure_ascii=False) for m in messages])
+    src = build(Replay, {"path": "raw.jsonl", "format": "bilibili", "room_id": 1001}, config_dir=tmp_path)
+    got = await collect(src)
+    assert [(e.kind, e.room_id) for e in got] == [("danmaku", 1001), ("raw", 1001)]
+    assert got[0].cmd == "DANMU_MSG" and got[0].text
+    assert metric(src, "component_errors_total") == 0
