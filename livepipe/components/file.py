@@ -17,6 +17,7 @@ worker thread, since it can take milliseconds.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -235,7 +236,10 @@ class FileSink(Sink):
         done = 0
         try:
             while done < len(line):
-                done += os.write(f.fd, line[done:] if done else line)
+                n = os.write(f.fd, line[done:] if done else line)
+                if n <= 0:  # no progress: treat like a full disk rather than spin
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += n
         except OSError as e:
             if done:  # never leave half a line behind
                 try:
