@@ -92,7 +92,11 @@ class _Edge:
                 self.metrics.discarded(intentional=False)
             return
         # block: wait for room. Shielded so that a shutdown never loses an event already emitted;
-        # a forced stop cancels the shield scope itself.
+        # a forced stop cancels the shield scope itself (and blocks no more).
+        if self.pipeline.forced:
+            self.metrics.discarded(intentional=False)
+            await anyio.lowlevel.checkpoint()
+            return
         with anyio.CancelScope(shield=True) as scope:
             self.pipeline._shields.add(scope)
             try:
@@ -103,6 +107,7 @@ class _Edge:
                 self.pipeline._shields.discard(scope)
         if scope.cancel_called:
             self.metrics.discarded(intentional=False)
+            await anyio.lowlevel.checkpoint()  # deliver the forced stop to the producer
 
 
 class _Outputs:
