@@ -525,6 +525,11 @@ def render_kinds() -> str:
 # CLI help
 
 
+def _is_builtin_command(cmd: Any) -> bool:
+    module = getattr(cmd.callback, "__module__", "") or ""
+    return module == "livepipe" or module.startswith("livepipe.")
+
+
 def render_cli_help() -> str:
     """``--help`` of every built-in command, for the generated region of ``docs/cli.md``."""
     import click
@@ -546,7 +551,9 @@ def render_cli_help() -> str:
         out.append("")
         if isinstance(cmd, click.Group):
             for name in sorted(cmd.commands):
-                visit(cmd.commands[name], [*path, name], ctx)
+                sub = cmd.commands[name]
+                if _is_builtin_command(sub):  # commands added by plugins in this process stay out
+                    visit(sub, [*path, name], ctx)
 
     visit(group, ["livepipe"], None)
     return "\n".join(out).rstrip()
