@@ -266,3 +266,14 @@ def test_written_lines_read_back(tmp_path):
     from livepipe.components.file import utc_date
 
     assert utc_date(DAY1) == time.strftime("%Y-%m-%d", time.gmtime(DAY1)) == "2023-11-14"
+
+
+@pytest.mark.anyio
+async def test_batch_fsyncs_a_dirty_file_before_closing_it_for_another(tmp_path, fsyncs):
+    s = await sink(tmp_path, path="{room_id}.jsonl", fsync="batch", max_open_files=1)
+    await write_all(s, [ev(room_id=1)])
+    assert fsyncs == []
+    await write_all(s, [ev(room_id=2)])  # 1.jsonl is closed to make room: synced first
+    assert len(fsyncs) == 1
+    await s.stop()
+    assert len(fsyncs) == 2

@@ -213,3 +213,34 @@ async def test_raw_lines_through_the_real_parser(tmp_path):
     assert [(e.kind, e.room_id) for e in got] == [("danmaku", 1001), ("raw", 1001)]
     assert got[0].cmd == "DANMU_MSG" and got[0].text
     assert metric(src, "component_errors_total") == 0
+
+
+@pytest.mark.anyio
+async def test_reads_lazily_line_by_line(tmp_path, monkeypatch):
+    events = [ev(text=str(i)) for i in range(50)]
+    read = []
+
+    class Lines:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __iter__(self):
+            for e in events:
+                read.append(e)
+                yield (e.to_json() + "\n").encode()
+
+    (tmp_path / "rec.jsonl").write_text("")
+    src = build(Replay, {"path": "rec.jsonl"}, config_dir=tmp_path)
+    monkeypatch.setattr(src, "_open", Lines)
+    seen = []
+
+    async def emit(event, output=None):
+        seen.append(event)
+        assert len(read) == len(seen)  # never more than one line ahead of what was emitted
+
+    await src.start()
+    await src.run(emit)
+    assert seen == events
