@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Literal
 
 import anyio.lowlevel
@@ -144,6 +145,15 @@ class Replay(Source):
             if self.bad_lines == MAX_LOGGED_BAD_LINES:
                 self.log.warning("%s: further bad lines are counted but not logged", self.file)
 
+    def _lines(self, fh: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+        """Numbered lines; a truncated or corrupt ``.gz`` ends the pass with one error instead of a crash."""
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, 1):
+                yield lineno, line
+        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+            self._bad(lineno + 1, f"compressed data is truncated or corrupt ({e}); the rest of the file is skipped")
+
     async def _replay_once(self, emit: Emit) -> int:
         clock = self.context.clock
         speed = self.config.speed
@@ -152,7 +162,7 @@ class Replay(Source):
         count = 0
         await anyio.lowlevel.checkpoint()  # a loop over a tiny file must still let others run (and be cancelled)
         with self._open() as fh:
-            for lineno, line in enumerate(fh, 1):
+            for lineno, line in self._lines(fh):
                 if lineno % 256 == 0:
                     await anyio.lowlevel.checkpoint()
                 if not line.strip():

@@ -244,3 +244,17 @@ async def test_reads_lazily_line_by_line(tmp_path, monkeypatch):
     await src.start()
     await src.run(emit)
     assert seen == events
+
+
+@pytest.mark.anyio
+async def test_truncated_gzip_keeps_what_it_could_read(tmp_path, caplog):
+    events = [ev(text=f"{i} " + "x" * 2000) for i in range(200)]
+    data = gzip.compress("".join(e.to_json() + "\n" for e in events).encode())
+    (tmp_path / "rec.jsonl.gz").write_bytes(data[: len(data) // 2])
+    src = build(Replay, {"path": "rec.jsonl.gz"}, config_dir=tmp_path)
+    with caplog.at_level(logging.WARNING):
+        got = await collect(src)
+    assert 0 < len(got) < len(events)
+    assert got == events[: len(got)]
+    assert metric(src, "component_errors_total", error_type="invalid_line") >= 1
+    assert any("truncated or corrupt" in r.getMessage() for r in caplog.records)
