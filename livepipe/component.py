@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from livepipe.runtime.metrics import ComponentMetrics
 
 #: ``await emit(event)`` sends on the default output; ``await emit(event, "ban")`` on a named one.
+#: Sources that acknowledge pass ``delivery=Delivery(callback)`` (see livepipe.runtime.delivery).
 Emit = Callable[..., Awaitable[None]]
 
 DEAD_LETTER_OUTPUT = "dead_letter"
@@ -70,6 +71,9 @@ class Component:
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
     #: Named outputs every instance has (besides the default one).
     outputs: ClassVar[tuple[str, ...]] = ()
+    #: False for components that emit only on named outputs (``route``); then ``inputs = ["x"]``
+    #: naming the bare component is a config error. Sinks never have a default output.
+    has_default_output: ClassVar[bool] = True
 
     def __init__(self, config: Any, context: Context) -> None:
         self.config = config

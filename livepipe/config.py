@@ -333,6 +333,8 @@ def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret
         desc = f" ({info.description})" if info and info.description and len(loc) == 1 else ""
         return key, f"required key is missing{desc}"
     msg = err.get("msg", "invalid value")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
     if etype == "literal_error":
         msg = msg.replace("Input should be", "must be")
     else:

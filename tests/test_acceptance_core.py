@@ -67,9 +67,13 @@ def test_sigterm_mid_run_loses_nothing_the_source_read(tmp_path):
     """))
     proc = start("run", "p.toml", "--quiet", cwd=tmp_path)
     out = tmp_path / "out.jsonl"
-    wait_for(lambda: out.exists() and out.stat().st_size > 2_000_000, what="output to grow")
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    try:
+        wait_for(lambda: out.exists() and out.stat().st_size > 2_000_000, what="output to grow")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
     assert proc.returncode == 0, err
     m = re.search(r"sources emitted (\d+), sinks received (\d+), dropped (\d+)", err)
     assert m, err
@@ -130,6 +134,14 @@ def test_second_signal_stops_at_once(tmp_path):
     (tmp_path / "runner.py").write_text(STUCK_RUNNER)
     proc = subprocess.Popen([sys.executable, "runner.py", "p.toml"], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _second_signal(proc)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _second_signal(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout.readline().strip() == "STUCK"
     proc.send_signal(signal.SIGINT)
     # wait until the first signal was handled: the pipeline is now draining, held by the stuck

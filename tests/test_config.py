@@ -298,3 +298,36 @@ def test_cli_config_show_and_errors_never_print_secrets(tmp_path):
     r = cli("run", str(p), "--duration", "5", "--log-level", "debug", env=env)
     assert r.returncode == 0, r.stderr
     assert secret not in r.stdout + r.stderr and "JCT-SECRET-77" not in r.stdout + r.stderr
+
+
+def test_route_has_no_default_output(tmp_path):
+    msgs = issues_of(tmp_path, """
+[sources.src]
+type = "testing.events"
+[processors.r]
+type = "route"
+inputs = ["src"]
+[processors.r.routes.chat]
+kinds = ["danmaku"]
+[sinks.out]
+type = "testing.capture"
+inputs = ["r"]
+""")
+    assert any("sinks.out: key 'inputs': 'r' has no default output, only named ones: r.chat, r._unmatched" in m
+               for m in msgs), msgs
+
+
+def test_validator_message_has_no_pydantic_prefix(tmp_path):
+    msgs = issues_of(tmp_path, """
+[sources.src]
+type = "testing.events"
+[processors.f]
+type = "filter"
+inputs = ["src"]
+where = [{ field = "text", regex = "(" }]
+[sinks.out]
+type = "testing.capture"
+inputs = ["f"]
+""")
+    assert msgs and not any("Value error" in m for m in msgs), msgs
+    assert any("processors.f: key 'where" in m for m in msgs), msgs

@@ -51,6 +51,7 @@ class Route(Processor):
     """
 
     type_name = "route"
+    has_default_output = False
     Config = RouteConfig
 
     def __init__(self, config: RouteConfig, context: Context) -> None:

@@ -49,7 +49,7 @@ def resolve(config: PipelineConfig, instances: dict[str, Component]) -> tuple[Gr
     issues: list[ConfigIssue] = []
     outputs: dict[str, tuple[str, str | None]] = {}
     for cid, spec in config.components.items():
-        if spec.role != "sink":
+        if spec.role != "sink" and instances[cid].has_default_output:
             outputs[cid] = (cid, None)
         for name in output_names(spec, instances[cid]):
             outputs[f"{cid}.{name}"] = (cid, name)
@@ -73,8 +73,12 @@ def resolve(config: PipelineConfig, instances: dict[str, Component]) -> tuple[Gr
                 matches = [pattern] if pattern in outputs else []
             if not matches:
                 valid = ", ".join(sorted(o for o in outputs if outputs[o][0] != cid)) or "(none)"
+                owner = config.components.get(pattern)
                 if pattern == cid or pattern.startswith(cid + "."):
                     add(spec, "inputs", f"'{pattern}' is this component's own output; a component cannot read itself")
+                elif owner is not None and owner.role != "sink":
+                    named = ", ".join(o for o in outputs if outputs[o][0] == pattern) or "(none)"
+                    add(spec, "inputs", f"'{pattern}' has no default output, only named ones: {named}")
                 else:
                     add(spec, "inputs", f"'{pattern}' names no output; valid outputs: {valid}")
                 continue

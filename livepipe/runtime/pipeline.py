@@ -32,6 +32,7 @@ from livepipe.clock import Clock
 from livepipe.component import DEAD_LETTER_OUTPUT, Component, Processor, Sink, Source
 from livepipe.config import PipelineConfig
 from livepipe.events import Event, make_event
+from livepipe.runtime.delivery import Delivery
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 
@@ -46,15 +47,15 @@ class PipelineError(Exception):
 
 
 class _Edge:
-    """One producer output -> one consumer's input buffer."""
+    """One producer output -> one consumer's input buffer. Items are ``(event, delivery)``."""
 
     __slots__ = ("consumer", "send", "recv", "mode", "metrics", "pipeline")
 
     def __init__(
         self,
         consumer: str,
-        send: MemoryObjectSendStream[Event],
-        recv: MemoryObjectReceiveStream[Event],
+        send: MemoryObjectSendStream[tuple[Event, Delivery | None]],
+        recv: MemoryObjectReceiveStream[tuple[Event, Delivery | None]],
         mode: str,
         metrics: ComponentMetrics,
         pipeline: Pipeline,
@@ -66,61 +67,74 @@ class _Edge:
         self.metrics = metrics
         self.pipeline = pipeline
 
-    async def put(self, event: Event) -> None:
+    def _lost(self, delivery: Delivery | None, full: bool = False) -> None:
+        self.metrics.discarded(intentional=False)
+        if full:
+            self.metrics.counter("buffer_discarded_events_total", "events dropped because a buffer was full").inc()
+        if delivery is not None:
+            delivery.fail()
+
+    async def put(self, event: Event, delivery: Delivery | None) -> None:
+        if delivery is not None:
+            delivery.hold()
+        item = (event, delivery)
         try:
-            self.send.send_nowait(event)
+            self.send.send_nowait(item)
             return
         except anyio.WouldBlock:
             pass
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self.metrics.discarded(intentional=False)
+            self._lost(delivery)
             return
         if self.mode == "drop_newest":
-            self.metrics.discarded(intentional=False)
-            self.metrics.counter("buffer_discarded_events_total", "events dropped because a buffer was full").inc()
+            self._lost(delivery, full=True)
             return
         if self.mode == "drop_oldest":
             try:
-                self.recv.receive_nowait()
+                _, old = self.recv.receive_nowait()
+                self._lost(old, full=True)
             except (anyio.WouldBlock, anyio.EndOfStream):
                 pass
-            self.metrics.discarded(intentional=False)
-            self.metrics.counter("buffer_discarded_events_total", "events dropped because a buffer was full").inc()
             try:
-                self.send.send_nowait(event)
+                self.send.send_nowait(item)
             except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self.metrics.discarded(intentional=False)
+                self._lost(delivery)
             return
         # block: wait for room. Shielded so that a shutdown never loses an event already emitted;
         # a forced stop cancels the shield scope itself (and blocks no more).
         if self.pipeline.forced:
-            self.metrics.discarded(intentional=False)
+            self._lost(delivery)
             await anyio.lowlevel.checkpoint()
             return
         with anyio.CancelScope(shield=True) as scope:
             self.pipeline._shields.add(scope)
             try:
-                await self.send.send(event)
+                await self.send.send(item)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self.metrics.discarded(intentional=False)
+                self._lost(delivery)
             finally:
                 self.pipeline._shields.discard(scope)
         if scope.cancel_called:
-            self.metrics.discarded(intentional=False)
+            self._lost(delivery)
             await anyio.lowlevel.checkpoint()  # deliver the forced stop to the producer
 
 
 class _Outputs:
-    """The ``emit`` of one component: routes events to the edges of each of its outputs."""
+    """The ``emit`` of one component: routes events to the edges of each of its outputs.
+
+    While a consumer handles an event, ``current`` is that event's :class:`Delivery` (if any), and
+    everything the component emits inherits it: the source's acknowledgement then waits for them.
+    """
 
     def __init__(self, cid: str, ports: dict[str | None, list[_Edge]], metrics: ComponentMetrics, is_source: bool):
         self.cid = cid
         self.ports = ports
         self.metrics = metrics
         self.is_source = is_source
+        self.current: Delivery | None = None
         self._count = 0
 
-    async def emit(self, event: Event, output: str | None = None) -> None:
+    async def emit(self, event: Event, output: str | None = None, *, delivery: Delivery | None = None) -> None:
         edges = self.ports.get(output)
         if edges is None:
             raise ValueError(
@@ -129,9 +143,19 @@ class _Outputs:
             )
         if not isinstance(event, Event):
             raise TypeError(f"component '{self.cid}' emitted {type(event).__name__}, not an Event")
+        if delivery is None:
+            delivery = self.current
         self.metrics.sent.inc()
-        for edge in edges:
-            await edge.put(event)
+        if delivery is not None:
+            delivery.hold()  # settled only after every edge below has taken its share
+            try:
+                for edge in edges:
+                    await edge.put(event, delivery)
+            finally:
+                delivery.release()
+        else:
+            for edge in edges:
+                await edge.put(event, None)
         if self.is_source:
             self._count += 1
             if self._count % YIELD_EVERY == 0:
@@ -188,17 +212,17 @@ class Pipeline:
         self._sources_scope: CancelScope | None = None
         self._consumers_scope: CancelScope | None = None
         self._stop_requested = anyio.Event()
-        self._receivers: dict[str, MemoryObjectReceiveStream[Event]] = {}
+        self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
         self._outputs: dict[str, _Outputs] = {}
         self._build_edges()
 
     # ---- construction --------------------------------------------------------------------
 
     def _build_edges(self) -> None:
-        senders: dict[str, MemoryObjectSendStream[Event]] = {}
+        senders: dict[str, MemoryObjectSendStream[tuple[Event, Delivery | None]]] = {}
         ports: dict[str, dict[str | None, list[_Edge]]] = {cid: {} for cid in self.components}
         for cid, comp in self.components.items():
-            if not isinstance(comp, Sink):
+            if not isinstance(comp, Sink) and comp.has_default_output:
                 ports[cid][None] = []
             for name in output_names(self.config.components[cid], comp):
                 ports[cid][name] = []
@@ -206,7 +230,7 @@ class Pipeline:
             if isinstance(comp, Source):
                 continue
             size = comp.config.buffer
-            send, recv = anyio.create_memory_object_stream[Event](size)
+            send, recv = anyio.create_memory_object_stream[tuple[Event, Delivery | None]](size)
             senders[cid] = send
             self._receivers[cid] = recv
             cm = comp.metrics
@@ -314,14 +338,15 @@ class Pipeline:
         finally:
             outputs.close()
 
-    async def _handle_error(self, comp: Component, event: Event, exc: Exception) -> None:
+    async def _handle_error(self, comp: Component, event: Event, exc: Exception) -> bool:
+        """Apply ``on_error``; True when the event counts as handled (dead-lettered)."""
         comp.metrics.error(type(exc).__name__)
         mode = comp.config.on_error
         if mode == "stop":
             log.error("%s '%s' failed on event %s (on_error = stop): %s: %s",
                       comp.role, comp.name, event.id, type(exc).__name__, exc)
             self.request_shutdown(PipelineError(f"{comp.role} '{comp.name}' failed: {type(exc).__name__}: {exc}"))
-            return
+            return False
         comp.metrics.discarded(intentional=False)
         if mode == "dead_letter":
             dl = make_event(
@@ -337,8 +362,9 @@ class Pipeline:
                 },
             )
             await self._outputs[comp.name].emit(dl, DEAD_LETTER_OUTPUT)
-        else:
-            log.warning("%s '%s' dropped event %s: %s: %s", comp.role, comp.name, event.id, type(exc).__name__, exc)
+            return True
+        log.warning("%s '%s' dropped event %s: %s: %s", comp.role, comp.name, event.id, type(exc).__name__, exc)
+        return False
 
     async def _run_consumer(self, comp: Processor | Sink) -> None:
         recv = self._receivers[comp.name]
@@ -352,7 +378,7 @@ class Pipeline:
         try:
             while True:
                 try:
-                    event = recv.receive_nowait()
+                    event, delivery = recv.receive_nowait()
                 except anyio.WouldBlock:
                     if has_flush and dirty:
                         dirty = False
@@ -362,16 +388,22 @@ class Pipeline:
                             comp.metrics.error(type(e).__name__)
                             log.error("%s '%s' failed to flush: %s", comp.role, comp.name, e)
                     try:
-                        event = await recv.receive()
+                        event, delivery = await recv.receive()
                     except anyio.EndOfStream:
                         break
                 except anyio.EndOfStream:
                     break
                 received.inc()
+                outputs.current = delivery
+                ok = True
                 try:
                     await handler(event, emit)
                 except Exception as e:
-                    await self._handle_error(comp, event, e)
+                    ok = await self._handle_error(comp, event, e)
+                finally:
+                    outputs.current = None
+                    if delivery is not None:
+                        delivery.release(ok)
                 dirty = True
             if has_flush:
                 try:
