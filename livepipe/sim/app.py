@@ -468,6 +468,17 @@ class Simulator:
             "faults": self.faults.as_dict(),
         }
 
+    def stats(self) -> dict[str, Any]:
+        """Throughput counters for ``GET /_sim/stats`` (all monotonic; diff two readings for rates)."""
+        out: dict[str, Any] = {
+            "time": time.monotonic(),
+            "cpu_seconds": time.process_time(),
+            "generated": sum(r.broadcast_count for r in self.state.rooms.values()),
+            "clients": len(self.hub.all_clients()),
+        }
+        out.update(self.hub.stats())
+        return out
+
     def reset(self) -> None:
         """Back to the start state: faults off, rooms as built, accounts and histories cleared.
 

@@ -44,6 +44,9 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
     async def info(request: web.Request) -> web.Response:
         return web.json_response(sim.describe())
 
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(sim.stats())
+
     async def rooms(request: web.Request) -> web.Response:
         return web.json_response([sim.room_view(r, full=False) for r in sim.state.rooms.values()])
 
@@ -146,6 +149,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
     r = app.router
     r.add_get("/_sim", info)
     r.add_get("/_sim/", info)
+    r.add_get("/_sim/stats", stats)
     r.add_get("/_sim/rooms", rooms)
     r.add_get("/_sim/rooms/{room_id}", room)
     r.add_get("/_sim/rooms/{room_id}/history", history)

@@ -98,10 +98,13 @@ class Room:
     live_time: float = 0.0
     live_key: str = ""
     sub_session_key: str = ""
+    #: messages ever broadcast (history is bounded; this is not)
+    broadcast_count: int = 0
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Record ``message`` and push it to every connected WebSocket client of this room."""
         self.history.append(message)
+        self.broadcast_count += 1
         if len(self.history) > 10_000:
             del self.history[:5_000]
         for listener in list(self.listeners):

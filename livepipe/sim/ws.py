@@ -48,6 +48,7 @@ class Client:
     last_heartbeat: float = field(default_factory=time.monotonic)
     heartbeats: int = 0
     frames_sent: int = 0
+    dropped: bool = False
     queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(maxsize=2000))
 
     @property
@@ -69,12 +70,13 @@ class Client:
             "frames_sent": self.frames_sent,
         }
 
-    def send(self, frame: bytes) -> bool:
-        """Queue ``frame``; False (and the client is closed) if the queue is full."""
+    def send(self, frame: bytes, messages: int = 0) -> bool:
+        """Queue ``frame`` (carrying ``messages`` commands); False (and the client is closed) if the queue is full."""
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait((frame, messages))
             return True
         except asyncio.QueueFull:
+            self.dropped = True
             self.close_soon()
             return False
 
@@ -136,6 +138,25 @@ class Hub:
         self.changed = asyncio.Event()
         self.frames_sent = 0
         self.messages_sent = 0
+        self.frames_written = 0
+        self.messages_written = 0
+        self.clients_dropped = 0
+        self.flushes = 0
+        self.flush_lag_total = 0.0
+        self.flush_lag_max = 0.0
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: frames/messages queued and written to sockets, slow clients dropped, flush lag."""
+        return {
+            "frames_queued": self.frames_sent,
+            "messages_queued": self.messages_sent,
+            "frames_written": self.frames_written,
+            "messages_written": self.messages_written,
+            "clients_dropped": self.clients_dropped,
+            "flushes": self.flushes,
+            "flush_lag_total_ms": self.flush_lag_total * 1000,
+            "flush_lag_max_ms": self.flush_lag_max * 1000,
+        }
 
     # --- room wiring ---------------------------------------------------------------------------
 
@@ -177,7 +198,7 @@ class Hub:
             masked = c.anonymous
             if masked not in cache:
                 cache[masked] = encode_batch([M.mask(m) for m in msgs] if masked else msgs, ver)
-            if c.send(cache[masked]):
+            if c.send(cache[masked], len(msgs)):
                 n += 1
         return n
 
@@ -197,7 +218,7 @@ class Hub:
                     if frame is None:
                         variant = [M.mask(m) for m in chunk] if k[0] else chunk
                         frame = cache[k] = encode_batch(variant, k[1])
-                    c.send(frame)
+                    c.send(frame, len(chunk))
                 self.frames_sent += len(clients)
                 self.messages_sent += len(chunk) * len(clients)
 
@@ -205,7 +226,12 @@ class Hub:
         """Flush loop plus the periodic faults and STOP_LIVE_ROOM_LIST; runs until cancelled."""
         last_close = last_malformed = last_stop = time.monotonic()
         while True:
+            t = time.monotonic()
             await asyncio.sleep(self.batch_interval)
+            lag = time.monotonic() - t - self.batch_interval
+            self.flushes += 1
+            self.flush_lag_total += lag
+            self.flush_lag_max = max(self.flush_lag_max, lag)
             self.flush()
             now = time.monotonic()
             f = self.faults
@@ -238,11 +264,14 @@ class Hub:
             if item is _CLOSE:
                 await c.ws.close()
                 return
+            frame, n = item
             try:
-                await c.ws.send_bytes(item)
+                await c.ws.send_bytes(frame)
             except (ConnectionError, RuntimeError):
                 return
             c.frames_sent += 1
+            self.frames_written += 1
+            self.messages_written += n
 
     def _check_auth(self, body: dict[str, Any]) -> tuple[int, int] | None:
         """(uid, real room id) if the AUTH body is acceptable, else None."""
@@ -305,6 +334,8 @@ class Hub:
         finally:
             self.clients.get(room_id, set()).discard(c)
             self.changed.set()
+            if c.dropped:
+                self.clients_dropped += 1
             if not writer.done():
                 c.close_soon()
                 try:
