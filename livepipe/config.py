@@ -90,6 +90,39 @@ class MetricsSettings(BaseModel):
     )
 
 
+class SimulatorSettings(BaseModel):
+    """``[simulator]``: run the built-in Bilibili simulator in this process (see docs/simulator.md).
+
+    Every Bilibili component without an explicit base URL then talks to it.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    rooms: list[int | str] = Field(
+        default_factory=lambda: [1000, 1001, "76:22000076", "520:22000520"],
+        description='room ids; "SHORT:REAL" gives a room a short id',
+    )
+    rate: float = Field(5.0, ge=0, description="synthetic messages per second per room (0 = none)")
+    seed: int = Field(0, description="seed of the synthetic population and traffic")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(0, ge=0, le=65535, description="port (0 = any free port)")
+    tls: bool = Field(False, description="serve HTTPS/WSS with a self-signed certificate")
+    require_wbi: bool = Field(True, description="answer -352 to unsigned getDanmuInfo, like the real service")
+    require_buvid: bool = Field(True, description="answer -352 to getDanmuInfo without a buvid3 cookie")
+    population_size: int = Field(150, ge=1, description="synthetic viewers per room")
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`livepipe.sim.run_simulator`."""
+        rooms: list[Any] = []
+        for r in self.rooms:
+            if isinstance(r, str) and ":" in r:
+                short, real = r.split(":", 1)
+                rooms.append((int(short), int(real)))
+            else:
+                rooms.append(int(r))
+        d = self.model_dump(exclude={"rooms"})
+        return {"rooms": rooms, **d}
+
+
 class GlobalConfig(BaseModel):
     """``[livepipe]``: settings for the whole process."""
 
@@ -217,7 +250,7 @@ class PipelineConfig:
     settings: GlobalConfig
     credentials: dict[str, dict[str, Any]]
     components: dict[str, ComponentSpec]
-    simulator: dict[str, Any] | None
+    simulator: SimulatorSettings | None
     tests: list[dict[str, Any]]
     #: what the user wrote, merged, secret values replaced by their references / REDACTED
     display: dict[str, Any]
@@ -501,11 +534,17 @@ def load_config(
                                    sec_keys)
 
     # ---- simulator -------------------------------------------------------------------------
-    sim_cfg: dict[str, Any] | None = None
+    sim_cfg: SimulatorSettings | None = None
     if simulator is not None:
         src, value = simulator
-        sim_cfg = _resolve_refs(value, ["simulator"], lambda p, m: issue(src, p, "simulator", p[-1], m),
-                                src.path.parent, set())
+        value = _resolve_refs(value, ["simulator"], lambda p, m: issue(src, p, "simulator", p[-1], m),
+                              src.path.parent, set())
+        try:
+            sim_cfg = SimulatorSettings.model_validate(value)
+        except ValidationError as e:
+            for err in e.errors():
+                key, msg = _describe_pydantic_error(err, SimulatorSettings, set())
+                issue(src, ["simulator", *key.split(".")], "simulator", key, msg)
 
     display: dict[str, Any] = {}
     for src in loaded:

@@ -28,8 +28,7 @@ async def embedded_simulator(config: PipelineConfig) -> AsyncIterator[dict[str, 
         return
     from livepipe.sim import run_simulator
 
-    options = dict(config.simulator)
-    async with run_simulator(**options) as sim:
+    async with run_simulator(**config.simulator.run_kwargs()) as sim:
         log.info("embedded simulator serving %s", sim.base_url)
         yield {"simulator_url": sim.base_url, "simulator": sim}
 

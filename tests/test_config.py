@@ -331,3 +331,28 @@ inputs = ["f"]
 """)
     assert msgs and not any("Value error" in m for m in msgs), msgs
     assert any("processors.f: key 'where" in m for m in msgs), msgs
+
+
+def test_simulator_table_is_validated(tmp_path):
+    (msg,) = issues_of(tmp_path, "[simulator]\nrooms = [1000]\nrat = 5\n" + GOOD)
+    assert ":3: simulator: key 'rat': unknown key; did you mean 'rate'?" in msg
+    cfg = load_config([write(tmp_path, "[simulator]\nrooms = [1000, \"76:22000076\"]\nrate = 2\n" + GOOD)])
+    assert cfg.simulator.run_kwargs()["rooms"] == [1000, (76, 22000076)]
+
+
+async def _run_with_sim(cfg):
+    from livepipe.runner import embedded_simulator
+
+    async with embedded_simulator(cfg) as extra:
+        import httpx
+
+        async with httpx.AsyncClient() as c:
+            r = await c.get(extra["simulator_url"] + "/room/v1/Room/room_init", params={"id": 76})
+        return r.json()["data"]["room_id"]
+
+
+def test_embedded_simulator_starts(tmp_path):
+    import anyio
+
+    cfg = load_config([write(tmp_path, "[simulator]\nrooms = [\"76:22000076\"]\nrate = 0\n" + GOOD)])
+    assert anyio.run(_run_with_sim, cfg, backend="asyncio") == 22000076
