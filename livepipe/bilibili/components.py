@@ -9,3 +9,6 @@ from livepipe.registry import ComponentRegistry
 @hookimpl
 def livepipe_register_components(registry: ComponentRegistry) -> None:
     """Register the built-in Bilibili component types."""
+    from livepipe.bilibili.source import DanmakuSource
+
+    registry.register(DanmakuSource)

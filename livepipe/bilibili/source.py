@@ -1,0 +1,495 @@
+"""The ``bilibili.danmaku`` source: one WebSocket per live room, held for days.
+
+Per room: (shared per source) nav login check, WBI keys, buvid3 -> ``room_init`` (short -> real
+id) -> ``getDanmuInfo`` (token, host_list) -> WebSocket (AUTH at once, heartbeats, liveness).
+Every failure leads to a reconnect, forever: exponential backoff with full jitter, host rotation,
+a fresh token after an auth failure or every few failed attempts, long pauses on risk control
+(-352, -412), slow retries for permanent errors (a room that does not exist). The process never
+exits because of a connection. See ``docs/components/bilibili-danmaku.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+
+from livepipe.bilibili.api import USER_AGENT, ApiError, BilibiliAPI, Endpoints, Outcome
+from livepipe.bilibili.client import (
+    AuthFailed,
+    ConnectionEnded,
+    ConnectionStats,
+    DanmakuClient,
+    auth_body,
+    ws_url,
+)
+from livepipe.bilibili.credential import Credential, CredentialError
+from livepipe.bilibili.protocol import ProtocolError
+from livepipe.component import Emit, Source
+from livepipe.events import Event, make_event
+from livepipe.schema import SourceConfig
+from livepipe.schema import field as cfg_field
+
+#: The credential name that, with an embedded ``[simulator]`` and an empty table, logs in as a demo account.
+SIMULATOR_CREDENTIAL = "simulator"
+SESSION_TTL = 12 * 3600.0
+
+
+class DanmakuSourceConfig(SourceConfig):
+    """Config of the bilibili.danmaku source."""
+
+    room_ids: list[int] = cfg_field(
+        description="live rooms to watch: short (display) or real ids; one connection per room", min_length=1
+    )
+    credential: str | None = cfg_field(
+        None,
+        description="name of a `[credentials.NAME]` table to connect as (real uids and names); "
+        "without one the connection is anonymous and senders are masked",
+    )
+    base_url: str | None = cfg_field(
+        None,
+        description="one base URL for every Bilibili host (a simulator or a proxy); unset = the real hosts, "
+        "or the embedded `[simulator]` when the config has one",
+    )
+    api_live_url: str | None = cfg_field(None, description="base URL of api.live.bilibili.com (overrides base_url)")
+    api_url: str | None = cfg_field(None, description="base URL of api.bilibili.com (overrides base_url)")
+    passport_url: str | None = cfg_field(None, description="base URL of passport.bilibili.com (overrides base_url)")
+    www_url: str | None = cfg_field(None, description="base URL of www.bilibili.com (overrides base_url)")
+    verify_tls: bool = cfg_field(True, description="verify TLS certificates (HTTP API and wss://)")
+    ca_file: str | None = cfg_field(None, description="PEM file of extra CA certificates to trust (e.g. a "
+                                    "simulator's self-signed certificate)")
+    heartbeat_interval: float = cfg_field(30.0, description="seconds between WebSocket heartbeats", gt=0)
+    liveness_timeout: float = cfg_field(40.0, description="reconnect when no frame arrives for this many seconds",
+                                        gt=0)
+    heartbeat_timeout: float = cfg_field(
+        70.0, description="reconnect when heartbeats go unanswered for this many seconds", gt=0
+    )
+    connect_timeout: float = cfg_field(10.0, description="limit for one attempt: open the socket and get the "
+                                       "auth reply", gt=0)
+    backoff_initial: float = cfg_field(1.0, description="first reconnect delay ceiling, seconds (full jitter: "
+                                       "the delay is random between 0 and the ceiling)", gt=0)
+    backoff_max: float = cfg_field(60.0, description="largest reconnect delay ceiling, seconds", gt=0)
+    backoff_multiplier: float = cfg_field(2.0, description="ceiling growth per failed attempt", ge=1)
+    token_refresh_after: int = cfg_field(
+        3, description="fetch a fresh token and host list after this many failed attempts in a row "
+        "(always after an auth failure)", ge=1,
+    )
+    risk_backoff: float = cfg_field(
+        300.0, description="pause (seconds) of every API call of this source after a -352 risk-control answer", ge=0
+    )
+    blocked_backoff: float = cfg_field(
+        1800.0, description="pause (seconds) of every API call of this source after -412 / HTTP 412 "
+        "(the IP is rate-limited)", ge=0,
+    )
+    permanent_backoff: float = cfg_field(
+        600.0, description="retry delay (seconds) for permanent errors such as a room that does not exist", ge=0
+    )
+    start_gap: float = cfg_field(
+        0.25, description="seconds between starting consecutive rooms, so many rooms do not hit the API at once",
+        ge=0,
+    )
+    refresh_cookies: bool = cfg_field(
+        True, description="refresh the credential's cookies when Bilibili asks for it and the refresh token is "
+        "known (written back to its cookie_file)",
+    )
+    status_events: bool = cfg_field(True, description="emit `source.connected` / `source.disconnected` events")
+    jitter_seed: int | None = cfg_field(None, description="seed for the backoff jitter (tests); unset = random")
+
+
+class _Pause(Exception):
+    """A room should wait ``delay`` seconds before its next attempt."""
+
+    def __init__(self, delay: float, why: str) -> None:
+        super().__init__(why)
+        self.delay = delay
+        self.why = why
+
+
+@dataclass
+class _Room:
+    """What the source knows about one room."""
+
+    spec: int
+    index: int
+    real_id: int | None = None
+    owner_uid: int | None = None
+    token: str | None = None
+    token_uid: int = 0
+    hosts: list[dict[str, Any]] = field(default_factory=list)
+    host_index: int = 0
+    connected: bool = False
+    authenticated_once: bool = False
+    connected_since: float = 0.0
+    warned_masked: bool = False
+    last_error: str | None = None
+    stats: ConnectionStats | None = None
+
+
+class DanmakuSource(Source):
+    """Live danmaku and events of Bilibili rooms (see the module docstring)."""
+
+    type_name = "bilibili.danmaku"
+    Config = DanmakuSourceConfig
+
+    def __init__(self, config: Any, context: Any) -> None:
+        super().__init__(config, context)
+        self.config: DanmakuSourceConfig = config
+        self.ready = False
+        self.clock = context.clock
+        self.rng = random.Random(config.jitter_seed)
+        self.rooms = [_Room(spec=rid, index=i) for i, rid in enumerate(dict.fromkeys(config.room_ids))]
+        self.credential: Credential = Credential.anonymous()
+        self.api: BilibiliAPI | None = None
+        self.endpoints = self._endpoints()
+        self.uid = 0  # the uid we connect as (0 = anonymous)
+        self._session_at: float | None = None
+        self._session_lock = anyio.Lock()
+        self._api_pause_until = 0.0
+        self._buvid_generated = False
+        self._ssl: ssl.SSLContext | None = None
+        m = self.metrics
+        self.m_connected = m.gauge("bilibili_connected_rooms", "rooms with an authenticated connection",
+                                   fn=lambda: sum(r.connected for r in self.rooms))  # fmt: skip
+        m.gauge("bilibili_rooms", "rooms this source watches").set(len(self.rooms))
+        self.m_connects = m.counter("bilibili_connects_total", "authenticated connections made")
+        self.m_reconnects = m.counter("bilibili_reconnects_total", "connections made after the first one of a room")
+        self.m_frames = m.counter("bilibili_frames_total", "WebSocket frames received")
+        self.m_bytes = m.counter("bilibili_received_bytes_total", "WebSocket payload bytes received")
+        self.m_decode_errors = m.counter("bilibili_decode_errors_total", "frames that could not be decoded (skipped)")
+        self.m_auth_failures = m.counter("bilibili_auth_failures_total", "AUTH packets the server refused")
+        self.m_token_fetches = m.counter("bilibili_token_fetches_total", "getDanmuInfo tokens fetched")
+        self.m_cookie_refreshes = m.counter("bilibili_cookie_refreshes_total", "cookie refreshes completed")
+
+    # ---- set-up -----------------------------------------------------------------------------
+
+    def _endpoints(self) -> Endpoints:
+        c = self.config
+        sim_url = self.context.settings.get("simulator_url")
+        base = c.base_url or (sim_url if not any((c.api_live_url, c.api_url, c.passport_url, c.www_url)) else None)
+        ep = Endpoints.at(base) if base else Endpoints()
+        return Endpoints(
+            api_live=(c.api_live_url or ep.api_live).rstrip("/"),
+            api=(c.api_url or ep.api).rstrip("/"),
+            passport=(c.passport_url or ep.passport).rstrip("/"),
+            www=(c.www_url or ep.www).rstrip("/"),
+            live=ep.live,
+        )
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        c = self.config
+        if not c.verify_tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        if c.ca_file:
+            return ssl.create_default_context(cafile=str(self.context.path(c.ca_file)))
+        sim = self.context.settings.get("simulator")
+        if sim is not None and not c.base_url and hasattr(sim, "client_ssl_context"):
+            return sim.client_ssl_context()
+        return None
+
+    async def _load_credential(self) -> Credential:
+        name = self.config.credential
+        if not name:
+            return Credential.anonymous()
+        table = self.context.credentials.get(name)
+        if table is None:
+            raise CredentialError(f"no [credentials.{name}] table")
+        if not table and name == SIMULATOR_CREDENTIAL:
+            return await self._simulator_account()
+        return Credential.from_table(name, dict(table), self.context.config_dir)
+
+    async def _simulator_account(self) -> Credential:
+        url = self.context.settings.get("simulator_url")
+        if not url:
+            raise CredentialError(
+                f"[credentials.{SIMULATOR_CREDENTIAL}] is empty: an empty table named '{SIMULATOR_CREDENTIAL}' "
+                "is only filled in by an embedded [simulator]; give cookies or a cookie_file instead"
+            )
+        async with httpx.AsyncClient(timeout=10, verify=self._ssl or True) as http:
+            resp = await http.post(f"{url.rstrip('/')}/_sim/accounts", json={"uname": "livepipe-demo"})
+            resp.raise_for_status()
+            body = resp.json()
+        self.log.info("embedded simulator: connecting as its demo account uid %s", body["uid"])
+        table = {**body["cookies"], "refresh_token": body.get("refresh_token", "")}
+        return Credential.from_table(SIMULATOR_CREDENTIAL, table)
+
+    async def start(self) -> None:
+        """Load the credential (a bad cookie file is a start-up error) and open the API client."""
+        self._ssl = self._ssl_context()
+        self.credential = await self._load_credential()
+        self.api = BilibiliAPI(self.credential, self.endpoints, verify=self._ssl or True)
+        if not self.credential.logged_in:
+            self.log.info("connecting anonymously: user names will be masked and uids 0 (set `credential`)")
+
+    async def stop(self) -> None:
+        """Close the API client."""
+        if self.api is not None:
+            with anyio.CancelScope(shield=True):
+                await self.api.aclose()
+
+    # ---- the run loop -----------------------------------------------------------------------
+
+    async def run(self, emit: Emit) -> None:
+        """Run every room until cancelled (shutdown); never returns on its own."""
+        if self.api is None:
+            await self.start()
+        async with anyio.create_task_group() as tg:
+            for room in self.rooms:
+                tg.start_soon(self._room_loop, room, emit)
+
+    async def _room_loop(self, room: _Room, emit: Emit) -> None:
+        if room.index and self.config.start_gap:
+            await self.clock.sleep(room.index * self.config.start_gap)
+        attempt = 0  # failed attempts in a row
+        fails_since_token = 0
+        total = 0
+        while True:
+            total += 1
+            need_token = room.token is None or fails_since_token >= self.config.token_refresh_after
+            try:
+                await self._prepare(room, need_token)
+            except _Pause as p:
+                attempt += 1
+                await self.clock.sleep(p.delay)
+                continue
+            if need_token:
+                fails_since_token = 0
+            ended = await self._connect_once(room, emit, attempt, total)
+            healthy = room.stats is not None and room.stats.session_frames > 0
+            if healthy:
+                attempt = 0
+                fails_since_token = 0
+            else:
+                attempt += 1
+                fails_since_token += 1
+            if isinstance(ended, AuthFailed):
+                room.token = None  # fresh token next time
+                fails_since_token = 0
+            room.host_index += 1
+            await self.clock.sleep(self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, initial * multiplier**attempt)]."""
+        c = self.config
+        ceiling = min(c.backoff_max, c.backoff_initial * (c.backoff_multiplier ** max(attempt, 0)))
+        return self.rng.uniform(0, ceiling)
+
+    # ---- API steps ---------------------------------------------------------------------------
+
+    async def _wait_api(self) -> None:
+        while True:
+            left = self._api_pause_until - self.clock.monotonic()
+            if left <= 0:
+                return
+            await self.clock.sleep(left)
+
+    def _pause_api(self, seconds: float) -> None:
+        self._api_pause_until = max(self._api_pause_until, self.clock.monotonic() + seconds)
+
+    async def _ensure_session(self) -> None:
+        """nav (login state, uid), WBI keys, buvid3, cookie refresh: once per source, again every ~12 h."""
+        assert self.api is not None
+        async with self._session_lock:
+            now = self.clock.monotonic()
+            if self._session_at is not None and now - self._session_at < SESSION_TTL:
+                return
+            api = self.api
+            if self.credential.logged_in and self.credential.refresh_token is not None and self.config.refresh_cookies:
+                await self._maybe_refresh()
+            nav = await api.nav()
+            cred = api.credential
+            if cred.logged_in:
+                if not nav.get("isLogin"):
+                    self.log.error(
+                        "credential %s is not logged in (cookies expired or revoked): connecting anonymously, "
+                        "names will be masked; run `livepipe login` or `livepipe credentials check`", cred.name)
+                    self.uid = 0
+                    self.metrics.counter("bilibili_credential_errors_total", "credential problems found",
+                                         problem="not_logged_in").inc()  # fmt: skip
+                else:
+                    mid = int(nav.get("mid") or 0)
+                    if cred.dedeuserid is not None and cred.dedeuserid != mid:
+                        self.metrics.counter("bilibili_credential_errors_total", "credential problems found",
+                                             problem="uid_mismatch").inc()  # fmt: skip
+                        raise _Pause(self.config.permanent_backoff,
+                                     f"credential {cred.name}: DedeUserID {cred.dedeuserid} does not match the "
+                                     f"session's uid {mid}; export all cookies from one browser session")
+                    self.uid = mid
+            else:
+                self.uid = 0
+            await api.wbi_keys()
+            if not api.credential.buvid3:
+                await api.ensure_buvid()
+                self._buvid_generated = True
+            self._session_at = now
+
+    async def _maybe_refresh(self) -> None:
+        from livepipe.bilibili.login import LoginError, refresh_credential
+
+        assert self.api is not None
+        try:
+            new = await refresh_credential(self.api.credential, self.endpoints, verify=self._ssl or True)
+        except (LoginError, ApiError, httpx.HTTPError) as e:
+            self.log.warning("credential %s: cookie refresh failed (%s); keeping the current cookies",
+                             self.credential.name, e)
+            return
+        if new is not None:
+            self.api.credential = new.with_buvid(self.api.credential.buvid3 or "", self.api.credential.buvid4) \
+                if self.api.credential.buvid3 and not new.buvid3 else new
+            self.credential = self.api.credential
+            self.m_cookie_refreshes.inc()
+
+    async def _prepare(self, room: _Room, need_token: bool) -> None:
+        """Session, room id and token for the next attempt; raises :class:`_Pause` on API trouble."""
+        assert self.api is not None
+        try:
+            await self._wait_api()
+            await self._ensure_session()
+            if room.real_id is None:
+                init = await self.api.room_init(room.spec)
+                room.real_id = int(init["room_id"])
+                room.owner_uid = int(init.get("uid") or 0) or None
+                if room.real_id != room.spec:
+                    self.log.info("room %s is real room %s", room.spec, room.real_id)
+            if need_token or room.token is None or room.token_uid != self.uid:
+                info = await self.api.danmu_info(room.real_id)
+                room.token = str(info.get("token") or "")
+                room.token_uid = self.uid
+                room.hosts = [h for h in (info.get("host_list") or []) if isinstance(h, dict) and h.get("host")]
+                room.host_index = 0
+                self.m_token_fetches.inc()
+                if not room.hosts:
+                    raise ApiError(-1003, "getDanmuInfo returned an empty host_list", "getDanmuInfo",
+                                   outcome=Outcome.RETRY)  # fmt: skip
+        except ApiError as e:
+            raise self._api_pause(room, e) from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise _Pause(self._backoff(3), f"unexpected reply: {type(e).__name__}") from None
+
+    def _api_pause(self, room: _Room, e: ApiError) -> _Pause:
+        label = room.real_id or room.spec
+        self.metrics.counter("bilibili_api_errors_total", "API calls that failed", endpoint=e.endpoint,
+                             code=e.code).inc()  # fmt: skip
+        c = self.config
+        if e.code == -412 or e.http_status == 412:
+            self._pause_api(c.blocked_backoff)
+            self.log.error("room %s: %s; pausing API calls for %g s", label, e, c.blocked_backoff)
+            return _Pause(0, str(e))
+        if e.code == -352:
+            self._pause_api(c.risk_backoff)
+            if self.api is not None:
+                self.api._wbi = None  # noqa: SLF001 - force fresh WBI keys on the next call
+                if self._buvid_generated:  # a device id we made up may be the flagged one
+                    self.api.credential = dataclasses.replace(self.api.credential, buvid3=None, buvid4=None)
+            self._session_at = None
+            self.log.warning("room %s: %s; new WBI keys and buvid, pausing API calls for %g s", label, e,
+                             c.risk_backoff)  # fmt: skip
+            return _Pause(0, str(e))
+        if e.outcome is Outcome.FATAL:
+            self._session_at = None  # re-check the login state
+            self.log.error("room %s: %s", label, e)
+            return _Pause(self._backoff(4), str(e))
+        if e.outcome is Outcome.REJECTED:
+            if room.last_error != str(e):
+                self.log.error("room %s: %s -- retrying every %g s; other rooms are not affected", label, e,
+                               c.permanent_backoff)  # fmt: skip
+            room.last_error = str(e)
+            room.real_id = None if e.endpoint == "room_init" else room.real_id
+            return _Pause(c.permanent_backoff, str(e))
+        self.log.warning("room %s: %s; retrying", label, e)
+        return _Pause(self._backoff(3), str(e))
+
+    # ---- one connection -------------------------------------------------------------------------
+
+    async def _connect_once(self, room: _Room, emit: Emit, attempt: int, total: int) -> ConnectionEnded | None:
+        assert room.real_id is not None and room.token is not None and self.api is not None
+        if room.stats is None:
+            room.stats = ConnectionStats(frames=self.m_frames, bytes=self.m_bytes, decode_errors=self.m_decode_errors)
+            self.metrics.gauge("bilibili_last_message_age_seconds", "seconds since the room's last frame",
+                               fn=lambda r=room: self._age(r), room_id=room.real_id)  # fmt: skip
+        room_id = room.real_id
+        host = room.hosts[room.host_index % len(room.hosts)]
+        url = ws_url(self.endpoints.api_live, host)
+        uid = room.token_uid
+        buvid = self.api.credential.buvid3 or ""
+
+        async def on_authenticated() -> None:
+            first = not room.authenticated_once
+            room.connected = True
+            room.authenticated_once = True
+            room.connected_since = self.clock.monotonic()
+            room.last_error = None
+            self.m_connects.inc()
+            if not first:
+                self.m_reconnects.inc()
+            if not self.ready and all(r.authenticated_once for r in self.rooms):
+                self.ready = True
+                self.log.info("all %d room(s) connected", len(self.rooms))
+            self.log.log(logging.INFO if first else logging.DEBUG, "room %s connected (%s, uid %s)",
+                         room_id, host.get("host"), uid)  # fmt: skip
+            if self.config.status_events:
+                await emit(make_event("source.connected", room_id=room_id, data={
+                    "source": self.name, "room_id": room_id, "attempt": attempt + 1, "connections": total,
+                    "host": str(host.get("host")), "uid": uid, "anonymous": uid == 0}))  # fmt: skip
+
+        async def on_events(events: list[Event]) -> None:
+            if uid == 0 and not room.warned_masked:
+                for ev in events:
+                    if ev.kind == "login_notice" or (ev.data and ev.data.get("masked")):
+                        room.warned_masked = True
+                        self.log.warning(
+                            "room %s: the connection is anonymous, so user names are masked and uids are 0 "
+                            "(events carry data.masked = true); set `credential` for real uids", room_id)
+                        break
+            for ev in events:
+                await emit(ev)
+
+        def on_decode_error(e: ProtocolError) -> None:
+            self.log.warning("room %s: skipped a frame that cannot be decoded: %s", room_id, e)
+
+        client = DanmakuClient(
+            room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,
+            heartbeat_interval=self.config.heartbeat_interval, liveness_timeout=self.config.liveness_timeout,
+            heartbeat_timeout=self.config.heartbeat_timeout, connect_timeout=self.config.connect_timeout,
+            ssl_context=self._ssl, user_agent=self.api.user_agent or USER_AGENT, stats=room.stats,
+        )  # fmt: skip
+        try:
+            await client.run(url, auth_body(uid, room_id, room.token, buvid))
+        except ConnectionEnded as e:
+            ended = e
+        else:  # pragma: no cover - run() always raises
+            ended = None
+        reason = ended.reason if ended is not None else "closed"
+        self.metrics.counter("bilibili_disconnects_total", "connection attempts that ended, by reason",
+                             reason=reason).inc()  # fmt: skip
+        if isinstance(ended, AuthFailed):
+            self.m_auth_failures.inc()
+            self.log.warning("room %s: %s; fetching a fresh token", room_id, ended)
+        was_connected = room.connected
+        room.connected = False
+        if was_connected:
+            lasted = self.clock.monotonic() - room.connected_since
+            self.log.log(logging.INFO if reason != "closed" else logging.DEBUG,
+                         "room %s disconnected (%s: %s) after %.1f s", room_id, reason, ended, lasted)  # fmt: skip
+            if self.config.status_events:
+                await emit(make_event("source.disconnected", room_id=room_id, data={
+                    "source": self.name, "room_id": room_id, "reason": reason, "error": str(ended),
+                    "attempt": attempt + 1, "connected_for": round(lasted, 3)}))  # fmt: skip
+        elif not isinstance(ended, AuthFailed):
+            self.log.info("room %s: attempt %d failed (%s: %s)", room_id, attempt + 1, reason, ended)
+        return ended
+
+    def _age(self, room: _Room) -> float:
+        st = room.stats
+        if st is None or not st.last_message:
+            return -1.0
+        return max(0.0, time.monotonic() - st.last_message)
