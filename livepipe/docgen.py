@@ -26,7 +26,6 @@ import argparse
 import importlib
 import inspect
 import json
-import os
 import re
 import sys
 import types
@@ -688,8 +687,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a generated file is stale")
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: %(default)s)")
     args = parser.parse_args(argv)
-    # Built-ins only: docgen never loads entry points, but keep any code that might from doing so.
-    os.environ["LIVEPIPE_LOAD_PLUGINS"] = ""
     if args.check:
         stale = stale_files(args.root)
         if stale:

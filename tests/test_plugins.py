@@ -29,6 +29,7 @@ def site(tmp_path_factory) -> Path:
 
 def livepipe(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
+    e.pop("LIVEPIPE_LOAD_PLUGINS", None)
     e["PYTHONPATH"] = os.pathsep.join([str(site), e.get("PYTHONPATH", "")])
     e.update(env)
     return subprocess.run([sys.executable, "-m", "livepipe", *args], capture_output=True, text=True, env=e,
