@@ -12,3 +12,10 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.bilibili.source import DanmakuSource
 
     registry.register(DanmakuSource)
+    from livepipe.bilibili.sinks.ban import BanSink
+    from livepipe.bilibili.sinks.room import RoomSink
+    from livepipe.bilibili.sinks.send import SendSink
+
+    registry.register(BanSink)
+    registry.register(SendSink)
+    registry.register(RoomSink)
