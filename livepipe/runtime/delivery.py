@@ -18,11 +18,28 @@ A source acknowledges on ``ok=True`` and asks for redelivery on ``ok=False``; ev
 flight when the process dies are never settled, so an acknowledging source redelivers them.
 Components that hold events back and emit them later (windowed aggregation) should pass the
 original's delivery explicitly: ``emit(event, delivery=...)`` is available to every component.
+
+A sink that finishes an event after ``write`` returns (it batches, or waits for a remote
+acknowledgement such as a JetStream PubAck) takes a share of the delivery with :func:`current`::
+
+    d = current()
+    if d is not None:
+        d.hold()          # in write(), before returning
+        ...
+        d.release(ok)     # later, once the remote side confirmed (ok=True) or it was lost
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
+
+_current: ContextVar[Delivery | None] = ContextVar("livepipe_current_delivery", default=None)
+
+
+def current() -> Delivery | None:
+    """The delivery of the event the calling processor or sink is handling (None when untracked)."""
+    return _current.get()
 
 
 class Delivery:

@@ -32,7 +32,7 @@ from livepipe.clock import Clock
 from livepipe.component import DEAD_LETTER_OUTPUT, Component, Processor, Sink, Source
 from livepipe.config import PipelineConfig
 from livepipe.events import Event, make_event
-from livepipe.runtime.delivery import Delivery
+from livepipe.runtime.delivery import Delivery, _current
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 
@@ -395,6 +395,8 @@ class Pipeline:
                     break
                 received.inc()
                 outputs.current = delivery
+                if delivery is not None:
+                    _current.set(delivery)
                 ok = True
                 try:
                     await handler(event, emit)
@@ -402,6 +404,8 @@ class Pipeline:
                     ok = await self._handle_error(comp, event, e)
                 finally:
                     outputs.current = None
+                    if delivery is not None:
+                        _current.set(None)
                     if delivery is not None:
                         delivery.release(ok)
                 dirty = True
