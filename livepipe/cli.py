@@ -160,6 +160,10 @@ def config_show(config: tuple[str, ...]) -> None:
 
 
 def _attach_optional_commands() -> None:
+    from livepipe.bilibili.cli import credentials, login_command
+
+    cli.add_command(login_command, "login")
+    cli.add_command(credentials, "credentials")
     try:
         from livepipe.sim.cli import sim_command
     except ImportError:  # simulator not installed in this build
