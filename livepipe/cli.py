@@ -127,6 +127,26 @@ def plugins_report() -> list[dict[str, Any]]:
     return report
 
 
+@cli.command("test")
+@click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def test_cmd(config: tuple[str, ...]) -> None:
+    """Run the [[tests]] blocks in CONFIG files (sources replaced, mocked sinks never called).
+
+    Exits 0 when every test passes, 1 when one fails (or there are none), 78 for an invalid config.
+    """
+    from pathlib import Path
+
+    from livepipe.configtest import run_tests
+
+    _setup_logging("warning")
+    cfg = _load_or_exit(config)
+    if not cfg.tests:
+        click.echo(f"livepipe: no [[tests]] blocks in {', '.join(config)}", err=True)
+        sys.exit(1)
+    _, failed = run_tests([Path(p) for p in config])
+    sys.exit(1 if failed else 0)
+
+
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (plugins, versions, components, config fields).")
 def plugins_cmd(as_json: bool) -> None:

@@ -11,6 +11,7 @@ that installs livepipe.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -38,11 +39,13 @@ class EventsSource(Source):
         """Config of the testing.events source."""
 
         events: list[dict[str, Any]] = field(default_factory=list, description="events in their JSON form")
+        events_json: str = field("", description="more events: a JSON array of events (JSON allows null)")
         repeat: int = field(1, description="emit the list this many times", ge=1)
 
     async def run(self, emit: Emit) -> None:
         """Emit every configured event, ``repeat`` times."""
-        events = [Event.from_dict({"v": 1, **e}) for e in self.config.events]
+        raw = list(self.config.events) + (json.loads(self.config.events_json) if self.config.events_json else [])
+        events = [Event.from_dict({"v": 1, **e}) for e in raw]
         for _ in range(self.config.repeat):
             for ev in events:
                 await emit(ev)
