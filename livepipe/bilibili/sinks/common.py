@@ -22,11 +22,13 @@ gauge to 0 and suspends every sink of this process using the same cookies, until
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
 import weakref
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -91,7 +93,12 @@ class ActionFailed(Exception):
 
 
 class TokenBucket:
-    """A token bucket on a :class:`~livepipe.clock.Clock`: ``burst`` tokens, one more every ``interval`` s."""
+    """A token bucket on a :class:`~livepipe.clock.Clock`: ``burst`` tokens, one more every ``interval`` s.
+
+    Use ``async with bucket.slot(): <request>``: the slot is held for the whole request and the
+    refill only starts when the request has finished, so two requests reach the server at least
+    ``interval`` apart however long each one travels.
+    """
 
     def __init__(self, interval: float, burst: int = 1, clock: Clock | None = None) -> None:
         self.interval = interval
@@ -107,20 +114,23 @@ class TokenBucket:
             self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) / self.interval)
         self._stamp = now
 
-    async def acquire(self) -> float:
-        """Take one token, waiting (on the clock) until there is one; returns the seconds waited."""
-        waited = 0.0
-        if self.interval <= 0:
-            return waited
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Wait for a token (on the clock), hold the bucket during the request; yields the seconds waited."""
         async with self._lock:
-            while True:
+            waited = 0.0
+            while self.interval > 0:
                 self._refill()
                 if self._tokens >= 1.0 - 1e-9:
                     self._tokens = max(0.0, self._tokens - 1.0)
-                    return waited
+                    break
                 wait = (1.0 - self._tokens) * self.interval
                 waited += wait
                 await self.clock.sleep(wait)
+            try:
+                yield waited
+            finally:
+                self._stamp = self.clock.monotonic()  # the time the request took earns no tokens
 
 
 @dataclass
@@ -426,10 +436,11 @@ class ActionSink(Sink):
         delay = cfg.retry_backoff
         assert self.account is not None
         for attempt in range(1, cfg.max_attempts + 1):
-            if channel is not None:
-                await self.account.bucket(channel, interval, self.clock).acquire()
             self._attempts += 1
             try:
+                if channel is not None:
+                    async with self.account.bucket(channel, interval, self.clock).slot():
+                        return await request()
                 return await request()
             except ApiError as e:
                 outcome = e.outcome.value
