@@ -164,6 +164,28 @@ def plugins_cmd(as_json: bool) -> None:
             click.echo(f"  {c['role']:<9} {c['type']:<22} {c['description']}")
 
 
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Write plugins."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", help="Where to create it.")
+def plugin_new(name: str, directory: str) -> None:
+    """Generate a plugin package NAME (pyproject with the entry point, a processor, tests, README)."""
+    from pathlib import Path
+
+    from livepipe.scaffold import create
+
+    try:
+        root = create(name, Path(directory))
+    except (ValueError, FileExistsError) as e:
+        click.echo(f"livepipe: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"created {root}\n  cd {root} && pip install -e '.[test]' && pytest && livepipe plugins")
+
+
 @cli.group("config")
 def config_group() -> None:
     """Inspect configurations."""

@@ -106,3 +106,29 @@ async def run_pipeline(
 def run_pipeline_sync(config: PipelineConfig | str, tmp_path: Path | None = None, **kw: Any) -> Any:
     """Blocking form of :func:`run_pipeline`."""
     return anyio.run(lambda: run_pipeline(config, tmp_path, **kw), backend="asyncio")
+
+
+# ---- pytest fixtures (this module is registered as a pytest plugin) -------------------------------
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def livepipe_components() -> Any:
+        """Registers the testing components and clears :data:`captured`; yields ``captured``."""
+        install()
+        captured.clear()
+        yield captured
+        captured.clear()
+
+    @pytest.fixture
+    async def bilibili_simulator() -> Any:
+        """A running simulator (``livepipe.sim.Simulator``) with the default rooms; use with anyio tests."""
+        from livepipe.sim import run_simulator
+
+        async with run_simulator() as sim:
+            yield sim
