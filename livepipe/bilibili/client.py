@@ -32,6 +32,8 @@ from livepipe.events import Event
 from livepipe.runtime.metrics import Counter
 
 log = logging.getLogger("livepipe.bilibili.client")
+# websockets logs every frame's bytes at DEBUG, the AUTH token included; keep that out of logs.
+logging.getLogger("websockets.client").setLevel(logging.INFO)
 
 #: The body the web page sends with each heartbeat.
 HEARTBEAT_BODY = b"[object Object]"
@@ -218,62 +220,69 @@ class DanmakuClient:
 
     async def _session(self, ws: Any, first: bytes) -> None:
         st = self.stats
-        now = time.monotonic()
-        st.last_message = now
-        last_frame = now
-        last_reply = now
+        st.last_message = time.monotonic()
         st.frames.inc()
         st.bytes.inc(len(first))
+        ended: ConnectionEnded | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._heartbeats, ws)
             try:
-                while True:
-                    deadline = min(last_frame + self.liveness_timeout, last_reply + self.heartbeat_timeout)
-                    wait = deadline - time.monotonic()
-                    frame = None
-                    if wait > 0:
-                        with anyio.move_on_after(wait):
-                            frame = await ws.recv(decode=False)
-                    now = time.monotonic()
-                    if frame is None:
-                        if now >= last_frame + self.liveness_timeout:
-                            raise LivenessTimeout(f"no frame for {self.liveness_timeout:g} s")
-                        raise HeartbeatTimeout(f"no heartbeat reply for {self.heartbeat_timeout:g} s")
-                    last_frame = now
-                    st.last_message = now
-                    st.session_frames += 1
-                    st.frames.inc()
-                    if isinstance(frame, str):
-                        st.decode_errors.inc()
-                        if self.on_decode_error is not None:
-                            self.on_decode_error(ProtocolError("text frame"))
-                        continue
-                    st.bytes.inc(len(frame))
-                    try:
-                        events = decode_events(frame, self.room_id, st.decode)
-                    except ProtocolError as e:
-                        st.decode_errors.inc()
-                        if self.on_decode_error is not None:
-                            self.on_decode_error(e)
-                        continue
-                    if not events:
-                        continue
-                    for ev in events:
-                        if ev.kind == "popularity":
-                            last_reply = now
-                            st.heartbeat_replies += 1
-                    if now >= last_reply + self.heartbeat_timeout:
-                        raise HeartbeatTimeout(f"no heartbeat reply for {self.heartbeat_timeout:g} s")
-                    t0 = time.monotonic()
-                    await self.on_events(events)
-                    blocked = time.monotonic() - t0
-                    if blocked > 1.0:  # time spent downstream is not the server's silence
-                        last_frame += blocked
-                        last_reply += blocked
-            except ConnectionClosed as e:
-                raise Closed(f"connection closed ({_close_text(e)})") from None
+                await self._read(ws)
+            except ConnectionEnded as e:
+                ended = e
             finally:
                 tg.cancel_scope.cancel()
+        raise ended if ended is not None else Closed("connection ended")
+
+    async def _read(self, ws: Any) -> None:
+        st = self.stats
+        last_frame = last_reply = time.monotonic()
+        try:
+            while True:
+                deadline = min(last_frame + self.liveness_timeout, last_reply + self.heartbeat_timeout)
+                wait = deadline - time.monotonic()
+                frame = None
+                if wait > 0:
+                    with anyio.move_on_after(wait):
+                        frame = await ws.recv(decode=False)
+                now = time.monotonic()
+                if frame is None:
+                    if now >= last_frame + self.liveness_timeout:
+                        raise LivenessTimeout(f"no frame for {self.liveness_timeout:g} s")
+                    raise HeartbeatTimeout(f"no heartbeat reply for {self.heartbeat_timeout:g} s")
+                last_frame = now
+                st.last_message = now
+                st.session_frames += 1
+                st.frames.inc()
+                if isinstance(frame, str):
+                    st.decode_errors.inc()
+                    if self.on_decode_error is not None:
+                        self.on_decode_error(ProtocolError("text frame"))
+                    continue
+                st.bytes.inc(len(frame))
+                try:
+                    events = decode_events(frame, self.room_id, st.decode)
+                except ProtocolError as e:
+                    st.decode_errors.inc()
+                    if self.on_decode_error is not None:
+                        self.on_decode_error(e)
+                    continue
+                if not events:
+                    continue
+                for ev in events:
+                    if ev.kind == "popularity":
+                        last_reply = now
+                        st.heartbeat_replies += 1
+                if now >= last_reply + self.heartbeat_timeout:
+                    raise HeartbeatTimeout(f"no heartbeat reply for {self.heartbeat_timeout:g} s")
+                t0 = time.monotonic()
+                await self.on_events(events)
+                blocked = time.monotonic() - t0
+                if blocked > 1.0:  # time spent downstream is not the server's silence
+                    last_frame += blocked
+                    last_reply += blocked
+        except ConnectionClosed as e:
+            raise Closed(f"connection closed ({_close_text(e)})") from None
 
     async def _heartbeats(self, ws: Any) -> None:
         packet = heartbeat(HEARTBEAT_BODY)

@@ -33,6 +33,7 @@ from livepipe.bilibili.cookies import write_cookie_file
 from livepipe.bilibili.credential import Credential
 
 log = logging.getLogger("livepipe.bilibili.login")
+logging.getLogger("httpcore").setLevel(logging.INFO)  # it logs Set-Cookie headers at DEBUG
 
 #: Bilibili's public key for the correspondPath (JWK modulus and exponent, base64url).
 _RSA_N = (

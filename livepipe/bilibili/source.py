@@ -40,6 +40,8 @@ from livepipe.schema import field as cfg_field
 #: The credential name that, with an embedded ``[simulator]`` and an empty table, logs in as a demo account.
 SIMULATOR_CREDENTIAL = "simulator"
 SESSION_TTL = 12 * 3600.0
+# httpcore logs response headers (Set-Cookie: SESSDATA=...) at DEBUG; secrets must never reach a log.
+logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 class DanmakuSourceConfig(SourceConfig):
