@@ -1,0 +1,143 @@
+"""Spam detectors: repeats, floods, near-duplicates and message rates, in bounded memory.
+
+Each detector sees one message at a time as ``(now, room_id, uid, key, event)``, where ``key`` is
+the normalized (folded) text and ``now`` comes from the context clock, and returns the events to
+act on: empty when nothing is wrong, the current message when it crosses the line, and, when a
+flood or a near-duplicate wave is first recognised, every message of the wave still in memory (the
+first posters are as guilty as the last). Every table is bounded: least recently used keys are
+dropped first, and entries older than the window are pruned as they are met.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rapidfuzz import fuzz, process
+
+#: Most keys (texts, users) a detector remembers.
+MAX_KEYS = 20_000
+
+
+class Detector(Protocol):
+    """What the processor calls for every message a spam rule applies to."""
+
+    def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
+        """The events to act on (empty when the message is fine)."""
+        ...
+
+
+def _touch(table: OrderedDict, key: Any, factory: Any, limit: int) -> Any:
+    """``table[key]`` (created by ``factory``), marked most recently used; evicts the oldest beyond ``limit``."""
+    value = table.pop(key, None)
+    if value is None:
+        value = factory()
+    table[key] = value
+    if len(table) > limit:
+        table.popitem(last=False)
+    return value
+
+
+class RepeatDetector:
+    """One user posting the same text ``count`` times within ``window`` seconds."""
+
+    def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
+        self.count, self.window, self.max_keys = count, window, max_keys
+        self._seen: OrderedDict[tuple[int | None, int, str], deque[float]] = OrderedDict()
+
+    def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
+        """The current event once the user has posted ``key`` ``count`` times within the window."""
+        times = _touch(self._seen, (room_id, uid, key), lambda: deque(maxlen=self.count), self.max_keys)
+        times.append(now)
+        return [event] if len(times) == self.count and now - times[0] <= self.window else []
+
+
+class RateDetector:
+    """One user posting more than ``count`` messages within ``window`` seconds."""
+
+    def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
+        self.count, self.window, self.max_keys = count, window, max_keys
+        self._seen: OrderedDict[tuple[int | None, int], deque[float]] = OrderedDict()
+
+    def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
+        """The current event when it is message ``count + 1`` (or later) within the window."""
+        times = _touch(self._seen, (room_id, uid), lambda: deque(maxlen=self.count + 1), self.max_keys)
+        times.append(now)
+        return [event] if len(times) > self.count and now - times[0] <= self.window else []
+
+
+@dataclass
+class _Wave:
+    """Posters of one text (flood): uid -> (time, event), and whether the wave was already reported."""
+
+    posters: OrderedDict[int, tuple[float, Any]] = field(default_factory=OrderedDict)
+    reported: bool = False
+
+
+class FloodDetector:
+    """``count`` different users posting the same text within ``window`` seconds."""
+
+    def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS, max_posters: int = 1_000) -> None:
+        self.count, self.window, self.max_keys, self.max_posters = count, window, max_keys, max_posters
+        self._waves: OrderedDict[tuple[int | None, str], _Wave] = OrderedDict()
+
+    def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
+        """Every poster of the wave when it reaches ``count`` users; afterwards each new post."""
+        wave = _touch(self._waves, (room_id, key), _Wave, self.max_keys)
+        posters = wave.posters
+        while posters and now - next(iter(posters.values()))[0] > self.window:
+            posters.popitem(last=False)
+        posters.pop(uid, None)
+        posters[uid] = (now, event)
+        if len(posters) > self.max_posters:
+            posters.popitem(last=False)
+        if len(posters) < self.count:
+            wave.reported = False
+            return []
+        if wave.reported:
+            return [event]
+        wave.reported = True
+        return [ev for _, ev in posters.values()]
+
+
+@dataclass
+class _Recent:
+    time: float
+    uid: int
+    event: Any
+    reported: bool = False
+
+
+class SimilarDetector:
+    """``count`` messages (any users) at least ``threshold`` % alike within ``window`` seconds.
+
+    Compares with the last ``max_recent`` messages of the room using rapidfuzz's ``ratio`` (a C
+    implementation of normalized Levenshtein similarity), so bots appending random characters to one
+    advert still form one wave.
+    """
+
+    def __init__(self, count: int, window: float, threshold: float, max_recent: int = 200,
+                 max_rooms: int = 1_000) -> None:
+        self.count, self.window, self.threshold = count, window, threshold
+        self.max_recent, self.max_rooms = max_recent, max_rooms
+        self._rooms: OrderedDict[int | None, tuple[deque[str], deque[_Recent]]] = OrderedDict()
+
+    def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
+        """The not yet reported messages of the wave (with this one) once it has ``count`` members."""
+        keys, items = _touch(self._rooms, room_id, lambda: (deque(maxlen=self.max_recent),
+                                                            deque(maxlen=self.max_recent)), self.max_rooms)
+        while items and now - items[0].time > self.window:
+            items.popleft()
+            keys.popleft()
+        matches = process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=None)
+        current = _Recent(now, uid, event)
+        keys.append(key)
+        items.append(current)
+        if len(matches) + 1 < self.count:
+            return []
+        wave = [items[i] for _, _, i in matches] + [current]
+        out = [r.event for r in wave if not r.reported]
+        for r in wave:
+            r.reported = True
+        return out
