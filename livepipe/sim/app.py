@@ -42,6 +42,8 @@ RoomSpec = int | str | tuple[int, int]
 #: default rooms: two plain ids and two with short ids (short 76 and 520 resolve to long ids)
 DEFAULT_ROOMS: list[RoomSpec] = [1000, 1001, (76, 22000076), (520, 22000520)]
 _WEB_PATH_PREFIXES_EXEMPT = ("/_sim", "/sub")
+#: messages of history kept over all rooms together (each room keeps 1,000 to 10,000)
+HISTORY_BUDGET = 200_000
 
 
 def parse_room_spec(spec: RoomSpec) -> tuple[int, int]:
@@ -116,6 +118,7 @@ class Simulator:
         for spec in rooms if rooms is not None else DEFAULT_ROOMS:
             self.add_room(*parse_room_spec(spec), rng=rng, population_size=population_size)
         self._snapshots = {rid: self._snapshot(r) for rid, r in self.state.rooms.items()}
+        self._size_histories()
         self.hub = Hub(
             self.state,
             self.faults,
@@ -168,7 +171,14 @@ class Simulator:
         if getattr(self, "hub", None) is not None:
             self.hub.attach(room)
             self._snapshots[room_id] = self._snapshot(room)
+            self._size_histories()
         return room
+
+    def _size_histories(self) -> None:
+        """Share :data:`HISTORY_BUDGET` between the rooms' histories (1,000 to 10,000 each)."""
+        limit = max(1_000, min(10_000, HISTORY_BUDGET // max(1, len(self.state.rooms))))
+        for room in self.state.rooms.values():
+            room.history.limit = limit
 
     @staticmethod
     def _snapshot(room: Room) -> _RoomSnapshot:
@@ -468,15 +478,19 @@ class Simulator:
             "faults": self.faults.as_dict(),
         }
 
-    def stats(self) -> dict[str, Any]:
-        """Throughput counters for ``GET /_sim/stats`` (all monotonic; diff two readings for rates)."""
+    def stats(self, reset_max: bool = False) -> dict[str, Any]:
+        """Throughput counters for ``GET /_sim/stats`` (diff two readings for rates).
+
+        All are running totals except ``flush_lag_max_ms``, the worst flush-loop lag since the
+        last reading that passed ``reset_max``.
+        """
         out: dict[str, Any] = {
             "time": time.monotonic(),
             "cpu_seconds": time.process_time(),
             "generated": sum(r.broadcast_count for r in self.state.rooms.values()),
             "clients": len(self.hub.all_clients()),
         }
-        out.update(self.hub.stats())
+        out.update(self.hub.stats(reset_max=reset_max))
         return out
 
     def reset(self) -> None:

@@ -45,7 +45,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         return web.json_response(sim.describe())
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response(sim.stats())
+        return web.json_response(sim.stats(reset_max=request.query.get("reset_max") in ("1", "true")))
 
     async def rooms(request: web.Request) -> web.Response:
         return web.json_response([sim.room_view(r, full=False) for r in sim.state.rooms.values()])

@@ -16,6 +16,8 @@ import json
 import zlib
 from typing import Any
 
+import orjson
+
 from livepipe.sim import pbwrite
 from livepipe.sim.state import Room, SimUser
 
@@ -77,67 +79,19 @@ def _medal_dict(user: SimUser, room: Room) -> dict[str, Any]:
     }
 
 
-def danmaku(
-    user: SimUser,
-    text: str,
-    room: Room,
-    ts: float,
-    masked: bool = False,
-    *,
-    rnd: int = 0,
-    id_str: str | None = None,
-    cmd_suffix: str = "",
-    send_from_me: bool = False,
-    color: int = 16777215,
-    mode: int = 1,
-    reply_mid: int = 0,
-    reply_uname: str = "",
-) -> dict[str, Any]:
-    """A DANMU_MSG with the full ``info`` layout (``cmd_suffix`` e.g. ``":4:0:2:2:2:0"``).
+def _danmaku_user_parts(user: SimUser, room: Room, masked: bool) -> tuple[Any, ...]:
+    """The parts of a DANMU_MSG that depend only on the sender and the room (not on the text or time).
 
-    ``masked`` builds what an anonymous connection receives: uid 0, ``x***`` name, no face,
-    no ``user`` details, while ``info[0][7]`` (the uid hash) stays.
+    Returns ``(uid, uname, user_hash, crc_hex, mode_info_user, user_arr, medal, ul, wealth)``;
+    ``mode_info_user`` is None when masked.
     """
-    ts_ms = int(ts * 1000)
-    rnd = rnd or (ts_ms & 0x7FFFFFFF)
-    id_str = id_str or id_str_for(room.room_id, user.uid, ts_ms, rnd)
     uid = 0 if masked else user.uid
     uname = mask_name(user.uname) if masked else user.uname
     face = "" if masked else user.face
-    extra = {
-        "send_from_me": send_from_me,
-        "mode": 0,
-        "color": color,
-        "dm_type": 0,
-        "font_size": 25,
-        "player_mode": mode,
-        "show_player_type": 0,
-        "content": text,
-        "user_hash": str(zlib.crc32(str(user.uid).encode())),
-        "emoticon_unique": "",
-        "bulge_display": 0,
-        "recommend_score": 1,
-        "direction": 0,
-        "pk_direction": 0,
-        "animation": {},
-        "emots": None,
-        "is_audited": False,
-        "id_str": id_str,
-        "icon": None,
-        "show_reply": True,
-        "reply_mid": reply_mid,
-        "reply_uname": reply_uname,
-        "reply_uname_color": "",
-        "reply_is_mystery": False,
-        "hit_combo": 0,
-    }
-    mode_info: dict[str, Any] = {
-        "mode": 0,
-        "show_player_type": 0,
-        "extra": json.dumps(extra, ensure_ascii=False, separators=(",", ":")),
-    }
+    crc = zlib.crc32(str(user.uid).encode())
+    mi_user: dict[str, Any] | None = None
     if not masked:
-        mode_info["user"] = {
+        mi_user = {
             "uid": uid,
             "base": {
                 "name": uname,
@@ -176,33 +130,147 @@ def danmaku(
             "uhead_frame": None,
             "guard_leader": {"is_guard_leader": False},
         }
-    props = [
-        0, mode, 25, color, ts_ms, rnd, 0, uid_hash(user.uid), 0, 0, 0, "", 0, "{}", "{}", mode_info,
-        {"activity_identity": "", "activity_source": 0, "not_show": 0}, 0,
-    ]  # fmt: skip
     user_arr = [uid, uname, 1 if (user.is_admin and not masked) else 0, 0, 0, 10000, 1,
                 GUARD_COLORS.get(user.guard_level, "")]  # fmt: skip
+    medal = [] if masked else _medal_array(user, room)
+    ul = [0 if masked else user.level, 0, 9868950, ">50000", 0]
+    wealth = [0 if masked else min(60, user.level // 2)]
+    return uid, uname, str(crc), f"{crc:08x}", mi_user, user_arr, medal, ul, wealth
+
+
+def _assemble_danmaku(
+    parts: tuple[Any, ...],
+    text: str,
+    room_id: int,
+    ts: float,
+    masked: bool,
+    rnd: int,
+    id_str: str | None,
+    cmd_suffix: str,
+    send_from_me: bool,
+    color: int,
+    mode: int,
+    reply_mid: int,
+    reply_uname: str,
+    guard_level: int,
+    real_uid: int,
+) -> dict[str, Any]:
+    """A DANMU_MSG from the sender parts of :func:`_danmaku_user_parts` plus what varies per message."""
+    _uid, _uname, user_hash, crc_hex, mi_user, user_arr, medal, ul, wealth = parts
+    ts_ms = int(ts * 1000)
+    rnd = rnd or (ts_ms & 0x7FFFFFFF)
+    id_str = id_str or id_str_for(room_id, real_uid, ts_ms, rnd)
+    extra = {
+        "send_from_me": send_from_me,
+        "mode": 0,
+        "color": color,
+        "dm_type": 0,
+        "font_size": 25,
+        "player_mode": mode,
+        "show_player_type": 0,
+        "content": text,
+        "user_hash": user_hash,
+        "emoticon_unique": "",
+        "bulge_display": 0,
+        "recommend_score": 1,
+        "direction": 0,
+        "pk_direction": 0,
+        "animation": {},
+        "emots": None,
+        "is_audited": False,
+        "id_str": id_str,
+        "icon": None,
+        "show_reply": True,
+        "reply_mid": reply_mid,
+        "reply_uname": reply_uname,
+        "reply_uname_color": "",
+        "reply_is_mystery": False,
+        "hit_combo": 0,
+    }
+    mode_info: dict[str, Any] = {"mode": 0, "show_player_type": 0, "extra": _json_text(extra)}
+    if mi_user is not None:
+        mode_info["user"] = mi_user
+    props = [
+        0, mode, 25, color, ts_ms, rnd, 0, crc_hex, 0, 0, 0, "", 0, "{}", "{}", mode_info,
+        {"activity_identity": "", "activity_source": 0, "not_show": 0}, 0,
+    ]  # fmt: skip
     info: list[Any] = [
-        props,
-        text,
-        user_arr,
-        [] if masked else _medal_array(user, room),
-        [0 if masked else user.level, 0, 9868950, ">50000", 0],
-        ["", ""],
-        0,
-        0 if masked else user.guard_level,
-        None,
-        {"ts": int(ts), "ct": f"{zlib.crc32(id_str.encode()):08X}"},
-        0,
-        0,
-        None,
-        None,
-        0,
-        1040,
-        [0 if masked else min(60, user.level // 2)],
-        None,
-    ]
+        props, text, user_arr, medal, ul, ["", ""], 0, 0 if masked else guard_level, None,
+        {"ts": int(ts), "ct": f"{zlib.crc32(id_str.encode()):08X}"}, 0, 0, None, None, 0, 1040, wealth, None,
+    ]  # fmt: skip
     return {"cmd": "DANMU_MSG" + cmd_suffix, "info": info, "dm_v2": ""}
+
+
+def _json_text(obj: Any) -> str:
+    """Compact JSON text with non-ASCII kept (as ``json.dumps(ensure_ascii=False)`` compact)."""
+    try:
+        return orjson.dumps(obj).decode()
+    except TypeError:  # e.g. an int beyond 64 bits: the standard library copes
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def danmaku(
+    user: SimUser,
+    text: str,
+    room: Room,
+    ts: float,
+    masked: bool = False,
+    *,
+    rnd: int = 0,
+    id_str: str | None = None,
+    cmd_suffix: str = "",
+    send_from_me: bool = False,
+    color: int = 16777215,
+    mode: int = 1,
+    reply_mid: int = 0,
+    reply_uname: str = "",
+) -> dict[str, Any]:
+    """A DANMU_MSG with the full ``info`` layout (``cmd_suffix`` e.g. ``":4:0:2:2:2:0"``).
+
+    ``masked`` builds what an anonymous connection receives: uid 0, ``x***`` name, no face,
+    no medal, no ``user`` details, UL and wealth level 0, while ``info[0][7]`` (the uid hash) stays.
+    Every nested part is fresh (callers may change the result).
+    """
+    parts = _danmaku_user_parts(user, room, masked)
+    return _assemble_danmaku(parts, text, room.room_id, ts, masked, rnd, id_str, cmd_suffix, send_from_me,
+                             color, mode, reply_mid, reply_uname, user.guard_level, user.uid)  # fmt: skip
+
+
+class DanmakuTemplates:
+    """A fast :func:`danmaku` for busy traffic: the sender's parts are built once per user and room.
+
+    :meth:`build` returns a message equal to ``danmaku(...)`` with the same arguments, but the
+    sender-dependent nested parts (``info[2]``, ``info[3]``, ``info[4]``, ``info[16]`` and
+    ``mode_info["user"]``) are shared between messages from the same sender: treat them as
+    read-only (:func:`mask` never changes its input). A user whose fields change (a new admin, a
+    new medal) gets a new template, since the cache key holds every field the parts depend on.
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._parts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._limit = limit
+
+    @staticmethod
+    def _key(user: SimUser, room: Room, masked: bool) -> tuple[Any, ...]:
+        return (user.uid, user.uname, user.face, user.level, user.medal_level, user.medal_name, user.guard_level,
+                user.is_admin, room.room_id, room.owner_uid, room.owner_name, masked)  # fmt: skip
+
+    def prepare(self, users: list[SimUser], room: Room) -> None:
+        """Build the (unmasked) parts of ``users`` in ``room`` ahead of their first danmaku."""
+        for user in users[: self._limit - len(self._parts)]:
+            self._parts.setdefault(self._key(user, room, False), _danmaku_user_parts(user, room, False))
+
+    def build(self, user: SimUser, text: str, room: Room, ts: float, masked: bool = False, *, rnd: int = 0,
+              cmd_suffix: str = "") -> dict[str, Any]:  # fmt: skip
+        """``danmaku(user, text, room, ts, masked, rnd=rnd, cmd_suffix=cmd_suffix)``, faster."""
+        k = self._key(user, room, masked)
+        parts = self._parts.get(k)
+        if parts is None:
+            if len(self._parts) >= self._limit:
+                self._parts.clear()
+            parts = self._parts[k] = _danmaku_user_parts(user, room, masked)
+        return _assemble_danmaku(parts, text, room.room_id, ts, masked, rnd, None, cmd_suffix, False, 16777215, 1,
+                                 0, "", user.guard_level, user.uid)  # fmt: skip
 
 
 def send_gift(
@@ -587,23 +655,19 @@ def needs_mask(msg: dict[str, Any]) -> bool:
 
 
 def mask(msg: dict[str, Any]) -> dict[str, Any]:
-    """The copy of ``msg`` an anonymous (uid 0) connection receives; ``msg`` itself is untouched."""
+    """The copy of ``msg`` an anonymous (uid 0) connection receives; ``msg`` itself is untouched.
+
+    A masked DANMU_MSG equals ``danmaku(..., masked=True)`` for the same sender. Parts that masking
+    does not change are shared with ``msg``, not copied.
+    """
     cmd = str(msg.get("cmd", "")).split(":", 1)[0]
     if cmd not in MASKED_CMDS:
         return msg
-    out = copy.deepcopy(msg)
     try:
         if cmd == "DANMU_MSG":
-            info = out["info"]
-            info[2][0] = 0
-            info[2][1] = mask_name(str(info[2][1]))
-            info[2][2] = 0
-            info[3] = []
-            info[7] = 0
-            mi = info[0][15]
-            if isinstance(mi, dict):
-                mi.pop("user", None)
-        elif cmd in ("INTERACT_WORD", "LIKE_INFO_V3_CLICK"):
+            return _mask_danmaku(msg)
+        out = copy.deepcopy(msg)
+        if cmd in ("INTERACT_WORD", "LIKE_INFO_V3_CLICK"):
             d = out["data"]
             d["uid"] = 0
             d["uname"] = mask_name(str(d.get("uname", "")))
@@ -611,18 +675,44 @@ def mask(msg: dict[str, Any]) -> dict[str, Any]:
             if "face" in d:
                 d["face"] = ""
         elif cmd == "INTERACT_WORD_V2":
-            raw = base64.b64decode(out["data"]["pb"])
-            fields = []
-            for f, wt, v in pbwrite.read_fields(raw):
-                if f == 1:
-                    continue
-                if f == 2:
-                    v = mask_name(v.decode("utf-8", "replace")).encode()
-                if f in (9, 22, 16):
-                    continue
-                fields.append((f, wt, v))
-            fields.append((22, pbwrite.WT_LEN, pbwrite.uinfo(0, mask_name(""), "")))
-            out["data"]["pb"] = pbwrite.b64(pbwrite.write_fields(fields))
-    except (KeyError, IndexError, TypeError, ValueError):
-        return out
+            out["data"]["pb"] = pbwrite.b64(_mask_interact_pb(base64.b64decode(out["data"]["pb"])))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return copy.deepcopy(msg)
     return out
+
+
+def _mask_danmaku(msg: dict[str, Any]) -> dict[str, Any]:
+    """DANMU_MSG masking by copying only the containers that change."""
+    info = list(msg["info"])
+    user_arr = list(info[2])
+    user_arr[0] = 0
+    user_arr[1] = mask_name(str(user_arr[1]))
+    user_arr[2] = 0
+    info[2] = user_arr
+    info[3] = []
+    if isinstance(info[4], list) and info[4]:
+        info[4] = [0, *info[4][1:]]
+    info[7] = 0
+    if len(info) > 16 and isinstance(info[16], list):
+        info[16] = [0]
+    props = list(info[0])
+    if len(props) > 15 and isinstance(props[15], dict):
+        mi = dict(props[15])
+        mi.pop("user", None)
+        props[15] = mi
+    info[0] = props
+    out = dict(msg)
+    out["info"] = info
+    return out
+
+
+def _mask_interact_pb(raw: bytes) -> bytes:
+    fields = []
+    for f, wt, v in pbwrite.read_fields(raw):
+        if f in (1, 9, 16, 22):
+            continue
+        if f == 2:
+            v = mask_name(v.decode("utf-8", "replace")).encode()
+        fields.append((f, wt, v))
+    fields.append((22, pbwrite.WT_LEN, pbwrite.uinfo(0, mask_name(""), "")))
+    return pbwrite.write_fields(fields)

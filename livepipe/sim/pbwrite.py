@@ -8,6 +8,7 @@ Field numbers follow the notes in protocol.md; they are not a complete schema.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,8 +18,13 @@ WT_LEN = 2
 WT_I32 = 5
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(128)]
+
+
 def varint(n: int) -> bytes:
     """Encode ``n`` as a protobuf varint (negative ints use the 64-bit two's complement)."""
+    if 0 <= n < 128:
+        return _ONE_BYTE[n]
     if n < 0:
         n += 1 << 64
     out = bytearray()
@@ -129,8 +135,9 @@ def b64(data: bytes) -> str:
 # --- payload encoders --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
 def fans_medal(target_id: int, level: int, name: str, guard_level: int = 0, anchor_roomid: int = 0) -> bytes:
-    """The fans_medal sub-message of INTERACT_WORD_V2 (field 9)."""
+    """The fans_medal sub-message of INTERACT_WORD_V2 (field 9). Cached: it is the same for every enter."""
     if not level:
         return b""
     return b"".join(
@@ -149,8 +156,9 @@ def fans_medal(target_id: int, level: int, name: str, guard_level: int = 0, anch
     )
 
 
+@functools.lru_cache(maxsize=65536)
 def uinfo(uid: int, name: str, face: str, wealth_level: int = 0) -> bytes:
-    """A ``uinfo`` sub-message: 1 uid, 2 base{1 name, 2 face}, 4 wealth{1 level}."""
+    """A ``uinfo`` sub-message: 1 uid, 2 base{1 name, 2 face}, 4 wealth{1 level}. Cached per user."""
     base = f_str(1, name) + f_str(2, face)
     out = f_int(1, uid) + f_msg(2, base)
     if wealth_level:

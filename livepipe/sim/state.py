@@ -7,10 +7,93 @@ WebSocket client of that room; the control API (``/_sim/...``) reads the same ob
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
+
+import orjson
+
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+
+def encode_json(message: Any) -> bytes:
+    """Compact UTF-8 JSON of a cmd message, as the WebSocket carries it (non-ASCII kept)."""
+    try:
+        return _dumps(message)
+    except TypeError:  # an int beyond 64 bits, a non-string key: the standard library copes
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class MessageLog(Sequence[dict[str, Any]]):
+    """A room's broadcast history: a bounded list of messages kept as their JSON bytes.
+
+    Reads decode (so each read gives fresh dicts equal to what was broadcast, as a client would
+    see them). Bytes keep a busy simulator's memory small and out of the garbage collector's way:
+    a history of dicts makes every full collection walk millions of containers. When more than
+    ``limit`` messages are held, the oldest half is dropped.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._items: list[bytes] = []
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [_loads(b) for b in self._items[i]]
+        return _loads(self._items[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for b in list(self._items):
+            yield _loads(b)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MessageLog):
+            return self._items == other._items
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MessageLog({len(self._items)} messages, limit {self.limit})"
+
+    def append(self, message: dict[str, Any]) -> None:
+        """Record one message."""
+        self.append_encoded(encode_json(message))
+
+    def append_encoded(self, raw: bytes) -> None:
+        """Record one message given as its JSON bytes."""
+        items = self._items
+        # a right-sized copy: orjson's result keeps its (larger) working buffer allocated
+        items.append(memoryview(raw).tobytes())
+        if len(items) > self.limit:
+            del items[: max(1, self.limit // 2)]
+
+    def extend(self, messages: Iterable[dict[str, Any]]) -> None:
+        """Record several messages."""
+        for m in messages:
+            self.append(m)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._items.clear()
+
+    def raw(self) -> list[bytes]:
+        """The stored JSON bytes, oldest first."""
+        return list(self._items)
 
 
 @dataclass
@@ -83,8 +166,8 @@ class Room:
     silent: list[SilentRecord] = field(default_factory=list)
     #: every danmaku accepted by msg/send: {"uid", "msg", "ts", ...}
     sent_danmaku: list[dict[str, Any]] = field(default_factory=list)
-    #: every cmd message broadcast to this room, in order (bounded by the app)
-    history: list[dict[str, Any]] = field(default_factory=list)
+    #: every cmd message broadcast to this room, in order (bounded; see MessageLog)
+    history: MessageLog = field(default_factory=MessageLog)
     #: registered by the WebSocket side: called with each message to broadcast
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     last_update: float = 0.0  # for Room/update's -1 "too frequent"
@@ -100,13 +183,15 @@ class Room:
     sub_session_key: str = ""
     #: messages ever broadcast (history is bounded; this is not)
     broadcast_count: int = 0
+    #: (message, its JSON bytes) of the latest broadcast, for listeners that send it on unencoded again
+    last_encoded: tuple[Any, bytes] = field(default=(None, b""), repr=False, compare=False)
 
     def broadcast(self, message: dict[str, Any]) -> None:
         """Record ``message`` and push it to every connected WebSocket client of this room."""
-        self.history.append(message)
+        raw = encode_json(message)
+        self.last_encoded = (message, raw)
+        self.history.append_encoded(raw)
         self.broadcast_count += 1
-        if len(self.history) > 10_000:
-            del self.history[:5_000]
         for listener in list(self.listeners):
             listener(message)
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -33,7 +34,9 @@ MIX: list[tuple[str, int]] = [
     ("admins", 1),
 ]
 _KINDS = [k for k, _ in MIX]
-_WEIGHTS = [w for _, w in MIX]
+#: cumulative weights: ``choices`` with these draws exactly as with the plain weights, without
+#: summing them again on every call
+_CUM_WEIGHTS = list(itertools.accumulate(w for _, w in MIX))
 _SUFFIXES = ["", "", "", "", "", "", ":4:0:2:2:2:0"]
 
 
@@ -49,6 +52,9 @@ class TrafficGenerator:
         self.watched = self.rng.randint(1000, 50000)
         self.online = self.rng.randint(50, 3000)
         self.sc_id = self.rng.randint(1_000_000, 9_000_000)
+        self.templates = M.DanmakuTemplates()
+        # build every viewer's danmaku parts now, not during the first minute of traffic
+        self.templates.prepare(population.users, room)
 
     def _user(self) -> Any:
         return self.rng.choice(self.population.users)
@@ -66,11 +72,13 @@ class TrafficGenerator:
         """The next event of the room: usually one message, two for a guard purchase."""
         r = self.rng
         self.count += 1
-        kind = r.choices(_KINDS, _WEIGHTS)[0]
+        kind = r.choices(_KINDS, cum_weights=_CUM_WEIGHTS)[0]
         room = self.room
         if kind == "danmaku":
             u = self._user()
-            return [M.danmaku(u, self._text(), room, ts, rnd=r.randint(1, 2**31 - 1), cmd_suffix=r.choice(_SUFFIXES))]
+            text = self._text()
+            rnd = r.randint(1, 2**31 - 1)
+            return [self.templates.build(u, text, room, ts, rnd=rnd, cmd_suffix=r.choice(_SUFFIXES))]
         if kind == "enter":
             return [M.interact_word_v2(self._user(), room, ts, msg_type=1)]
         if kind == "follow":
