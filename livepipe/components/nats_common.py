@@ -35,10 +35,12 @@ class NatsConnectionConfig(BaseModel):
     )
     name: str | None = field(None, description="client name shown by the server (default `livepipe:<component id>`)")
     user: str | None = field(None, description="user name (with `password`)")
-    password: Secret | None = field(None, description="password for `user` (secret; may be `{ env = \"...\" }`)")
-    token: Secret | None = field(None, description="authentication token (secret)")
+    password: Secret | None = field(None, description="password for `user` (secret; may be `{ env = \"...\" }`)",
+                                   secret=True)
+    token: Secret | None = field(None, description="authentication token (secret)", secret=True)
     nkey_seed: Secret | None = field(
-        None, description="NKEY seed (`SU...`) for nkey authentication (secret; may be `{ file = \"...\" }`)"
+        None, description="NKEY seed (`SU...`) for nkey authentication (secret; may be `{ file = \"...\" }`)",
+        secret=True,
     )
     creds_file: str | None = field(
         None, description="path to a `.creds` file (JWT + nkey seed) for decentralised auth; relative to the config"
