@@ -172,11 +172,17 @@ def test_event_schema_describes_the_json_form():
 # ---- examples ------------------------------------------------------------------------------------------
 
 
-def _validate(path: Path) -> subprocess.CompletedProcess[str]:
+def _validate(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "livepipe", "validate", str(path)],
-        capture_output=True, text=True, env=_cli_env(), timeout=120,
+        capture_output=True, text=True, env=env or _cli_env(), timeout=120,
     )  # fmt: skip
+
+
+def _plugins_needed(path: Path) -> list[str]:
+    """Entry-point names an example needs, from a line ``# livepipe-plugins: NAME[, NAME]`` (none: built-ins only)."""
+    m = re.search(r"^# livepipe-plugins: *(.+)$", path.read_text(encoding="utf-8"), re.M)
+    return [n.strip() for n in m.group(1).split(",") if n.strip()] if m else []
 
 
 EXAMPLES = sorted((ROOT / "examples").rglob("*.toml")) if (ROOT / "examples").is_dir() else []
@@ -187,7 +193,16 @@ def test_example_validates(path):
     if path is None:
         assert not EXAMPLES  # no .toml files under examples/: nothing to check
         return
-    r = _validate(path)
+    env = _cli_env()
+    needed = _plugins_needed(path)
+    if needed:  # an example of a plugin in plugins/: validated with that plugin (and only it) loaded
+        from importlib.metadata import entry_points
+
+        missing = set(needed) - {ep.name for ep in entry_points(group="livepipe")}
+        if missing:
+            pytest.skip(f"{path.name} needs the plugin(s) {', '.join(sorted(missing))}, not installed here")
+        env["LIVEPIPE_LOAD_PLUGINS"] = ",".join(needed)
+    r = _validate(path, env)
     assert r.returncode == 0, f"livepipe validate {path} exited {r.returncode}:\n{r.stderr}"
 
 
