@@ -645,6 +645,8 @@ def room_silent(on: bool, kind: str = "level", level: int = 1, second: int = -1)
 
 # --- masking for anonymous connections ----------------------------------------------------------
 
+#: stands in for the room in an empty medal (a level-0 medal reads nothing from its room)
+_NO_ROOM = Room(room_id=0, short_id=0, owner_uid=0, owner_name="")
 MASKED_CMDS = frozenset({"DANMU_MSG", "INTERACT_WORD_V2", "INTERACT_WORD", "LIKE_INFO_V3_CLICK"})
 
 
@@ -674,6 +676,8 @@ def mask(msg: dict[str, Any]) -> dict[str, Any]:
             d.pop("uinfo", None)
             if "face" in d:
                 d["face"] = ""
+            if "fans_medal" in d:  # as like_click(masked=True) builds it: an empty medal
+                d["fans_medal"] = _medal_dict(SimUser(0, ""), _NO_ROOM)
         elif cmd == "INTERACT_WORD_V2":
             out["data"]["pb"] = pbwrite.b64(_mask_interact_pb(base64.b64decode(out["data"]["pb"])))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
