@@ -73,6 +73,9 @@ class _RoomSnapshot:
     cover: str
     tags: list[str]
     live_status: int
+    live_time: float
+    live_key: str
+    sub_session_key: str
     admins: set[int]
 
 
@@ -183,7 +186,8 @@ class Simulator:
     @staticmethod
     def _snapshot(room: Room) -> _RoomSnapshot:
         return _RoomSnapshot(room.title, room.news, room.area_id, room.parent_area_id, room.cover,
-                             list(room.tags), room.live_status, set(room.admins))  # fmt: skip
+                             list(room.tags), room.live_status, room.live_time, room.live_key,
+                             room.sub_session_key, set(room.admins))  # fmt: skip
 
     def build_app(self) -> web.Application:
         """The aiohttp application: read endpoints, ``/sub``, control API, action endpoints."""
@@ -494,7 +498,8 @@ class Simulator:
         return out
 
     def reset(self) -> None:
-        """Back to the start state: faults off, rooms as built, accounts and histories cleared.
+        """Back to the start state: faults off, rooms as built (live state and stream keys included),
+        accounts and histories cleared.
 
         Connections stay open; issued tokens stay valid.
         """
@@ -506,6 +511,7 @@ class Simulator:
             room.title, room.news = snap.title, snap.news
             room.area_id, room.parent_area_id = snap.area_id, snap.parent_area_id
             room.cover, room.tags, room.live_status = snap.cover, list(snap.tags), snap.live_status
+            room.live_time, room.live_key, room.sub_session_key = snap.live_time, snap.live_key, snap.sub_session_key
             room.admins = set(snap.admins)
             room.silent.clear()
             room.sent_danmaku.clear()
