@@ -193,3 +193,15 @@ async def test_room_commands_through_the_installed_cli(site, tmp_path):
         assert counts[START_LIVE] - before == 1  # asked once, never again
         r = await cli("start")  # --area is required
         assert r.returncode == 2 and "--area" in r.stderr.decode()
+
+
+def test_pipelines_in_the_docs_page_validate(tmp_path):
+    import re
+
+    page = (PACKAGE.parents[1] / "docs" / "roomctl.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", page, re.S) if "[sources." in b and "[sinks." in b]
+    assert blocks
+    for i, block in enumerate(blocks):
+        p = tmp_path / f"doc{i}.toml"
+        p.write_text(block, encoding="utf-8")
+        load_config([p])
