@@ -268,6 +268,10 @@ class BilibiliAPI:
             self._wbi_at = time.monotonic()
         return self._wbi
 
+    def reset_wbi(self) -> None:
+        """Forget the cached WBI keys (after -352); the next signed request fetches them again."""
+        self._wbi = None
+
     async def buvid(self) -> tuple[str, str]:
         """``x/frontend/finger/spi``: fresh device ids ``(buvid3, buvid4)``."""
         data = await self.request("GET", f"{self.endpoints.api}/x/frontend/finger/spi", endpoint="finger/spi")

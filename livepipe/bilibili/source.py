@@ -389,7 +389,7 @@ class DanmakuSource(Source):
         if e.code == -352:
             self._pause_api(c.risk_backoff)
             if self.api is not None:
-                self.api._wbi = None  # noqa: SLF001 - force fresh WBI keys on the next call
+                self.api.reset_wbi()  # fresh WBI keys on the next call
                 if self._buvid_generated:  # a device id we made up may be the flagged one
                     self.api.credential = dataclasses.replace(self.api.credential, buvid3=None, buvid4=None)
             self._session_at = None
