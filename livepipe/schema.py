@@ -78,6 +78,13 @@ def secret_fields(model: type[BaseModel]) -> set[str]:
     out = set()
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        if extra.get("secret") or info.annotation is SecretStr:
+        if extra.get("secret") or _mentions_secret(info.annotation):
             out.add(name)
     return out
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    """True for ``Secret``, ``Secret | None``, ``list[Secret]`` and the like."""
+    if annotation is SecretStr:
+        return True
+    return any(_mentions_secret(a) for a in getattr(annotation, "__args__", ()) or ())

@@ -356,3 +356,14 @@ def test_embedded_simulator_starts(tmp_path):
 
     cfg = load_config([write(tmp_path, "[simulator]\nrooms = [\"76:22000076\"]\nrate = 0\n" + GOOD)])
     assert anyio.run(_run_with_sim, cfg, backend="asyncio") == 22000076
+
+
+def test_optional_secret_fields_are_secret():
+    from livepipe.schema import SinkConfig, secret_fields
+
+    class C(SinkConfig):
+        a: Secret | None = field(None, description="optional secret")
+        b: list[Secret] = field(default_factory=list, description="several")
+        c: str = field("", description="plain")
+
+    assert secret_fields(C) == {"a", "b"}
