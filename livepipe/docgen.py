@@ -536,10 +536,23 @@ def render_cli_help() -> str:
     from livepipe import cli as cli_mod
 
     cli_mod._attach_optional_commands()
-    group = cli_mod.cli
+    full = cli_mod.cli
+    # a copy holding only livepipe's own commands: plugins may have added theirs to cli_mod.cli in
+    # this process (the top-level help would list them otherwise)
+    group = click.Group(
+        name=full.name,
+        commands={n: c for n, c in full.commands.items() if _is_builtin_command(c)},
+        help=full.help,
+        params=list(full.params),
+        context_settings=dict(full.context_settings),
+    )
     out: list[str] = []
 
     def visit(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
+        # click caches each command's help option the first time it is built; a command that some
+        # code invoked on its own (without the group's `-h`) would otherwise document `--help` only
+        if hasattr(cmd, "_help_option"):
+            cmd._help_option = None
         ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100,
                                 **cmd.context_settings)
         out.append(f"### `{' '.join(path)}`")
