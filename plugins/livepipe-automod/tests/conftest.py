@@ -70,6 +70,4 @@ def harness(tmp_path: Path) -> Callable[..., Any]:
     return make
 
 
-def rule(id: str = "r", **kw: Any) -> dict[str, Any]:
-    """A rule table with defaults convenient in tests."""
-    return {"id": id, **kw}
+from automod_support import rule  # noqa: E402,F401  (re-exported for older imports)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import rule
+from automod_support import rule
 from livepipe import testing
 
 pytestmark = pytest.mark.anyio
