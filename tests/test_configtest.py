@@ -156,3 +156,27 @@ events = []
 def test_no_tests_is_an_error(tmp_path):
     r = run(tmp_path, "")
     assert r.returncode == 1 and "no [[tests]] blocks" in r.stderr
+
+
+def test_automod_example_tests_pass_and_a_broken_rule_fails_with_a_diff(tmp_path):
+    """Issue 9 acceptance: `livepipe test examples/automod.toml` (the automod plugin must be installed)."""
+    import shutil
+
+    import livepipe_automod  # noqa: F401  (installed by the README's test command)
+
+    r = subprocess.run([sys.executable, "-m", "livepipe", "test", "examples/automod.toml"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("3 passed, 0 failed")
+    # break the ads rule in a copy: the ad is no longer banned, and the report says what differs
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("out"))
+    broken = tmp_path / "examples" / "automod.toml"
+    text = broken.read_text(encoding="utf-8")
+    assert 'words = ["加微信", "代练", "约炮"]' in text
+    broken.write_text(text.replace('ladder = ["ban:24", "ban:-1"]', 'ladder = ["ban:2", "ban:-1"]'), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "livepipe", "test", str(broken)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1
+    assert "FAIL  an ad from a newcomer is banned for a day" in r.stdout
+    assert "expected data.hours == 24, got 2" in r.stdout
+    assert r.stdout.strip().endswith("2 passed, 1 failed")

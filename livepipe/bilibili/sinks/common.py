@@ -239,8 +239,19 @@ class ActionSink(Sink):
         self.account = account_state(self.base_url or "real", cred)
 
     async def start(self) -> None:
-        """Read the credential, open the HTTP pool and the audit log."""
-        await self._open(self._load_credential())
+        """Read the credential, open the HTTP pool and the audit log.
+
+        With ``dry_run`` an unreadable credential is only a warning: nothing is sent, so a pipeline
+        can be tried out before anyone has logged in.
+        """
+        try:
+            cred = self._load_credential()
+        except ValueError as e:
+            if not self.config.dry_run:
+                raise
+            self.log.warning("%s; dry_run, so continuing without the account", e)
+            cred = Credential(name=self.config.credential)
+        await self._open(cred)
         if self.config.audit_log:
             p = self.context.path(self.config.audit_log)
             p.parent.mkdir(parents=True, exist_ok=True)
