@@ -435,7 +435,7 @@ def load_config(
                     if name in credentials:
                         issue(src, [top, name], f"credentials.{name}", None,
                               f"defined twice (also in {credentials[name][0].path}); keep one")
-                    elif not isinstance(cred, dict):
+                    elif not isinstance(cred, dict) or _is_ref(cred):
                         issue(src, [top, name], f"credentials.{name}", None, "must be a table of cookie values")
                     else:
                         credentials[name] = (src, cred)
@@ -537,13 +537,16 @@ def load_config(
     sim_cfg: SimulatorSettings | None = None
     if simulator is not None:
         src, value = simulator
+        sim_found: set[str] = set()
         value = _resolve_refs(value, ["simulator"], lambda p, m: issue(src, p, "simulator", p[-1], m),
-                              src.path.parent, set())
+                              src.path.parent, sim_found)
+        secret_paths |= sim_found
         try:
             sim_cfg = SimulatorSettings.model_validate(value)
         except ValidationError as e:
+            sim_secret = {p.split(".")[1] for p in sim_found}  # never echo a referenced value
             for err in e.errors():
-                key, msg = _describe_pydantic_error(err, SimulatorSettings, set())
+                key, msg = _describe_pydantic_error(err, SimulatorSettings, sim_secret)
                 issue(src, ["simulator", *key.split(".")], "simulator", key, msg)
 
     display: dict[str, Any] = {}
