@@ -579,7 +579,7 @@ def _interact_word(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _interact_word_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    w = pb.decode_pb_field(_d(message.get("data")).get("pb"), pb.INTERACT_WORD)
+    w = pb.decode_pb_field(_d(message.get("data")).get("pb"), pb.INTERACT_WORD_EVENT)
     uinfo = w["uinfo"] or {}
     base = uinfo.get("base") or {}
     uname = w["uname"] or base.get("name") or None

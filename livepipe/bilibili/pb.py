@@ -37,6 +37,7 @@ WT_I32 = 5
 
 _MAX_VARINT_BYTES = 10
 _U64 = 1 << 64
+_U64_MASK = _U64 - 1
 
 __all__ = [
     "ProtocolError",
@@ -54,6 +55,7 @@ __all__ = [
     "decode_pb_field",
     "to_base64",
     "INTERACT_WORD",
+    "INTERACT_WORD_EVENT",
     "ONLINE_RANK_V3",
     "SEND_GIFT_V2",
 ]
@@ -61,21 +63,31 @@ __all__ = [
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """Read an unsigned varint at ``pos``; return ``(value, new_pos)``. Raises :class:`ProtocolError`."""
+    stop = min(len(buf), pos + _MAX_VARINT_BYTES)
+    i = pos
     result = 0
     shift = 0
-    end = len(buf)
-    start = pos
-    while True:
-        if pos >= end:
-            raise ProtocolError(f"truncated varint at offset {start}")
-        if pos - start >= _MAX_VARINT_BYTES:
-            raise ProtocolError(f"varint longer than {_MAX_VARINT_BYTES} bytes at offset {start}")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
+    while i < stop:
+        b = buf[i]
+        i += 1
         if b < 0x80:
-            return result & (_U64 - 1), pos
+            return (result | (b << shift)) & _U64_MASK, i
+        result |= (b & 0x7F) << shift
         shift += 7
+    if stop - pos == _MAX_VARINT_BYTES:
+        raise ProtocolError(f"varint longer than {_MAX_VARINT_BYTES} bytes at offset {pos}")
+    raise ProtocolError(f"truncated varint at offset {pos}")
+
+
+def _skip_varint(buf: bytes, pos: int, end: int) -> int:
+    """The position after the varint at ``pos`` (its value is not needed). Same errors as :func:`read_varint`."""
+    stop = min(end, pos + _MAX_VARINT_BYTES)
+    i = pos
+    while i < stop:
+        if buf[i] < 0x80:
+            return i + 1
+        i += 1
+    return read_varint(buf, pos)[1]  # raises the matching error
 
 
 def iter_fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
@@ -165,6 +177,21 @@ def _packed_varints(raw: bytes) -> list[int]:
     return out
 
 
+#: Per schema (by id; the entry keeps the schema alive so the id cannot be reused):
+#: ``(schema, defaults of the non-repeated keys, names of the repeated keys)``.
+_SHAPES: dict[int, tuple[Schema, dict[str, Any], tuple[str, ...]]] = {}
+
+
+def _shape(schema: Schema) -> tuple[Schema, dict[str, Any], tuple[str, ...]]:
+    """The default values of ``schema``'s keys, computed once per schema."""
+    defaults = {spec[0]: None if spec[1] in _REPEATED else _DEFAULTS[spec[1]] for spec in schema.values()}
+    repeated = tuple(spec[0] for spec in schema.values() if spec[1] in _REPEATED)
+    if len(_SHAPES) >= 256:  # ad-hoc schemas (tests, tools): keep the cache small
+        _SHAPES.clear()
+    shape = _SHAPES[id(schema)] = (schema, defaults, repeated)
+    return shape
+
+
 def decode_message(buf: bytes, schema: Schema) -> dict[str, Any]:
     """Decode ``buf`` with ``schema`` into a dict holding every schema key (defaults for absent fields).
 
@@ -172,10 +199,12 @@ def decode_message(buf: bytes, schema: Schema) -> dict[str, Any]:
     """
     if not isinstance(buf, (bytes, bytearray)):
         raise ProtocolError(f"protobuf input must be bytes, not {type(buf).__name__}")
-    out: dict[str, Any] = {}
-    for spec in schema.values():
-        kind = spec[1]
-        out[spec[0]] = [] if kind in _REPEATED else _DEFAULTS[kind]
+    shape = _SHAPES.get(id(schema))
+    if shape is None or shape[0] is not schema:
+        shape = _shape(schema)
+    out = shape[1].copy()
+    for name in shape[2]:
+        out[name] = []
     pos = 0
     end = len(buf)
     get = schema.get
@@ -191,13 +220,17 @@ def decode_message(buf: bytes, schema: Schema) -> dict[str, Any]:
             raise ProtocolError(f"field number 0 before offset {pos}")
         spec = get(field)
         if wt == WT_VARINT:
+            if spec is None:
+                if pos < end and buf[pos] < 0x80:
+                    pos += 1
+                else:
+                    pos = _skip_varint(buf, pos, end)
+                continue
             if pos < end and buf[pos] < 0x80:
                 value = buf[pos]
                 pos += 1
             else:
                 value, pos = read_varint(buf, pos)
-            if spec is None:
-                continue
             kind = spec[1]
             if kind == "int":
                 out[spec[0]] = value - _U64 if value >= 1 << 63 else value
@@ -326,6 +359,19 @@ INTERACT_WORD: Schema = {
     16: ("privilege_type", "int"),
     21: ("is_mystery", "bool"),
     22: ("uinfo", "msg", _UINFO),
+}
+
+#: The part of :data:`INTERACT_WORD` that the ``enter``/``follow``/... events use: decoding
+#: only these fields (the others are skipped unread) is what the parser does on the hot path.
+INTERACT_WORD_EVENT: Schema = {
+    1: ("uid", "int"),
+    2: ("uname", "str"),
+    5: ("msg_type", "int"),
+    7: ("timestamp", "int"),
+    9: ("fans_medal", "msg", _FANS_MEDAL),
+    15: ("trigger_time", "int"),
+    16: ("privilege_type", "int"),
+    22: ("uinfo", "msg", {2: ("base", "msg", {1: ("name", "str"), 2: ("face", "str")})}),
 }
 
 _RANK_ITEM: Schema = {
