@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 
 from livepipe.config import ConfigError, PipelineConfig
 from livepipe.runtime.pipeline import Pipeline, PipelineError, print_status
@@ -40,8 +41,12 @@ async def run_config(
     quiet: bool = True,
     handle_signals: bool = False,
     pipeline_ready: Any = None,
+    task_status: TaskStatus[Pipeline] = anyio.TASK_STATUS_IGNORED,
 ) -> Pipeline:
-    """Build and run the pipeline (and its embedded simulator); returns it once stopped."""
+    """Build and run the pipeline (and its embedded simulator); returns it once stopped.
+
+    ``task_status.started(pipeline)`` fires once events move (for ``task_group.start``).
+    """
     async with embedded_simulator(config) as extra:
         pipeline = Pipeline(config, settings=extra)
         if pipeline_ready is not None:
@@ -50,6 +55,7 @@ async def run_config(
             duration=duration,
             handle_signals=handle_signals,
             status=None if quiet else print_status,
+            task_status=task_status,
         )
         return pipeline
 

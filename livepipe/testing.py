@@ -11,9 +11,10 @@ that installs livepipe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,41 @@ async def run_pipeline(
         config = load_toml(config, tmp_path)
     captured.clear()
     return await run_config(config, duration=duration, pipeline_ready=on_start)
+
+
+@contextlib.asynccontextmanager
+async def running_pipeline(config: PipelineConfig | str, tmp_path: Path | None = None) -> AsyncIterator[Any]:
+    """Start a pipeline in the background; yields the running Pipeline once events move.
+
+    Leaving the block waits for the pipeline to finish (its sources end, or you call
+    ``pipeline.request_shutdown()`` inside the block)::
+
+        async with running_pipeline(TOML, tmp_path) as p:
+            await wait_until(lambda: p.metrics.value("component_sent_events_total") >= 100)
+            p.request_shutdown()
+    """
+    from livepipe.runner import run_config
+
+    if isinstance(config, str):
+        if tmp_path is None:
+            raise ValueError("pass tmp_path when giving TOML text")
+        config = load_toml(config, tmp_path)
+    captured.clear()
+    async with anyio.create_task_group() as tg:
+        pipeline = await tg.start(lambda task_status: run_config(config, task_status=task_status))
+        yield pipeline
+
+
+async def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait until ``condition()`` is true, checking after every scheduling step; fail after ``timeout`` s.
+
+    This waits on a condition, not a fixed delay: it returns as soon as the condition holds.
+    """
+    with anyio.move_on_after(timeout) as scope:
+        while not condition():
+            await anyio.sleep(0.0005)
+    if scope.cancelled_caught:
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def run_pipeline_sync(config: PipelineConfig | str, tmp_path: Path | None = None, **kw: Any) -> Any:

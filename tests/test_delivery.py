@@ -13,7 +13,7 @@ from livepipe.events import Event, make_event
 from livepipe.hookspecs import hookimpl
 from livepipe.runtime.delivery import Delivery
 from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, field
-from livepipe.testing import captured, run_pipeline
+from livepipe.testing import captured, run_pipeline, running_pipeline, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -142,12 +142,8 @@ inputs = ["f.dead_letter"]
 async def test_full_buffer_drops_settle_false(tmp_path):
     GATE.clear()
     GATE.append(anyio.Event())
-    holder: dict[str, Any] = {}
-    async with anyio.create_task_group() as tg:
-
-        async def go() -> None:
-            await run_pipeline(
-                """
+    async with running_pipeline(
+        """
 [sources.src]
 type = "t.acksource"
 count = 20
@@ -157,18 +153,11 @@ inputs = ["src"]
 buffer = 2
 when_full = "drop_newest"
 """,
-                tmp_path,
-                on_start=lambda p: holder.__setitem__("p", p),
-            )
-
-        tg.start_soon(go)
-        for _ in range(100_000):
-            if len(SETTLED) >= 17 and "p" in holder:
-                break
-            await anyio.sleep(0)
+        tmp_path,
+    ) as p:
+        await wait_until(lambda: len(SETTLED) >= 17)
         assert all(ok is False for ok in SETTLED.values())  # only drops have settled so far
         GATE[0].set()
-    p = holder["p"]
     dropped = p.metrics.value("component_discarded_events_total", component_id="gated")
     received = p.metrics.value("component_received_events_total", component_id="gated")
     assert len(SETTLED) == 20 and dropped + received == 20 and dropped >= 17

@@ -12,7 +12,7 @@ from livepipe.component import Emit, Processor, Sink, Source
 from livepipe.events import Event, make_event
 from livepipe.hookspecs import hookimpl
 from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, field
-from livepipe.testing import captured, load_toml, run_pipeline
+from livepipe.testing import captured, run_pipeline, running_pipeline, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -177,17 +177,8 @@ when_full = "drop_newest"
 
 async def test_drop_oldest_keeps_the_newest(tmp_path):
     GATES["g"] = anyio.Event()
-    release_after_source: dict[str, Any] = {}
-
-    def on_start(pipeline: Any) -> None:
-        release_after_source["p"] = pipeline
-
-    async with anyio.create_task_group() as tg:
-        result: dict[str, Any] = {}
-
-        async def go() -> None:
-            result["p"] = await run_pipeline(
-                """
+    async with running_pipeline(
+        """
 [sources.src]
 type = "t.count"
 count = 100
@@ -198,32 +189,21 @@ inputs = ["src"]
 buffer = 3
 when_full = "drop_oldest"
 """,
-                tmp_path,
-                on_start=on_start,
-            )
-
-        tg.start_soon(go)
-        # wait until the source has emitted everything, then open the gate
-        for _ in range(100_000):
-            p = release_after_source.get("p")
-            if p is not None and p.metrics.value("component_sent_events_total", component_id="src") == 100:
-                break
-            await anyio.sleep(0)
+        tmp_path,
+    ) as p:
+        # once the source has emitted everything, open the gate
+        await wait_until(lambda: p.metrics.value("component_sent_events_total", component_id="src") == 100)
         GATES["g"].set()
     # one event was inside write() when the buffer filled; the buffer kept the three newest
     assert len(SEEN["gated"]) == 4
     assert SEEN["gated"][1:] == [97, 98, 99]
-    assert result["p"].metrics.value("component_discarded_events_total", component_id="gated") == 96
+    assert p.metrics.value("component_discarded_events_total", component_id="gated") == 96
 
 
 async def test_block_holds_the_source_back_and_loses_nothing(tmp_path):
     GATES["g"] = anyio.Event()
-    holder: dict[str, Any] = {}
-    async with anyio.create_task_group() as tg:
-
-        async def go() -> None:
-            holder["done"] = await run_pipeline(
-                """
+    async with running_pipeline(
+        """
 [sources.src]
 type = "t.count"
 count = 500
@@ -233,24 +213,14 @@ gate = "g"
 inputs = ["src"]
 buffer = 8
 """,
-                tmp_path,
-                on_start=lambda p: holder.__setitem__("p", p),
-            )
-
-        tg.start_soon(go)
-        # wait (on a condition, not a timer) until the source is blocked on the full buffer
-        for _ in range(100_000):
-            p = holder.get("p")
-            if p is not None and p._receivers["gated"].statistics().tasks_waiting_send == 1:
-                break
-            await anyio.sleep(0)
-        else:
-            pytest.fail("source never blocked")
+        tmp_path,
+    ) as p:
+        await wait_until(lambda: p._receivers["gated"].statistics().tasks_waiting_send == 1, what="source blocked")
         sent = p.metrics.value("component_sent_events_total", component_id="src")
         assert sent == 8 + 1 + 1  # buffer full, one in write(), one waiting to be sent
         GATES["g"].set()
     assert SEEN["gated"] == list(range(500))
-    assert holder["done"].metrics.value("component_discarded_events_total") == 0
+    assert p.metrics.value("component_discarded_events_total") == 0
 
 
 async def test_on_error_drop_counts_and_continues(tmp_path):
@@ -321,12 +291,8 @@ inputs = ["f"]
 
 async def test_graceful_shutdown_drains_buffers(tmp_path):
     """Stopping a never-ending source delivers every event it had emitted."""
-    holder: dict[str, Any] = {}
-    async with anyio.create_task_group() as tg:
-
-        async def go() -> None:
-            holder["done"] = await run_pipeline(
-                """
+    async with running_pipeline(
+        """
 [sources.src]
 type = "t.forever"
 [processors.split]
@@ -337,16 +303,9 @@ type = "testing.capture"
 inputs = ["split.*"]
 buffer = 1000
 """,
-                tmp_path,
-                on_start=lambda p: holder.__setitem__("p", p),
-            )
-
-        tg.start_soon(go)
-        for _ in range(100_000):
-            p = holder.get("p")
-            if p is not None and p.metrics.value("component_sent_events_total", component_id="src") >= 300:
-                break
-            await anyio.sleep(0)
+        tmp_path,
+    ) as p:
+        await wait_until(lambda: p.metrics.value("component_sent_events_total", component_id="src") >= 300)
         p.request_shutdown()
     sent = int(p.metrics.value("component_sent_events_total", component_id="src"))
     assert sorted(numbers("out")) == list(range(sent))
@@ -394,8 +353,7 @@ def test_metrics_render_prometheus(tmp_path):
 async def test_metrics_endpoint_serves_health_ready_metrics(tmp_path):
     import httpx
 
-    holder: dict[str, Any] = {}
-    cfg = load_toml(
+    async with running_pipeline(
         """
 [livepipe.metrics]
 listen = "127.0.0.1:0"
@@ -406,19 +364,12 @@ type = "testing.capture"
 inputs = ["src"]
 """,
         tmp_path,
-    )
-    from livepipe.runtime.pipeline import Pipeline
-
-    p = Pipeline(cfg)
-    async with anyio.create_task_group() as tg:
-        await tg.start(p.run)
-        port = p.metrics_port
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+    ) as p:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.metrics_port}") as c:
             assert (await c.get("/health")).status_code == 200
             assert (await c.get("/ready")).status_code == 200
             text = (await c.get("/metrics")).text
             assert 'component_sent_events_total{component_id="src",component_type="t.forever"}' in text
             assert "buffer_max_events" in text
             p.request_shutdown()
-            holder["draining"] = p.draining
-    assert holder["draining"]
+            assert (await c.get("/health")).status_code == 503  # draining

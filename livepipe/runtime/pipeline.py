@@ -444,12 +444,12 @@ class Pipeline:
         duration: float | None = None,
         handle_signals: bool = False,
         status: Callable[[Pipeline], Any] | None = None,
-        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+        task_status: TaskStatus[Pipeline] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         """Start every component, move events until shutdown, drain, stop.
 
         Raises :class:`PipelineError` if a component fails to start or a component with
-        ``on_error = "stop"`` fails. ``task_status.started()`` fires once events are moving.
+        ``on_error = "stop"`` fails. ``task_status.started(self)`` fires once events are moving.
         """
         await self._start_components()
         pm = plugins.manager()
@@ -482,7 +482,7 @@ class Pipeline:
                                     sources.start_soon(self._run_source, comp, name=f"livepipe:{comp.name}")
                             self.started = True
                             pm.hook.livepipe_pipeline_started(pipeline=self)
-                            task_status.started()
+                            task_status.started(self)
                         self.draining = True
                         aux.start_soon(self._drain_deadline)
                 aux.cancel_scope.cancel()
