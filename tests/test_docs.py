@@ -172,9 +172,10 @@ def test_event_schema_describes_the_json_form():
 # ---- examples ------------------------------------------------------------------------------------------
 
 
-def _validate(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _validate(path: Path, env: dict[str, str] | None = None, with_files: list[Path] | None = None,
+              ) -> subprocess.CompletedProcess[str]:  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "livepipe", "validate", str(path)],
+        [sys.executable, "-m", "livepipe", "validate", *map(str, with_files or []), str(path)],
         capture_output=True, text=True, env=env or _cli_env(), timeout=120,
     )  # fmt: skip
 
@@ -183,6 +184,12 @@ def _plugins_needed(path: Path) -> list[str]:
     """Entry-point names an example needs, from a line ``# livepipe-plugins: NAME[, NAME]`` (none: built-ins only)."""
     m = re.search(r"^# livepipe-plugins: *(.+)$", path.read_text(encoding="utf-8"), re.M)
     return [n.strip() for n in m.group(1).split(",") if n.strip()] if m else []
+
+
+def _header(path: Path, key: str) -> str:
+    """The value of a header line ``# livepipe-<key>: VALUE`` ('' when absent)."""
+    m = re.search(rf"^# livepipe-{key}: *(.+)$", path.read_text(encoding="utf-8"), re.M)
+    return m.group(1).strip() if m else ""
 
 
 EXAMPLES = sorted((ROOT / "examples").rglob("*.toml")) if (ROOT / "examples").is_dir() else []
@@ -202,7 +209,13 @@ def test_example_validates(path):
         if missing:
             pytest.skip(f"{path.name} needs the plugin(s) {', '.join(sorted(missing))}, not installed here")
         env["LIVEPIPE_LOAD_PLUGINS"] = ",".join(needed)
-    r = _validate(path, env)
+    # parts of a multi-file pipeline name their partners; values they read from the environment are
+    # given as KEY=VALUE pairs (what the example's launcher sets)
+    with_files = [path.parent / f.strip() for f in _header(path, "validate-with").split(",") if f.strip()]
+    for pair in _header(path, "validate-env").split():
+        key, _, value = pair.partition("=")
+        env[key] = value
+    r = _validate(path, env, with_files)
     assert r.returncode == 0, f"livepipe validate {path} exited {r.returncode}:\n{r.stderr}"
 
 
