@@ -244,16 +244,29 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     m = info[3] if ninfo > 3 else None
     medal = None
     if type(m) is list and m:
-        n = len(m)
-        medal = {
-            "level": _int(m[0]),
-            "name": _str(m[1]) if n > 1 else None,
-            "streamer_uid": _int(m[12]) if n > 12 else None,
-            "streamer_name": _str(m[2]) if n > 2 else None,
-            "room_id": _int(m[3]) if n > 3 else None,
-            "guard_level": (_int(m[10]) or 0) if n > 10 else 0,
-            "is_lighted": bool(m[11]) if n > 11 else True,
-        }
+        if len(m) > 12 and type(m[0]) is int and type(m[1]) is str and type(m[2]) is str:
+            # the usual shape, all fields present and typed: no per-field conversion
+            g = m[10]
+            medal = {
+                "level": m[0],
+                "name": m[1],
+                "streamer_uid": m[12] if type(m[12]) is int else _int(m[12]),
+                "streamer_name": m[2],
+                "room_id": m[3] if type(m[3]) is int else _int(m[3]),
+                "guard_level": (g if type(g) is int else _int(g)) or 0,
+                "is_lighted": bool(m[11]),
+            }
+        else:
+            n = len(m)
+            medal = {
+                "level": _int(m[0]),
+                "name": _str(m[1]) if n > 1 else None,
+                "streamer_uid": _int(m[12]) if n > 12 else None,
+                "streamer_name": _str(m[2]) if n > 2 else None,
+                "room_id": _int(m[3]) if n > 3 else None,
+                "guard_level": (_int(m[10]) or 0) if n > 10 else 0,
+                "is_lighted": bool(m[11]) if n > 11 else True,
+            }
 
     ul = info[4] if ninfo > 4 else None
     guard = info[7] if ninfo > 7 else 0
@@ -263,12 +276,30 @@ def _danmaku(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     if type(reply_uid) is not int:
         reply_uid = _int(reply_uid)
     reply_uid = reply_uid or None
+    if np > 7:  # the usual case: read the mode fields with int fast paths
+        mode, font_size, color, rnd, crc = p[1], p[2], p[3], p[5], p[7]
+        if type(mode) is not int:
+            mode = _int(mode)
+        if type(font_size) is not int:
+            font_size = _int(font_size)
+        if type(color) is not int:
+            color = _int(color)
+        if type(rnd) is not int:
+            rnd = _int(rnd)
+        if type(crc) is not str:
+            crc = _str(crc)
+    else:
+        mode = _int(p[1]) if np > 1 else None
+        font_size = _int(p[2]) if np > 2 else None
+        color = _int(p[3]) if np > 3 else None
+        rnd = _int(p[5]) if np > 5 else None
+        crc = None
     data = {
-        "mode": _int(p[1]) if np > 1 else None,
-        "font_size": _int(p[2]) if np > 2 else None,
-        "color": _int(p[3]) if np > 3 else None,
-        "rnd": _int(p[5]) if np > 5 else None,
-        "uid_crc32": _str(p[7]) if np > 7 else None,
+        "mode": mode,
+        "font_size": font_size,
+        "color": color,
+        "rnd": rnd,
+        "uid_crc32": crc,
         "dm_type": dm_type,
         "emoticon": emoticon,
         "emots": emots if type(emots) is dict and emots else None,

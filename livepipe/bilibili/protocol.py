@@ -58,6 +58,9 @@ class Packet(NamedTuple):
         return int.from_bytes(self.body[:4], "big")
 
 
+_new_packet = tuple.__new__
+
+
 def encode_packet(op: int, body: bytes | str = b"", ver: int = VER_PLAIN, seq: int = 1) -> bytes:
     """Encode one packet: header + body. ``body`` may be text (encoded as UTF-8)."""
     if isinstance(body, str):
@@ -130,7 +133,7 @@ def _decode(data: bytes, out: list[Packet], depth: int) -> None:
                 raise ProtocolError("compressed packets nested too deeply")
             _decode(_decompress(ver, body), out, depth + 1)
             continue
-        out.append(Packet(op, ver, seq, body))
+        out.append(_new_packet(Packet, (op, ver, seq, body)))  # Packet(...) without the keyword-handling __new__
         if op == OP_HEARTBEAT_REPLY and depth == 0:
             # Quirk: the echo of the client heartbeat body follows outside pack_len. Nothing else
             # shares a frame with a heartbeat reply, so the rest of the frame is that echo.
