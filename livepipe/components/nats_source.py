@@ -146,7 +146,10 @@ class NatsSource(Source):
                 await self.conn.nc.flush(timeout=2)
             except Exception as e:
                 self.log.debug("final flush: %s", describe_error(e))
-        await self.conn.close(drain=True)
+        # close, not drain: the acks are flushed above, and draining would wait (until the drain
+        # timeout) for messages already pulled into the subscription's queue that nobody will read;
+        # the server redelivers those, since they were never acknowledged
+        await self.conn.close(drain=False)
 
     # -- core -------------------------------------------------------------------------------------
 
