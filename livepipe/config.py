@@ -498,7 +498,9 @@ def load_config(
             valid = ", ".join(registry.names(role)) or "(none installed)"
             issue(src, [section, cid], qual, "type", f"required key is missing; {role} types: {valid}")
             continue
-        reg = registry.get(type_name)
+        reg = registry.get(type_name, role)
+        if reg is None and registry.roles_of(type_name):
+            reg = registry.get(type_name)  # registered, but in another role: say where it belongs
         if reg is None:
             valid = registry.names(role)
             close = difflib.get_close_matches(type_name, valid, n=1)
@@ -521,7 +523,8 @@ def load_config(
         values = _resolve_refs(table, [section, cid], comp_err, src.path.parent, found)
         model = reg.cls.Config
         declared_secret = secret_fields(model)
-        sec_keys = {p.split(".", 2)[2] for p in found} | declared_secret
+        prefix = f"{section}.{cid}."  # (an id may itself hold a dot: that is reported, but must not leak)
+        sec_keys = {p[len(prefix):] for p in found if p.startswith(prefix)} | declared_secret
         secret_paths |= found | {f"{section}.{cid}.{k}" for k in declared_secret}
         try:
             cfg = model.model_validate(values)

@@ -421,7 +421,7 @@ def render_components(registry: ComponentRegistry | None = None) -> str:
             parts.append("")
             continue
         for name in names:
-            reg = registry.get(name)
+            reg = registry.get(name, role)
             assert reg is not None
             parts.append(_component_section(name, reg))
     return "\n".join(parts).rstrip() + "\n"

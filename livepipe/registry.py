@@ -25,10 +25,13 @@ class Registration:
 
 
 class ComponentRegistry:
-    """Component types by ``type_name``. Plugins call :meth:`register` from their hook."""
+    """Component types by role and ``type_name``. Plugins call :meth:`register` from their hook.
+
+    A name is unique within a role: a source and a sink may share one (``nats`` is both).
+    """
 
     def __init__(self) -> None:
-        self._types: dict[str, Registration] = {}
+        self._types: dict[tuple[str, str], Registration] = {}
         self._current_plugin = "?"
 
     def register(self, cls: type[Component]) -> type[Component]:
@@ -37,23 +40,34 @@ class ComponentRegistry:
             raise RegistryError(f"plugin {self._current_plugin!r}: {cls!r} is not a Source, Processor or Sink class")
         if not cls.type_name:
             raise RegistryError(f"plugin {self._current_plugin!r}: {cls.__name__} has no type_name")
-        prev = self._types.get(cls.type_name)
+        key = (cls.role, cls.type_name)
+        prev = self._types.get(key)
         if prev is not None and prev.cls is not cls:
             raise RegistryError(
-                f"component type {cls.type_name!r} is registered twice: by plugin {prev.plugin!r} "
+                f"{cls.role} type {cls.type_name!r} is registered twice: by plugin {prev.plugin!r} "
                 f"and by plugin {self._current_plugin!r}; uninstall one of them"
             )
-        self._types[cls.type_name] = Registration(cls, self._current_plugin)
+        self._types[key] = Registration(cls, self._current_plugin)
         return cls
 
-    def get(self, type_name: str) -> Registration | None:
-        """The registration for ``type_name``, or None."""
-        return self._types.get(type_name)
+    def get(self, type_name: str, role: str | None = None) -> Registration | None:
+        """The registration of ``type_name`` in ``role`` (without a role: the first role that has it)."""
+        if role is not None:
+            return self._types.get((role, type_name))
+        for r in ("source", "processor", "sink"):
+            reg = self._types.get((r, type_name))
+            if reg is not None:
+                return reg
+        return None
+
+    def roles_of(self, type_name: str) -> list[str]:
+        """The roles in which ``type_name`` is registered."""
+        return [r for r in ("source", "processor", "sink") if (r, type_name) in self._types]
 
     def names(self, role: str | None = None) -> list[str]:
         """Sorted type names, optionally only of one role."""
-        return sorted(n for n, r in self._types.items() if role is None or r.role == role)
+        return sorted({n for (r, n) in self._types if role is None or r == role})
 
     def items(self) -> list[tuple[str, Registration]]:
-        """All registrations, sorted by type name."""
-        return sorted(self._types.items())
+        """All registrations as (type name, registration), sorted by name then role."""
+        return [(n, reg) for (r, n), reg in sorted(self._types.items(), key=lambda kv: (kv[0][1], kv[0][0]))]

@@ -367,3 +367,30 @@ def test_optional_secret_fields_are_secret():
         c: str = field("", description="plain")
 
     assert secret_fields(C) == {"a", "b"}
+
+
+def test_a_source_and_a_sink_may_share_a_type_name(tmp_path):
+    """`nats` is both a source and a sink; the section decides which one is meant."""
+    cfg = load_config([write(tmp_path, """
+[sources.in]
+type = "nats"
+subject = "livepipe.>"
+[sinks.out]
+type = "nats"
+inputs = ["in"]
+subject = "copy.{kind}"
+""")])
+    assert type(cfg.components["in"].config).__name__ != type(cfg.components["out"].config).__name__
+    reg = plugins.registry()
+    assert reg.roles_of("nats") == ["source", "sink"]
+    (msg,) = issues_of(tmp_path, "[processors.p]\ntype = \"nats\"\ninputs = []\n")
+    assert "'nats' is a source, not a processor" in msg
+
+
+def test_env_value_in_a_plain_field_of_a_dotted_id_is_not_echoed(tmp_path, monkeypatch):
+    """Found by fuzzing: the id error and the type error of the same table must not print the value."""
+    monkeypatch.setenv("LP_LEAK", "leaky-secret-value-55")
+    msgs = issues_of(tmp_path, GOOD + "[processors.\"c.d\"]\ntype = \"dedupe\"\ninputs = [\"src\"]\n"
+                                      "buffer = { env = \"LP_LEAK\" }\n")
+    assert any("key 'buffer'" in m for m in msgs), msgs
+    assert not any("leaky-secret-value-55" in m for m in msgs), msgs

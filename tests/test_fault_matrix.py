@@ -389,7 +389,7 @@ SECRET_ENV = "LIVEPIPE_FUZZ_SECRET"
 _names = st.sampled_from([*TOP_LEVEL, "type", "inputs", "path", "room_ids", "credential", "rate", "rooms",
                           "buffer", "when_full", "on_error", "sessdata", "x", "a.b", "*"])  # fmt: skip
 _types = st.sampled_from(["replay", "file", "console", "filter", "route", "throttle", "dedupe", "nats",
-                          "nats.subscribe", "bilibili.danmaku", "bilibili.send", "nope"])  # fmt: skip
+                          "bilibili.danmaku", "bilibili.send", "nope"])  # fmt: skip
 _secret_ref = st.just({"env": SECRET_ENV})
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False),

@@ -1,4 +1,4 @@
-"""What the ``nats`` sink and the ``nats.subscribe`` source share: connection options and the client.
+"""What the ``nats`` sink and the ``nats`` source source share: connection options and the client.
 
 The connection reconnects forever (``max_reconnect_attempts = -1``), including the first connect:
 a component whose server is not up yet keeps trying (and logs each failure once per streak) instead

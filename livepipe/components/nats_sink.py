@@ -26,7 +26,7 @@ lost (``reason="rejected"``).
 
 In both modes the sink holds a share of the event's delivery (see
 :func:`livepipe.runtime.delivery.current`) until the server confirmed it, so an acknowledging
-source upstream (``nats.subscribe`` in JetStream mode) acknowledges only then.
+source upstream (``nats`` source in JetStream mode) acknowledges only then.
 """
 
 from __future__ import annotations

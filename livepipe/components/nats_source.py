@@ -1,4 +1,4 @@
-"""The ``nats.subscribe`` source: events from NATS, core subscription or JetStream durable consumer.
+"""The ``nats`` source source: events from NATS, core subscription or JetStream durable consumer.
 
 **Core** (default): subscribes to ``subject`` (wildcards allowed), optionally in a ``queue`` group
 (each message goes to one member of the group). At most once: what arrives while the pipeline is
@@ -37,7 +37,7 @@ DeliverPolicy = Literal["all", "new", "last", "last_per_subject"]
 
 
 class NatsSourceConfig(SourceConfig, NatsConnectionConfig):
-    """Config of the ``nats.subscribe`` source."""
+    """Config of the ``nats`` source source."""
 
     subject: str = field(
         "livepipe.>",
@@ -97,7 +97,7 @@ class NatsSourceConfig(SourceConfig, NatsConnectionConfig):
 class NatsSource(Source):
     """Receive events from NATS (core subscription, or JetStream with end-to-end acknowledgement)."""
 
-    type_name = "nats.subscribe"
+    type_name = "nats"
     Config = NatsSourceConfig
 
     def __init__(self, config: NatsSourceConfig, context: Context) -> None:

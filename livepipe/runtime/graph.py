@@ -144,7 +144,7 @@ def instantiate(
     """Create one instance per component (constructors must not do I/O)."""
     out: dict[str, Component] = {}
     for cid, spec in config.components.items():
-        reg = registry.get(spec.type)
+        reg = registry.get(spec.type, spec.role)
         assert reg is not None
         ctx = Context(
             name=cid,

@@ -36,9 +36,9 @@ def test_config_rules():
     with pytest.raises(ValueError, match="password is set but user"):
         NatsSinkConfig(**base, password="p")
     with pytest.raises(ValueError, match="needs stream and durable"):
-        NatsSourceConfig(type="nats.subscribe", jetstream=True)
+        NatsSourceConfig(type="nats", jetstream=True)
     with pytest.raises(ValueError, match="invalid"):
-        NatsSourceConfig(type="nats.subscribe", jetstream=True, stream="A.B", durable="d")
+        NatsSourceConfig(type="nats", jetstream=True, stream="A.B", durable="d")
 
 
 def test_secrets_never_print(tmp_path):
@@ -51,7 +51,7 @@ def test_secrets_never_print(tmp_path):
     toml.write_text(
         """
 [sources.s]
-type = "nats.subscribe"
+type = "nats"
 token = { env = "NATS_TEST_TOKEN" }
 [sinks.o]
 type = "nats"

@@ -1,4 +1,4 @@
-"""nats.subscribe: JetStream messages are acked only after the sinks finished; failures are redelivered."""
+"""nats source: JetStream messages are acked only after the sinks finished; failures are redelivered."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ async def test_failed_event_is_redelivered_and_nothing_is_acked_early(nats_serve
             await run_pipeline(
                 f"""
 [sources.in]
-type = "nats.subscribe"
+type = "nats"
 servers = ["{nats_server.url}"]
 subject = "srcack.>"
 jetstream = true
@@ -141,12 +141,12 @@ async def test_core_queue_group_splits_the_work(nats_server, tmp_path):
             await run_pipeline(
                 f"""
 [sources.a]
-type = "nats.subscribe"
+type = "nats"
 servers = ["{nats_server.url}"]
 subject = "qg.>"
 queue = "workers"
 [sources.b]
-type = "nats.subscribe"
+type = "nats"
 servers = ["{nats_server.url}"]
 subject = "qg.>"
 queue = "workers"
