@@ -78,6 +78,24 @@ def install() -> None:
         plugins.register_plugin(_TestingPlugin(), "livepipe.testing")
 
 
+def register(*classes: type, plugin: str = "tests") -> None:
+    """Register component classes for a test, as a plugin named ``plugin`` would (idempotent).
+
+    Saves writing a hookimpl class in every test module::
+
+        register(MySource, MySink, plugin="test_mymodule")
+    """
+    install()
+    reg = plugins.registry()
+    for cls in classes:
+        if reg.get(cls.type_name, cls.role) is None:  # type: ignore[attr-defined]
+            reg._current_plugin = plugin
+            try:
+                reg.register(cls)  # type: ignore[arg-type]
+            finally:
+                reg._current_plugin = "?"
+
+
 def load_toml(text: str, tmp_path: Path, name: str = "pipeline.toml") -> PipelineConfig:
     """Write ``text`` to ``tmp_path/name`` and load it."""
     install()

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import pytest
 
-from livepipe import plugins
 from livepipe.component import Emit, Processor, Sink, Source
 from livepipe.events import Event, make_event
-from livepipe.hookspecs import hookimpl
 from livepipe.runtime.delivery import Delivery
 from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, field
-from livepipe.testing import captured, run_pipeline, running_pipeline, wait_until
+from livepipe.testing import captured, register, run_pipeline, running_pipeline, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -77,17 +73,9 @@ class GatedSink(Sink):
         await GATE[0].wait()
 
 
-class _P:
-    @hookimpl
-    def livepipe_register_components(self, registry: Any) -> None:
-        for cls in (AckSource, FailOdd, DropSome, GatedSink):
-            registry.register(cls)
-
-
 @pytest.fixture(autouse=True)
 def _setup() -> None:
-    if plugins.manager().get_plugin("test_delivery") is None:
-        plugins.register_plugin(_P(), "test_delivery")
+    register(AckSource, FailOdd, DropSome, GatedSink, plugin="test_delivery")
     SETTLED.clear()
 
 

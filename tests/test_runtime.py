@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import pytest
 
-from livepipe import plugins
 from livepipe.component import Emit, Processor, Sink, Source
 from livepipe.events import Event, make_event
-from livepipe.hookspecs import hookimpl
 from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, field
-from livepipe.testing import captured, run_pipeline, running_pipeline, wait_until
+from livepipe.testing import captured, register, run_pipeline, running_pipeline, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -93,17 +89,9 @@ class GateSink(Sink):
         await GATES[self.config.gate].wait()
 
 
-class _Plugin:
-    @hookimpl
-    def livepipe_register_components(self, registry: Any) -> None:
-        for cls in (CountSource, ForeverSource, SplitProcessor, FailingProcessor, GateSink):
-            registry.register(cls)
-
-
 @pytest.fixture(autouse=True)
 def _register() -> None:
-    if plugins.manager().get_plugin("test_runtime") is None:
-        plugins.register_plugin(_Plugin(), "test_runtime")
+    register(CountSource, ForeverSource, SplitProcessor, FailingProcessor, GateSink, plugin="test_runtime")
     GATES.clear()
     SEEN.clear()
 
@@ -322,7 +310,7 @@ async def test_undeclared_output_is_an_error_not_a_crash(tmp_path):
         async def process(self, event: Event, emit: Emit) -> None:
             await emit(event, "nope")
 
-    plugins.registry().register(BadOut)
+    register(BadOut, plugin="test_runtime")
     p = await run_pipeline(
         """
 [sources.src]
