@@ -99,7 +99,7 @@ def plugins_report() -> list[dict[str, Any]]:
     st = plugins.load()
     by_plugin: dict[str, list[dict[str, Any]]] = {}
     for type_name, reg in st.registry.items():
-        doc = (reg.cls.__doc__ or "").strip().splitlines()
+        doc = (reg.cls.__doc__ or "").strip().replace("``", "`").splitlines()
         by_plugin.setdefault(reg.plugin, []).append(
             {
                 "type": type_name,

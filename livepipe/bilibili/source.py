@@ -163,7 +163,11 @@ def tune_gc() -> None:
 
 
 class DanmakuSource(Source):
-    """Live danmaku and events of Bilibili rooms (see the module docstring)."""
+    """Live danmaku and room events of Bilibili rooms over their WebSocket, reconnecting forever.
+
+    One connection per room; start-up, reconnect policy, anonymous mode and status events are
+    described in the module docstring and docs/components/bilibili-danmaku.md.
+    """
 
     type_name = "bilibili.danmaku"
     Config = DanmakuSourceConfig
