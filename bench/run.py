@@ -348,8 +348,8 @@ def bench_e2e(quick: bool, rooms: int = 4, rate_per_room: float = 8000) -> dict[
     }
 
 
-def _tail(path: Path, stop: threading.Event, lat: list[float]) -> None:
-    """Poll ``path`` every millisecond; append (now - ts) of every new DANMU_MSG line to ``lat``."""
+def _tail(path: Path, stop: threading.Event, lat: list[tuple[float, float]]) -> None:
+    """Poll ``path`` every millisecond; append ``(ts, now - ts)`` of every new DANMU_MSG line to ``lat``."""
     while not path.exists() and not stop.is_set():
         time.sleep(0.001)
     buf = b""
@@ -365,7 +365,8 @@ def _tail(path: Path, stop: threading.Event, lat: list[float]) -> None:
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 if b'"cmd":"DANMU_MSG"' in line:
-                    lat.append(t - loads(line)["ts"])
+                    ts = loads(line)["ts"]
+                    lat.append((ts, t - ts))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -384,7 +385,7 @@ def bench_latency(quick: bool, rate: float = 2000, rooms: int = 4) -> dict[str, 
         p = Pipeline(stack, tmp, sim, nats, room_ids)
         p.wait_connected(rooms, 30)
         set_rate(sim, rate / rooms)
-        lat: list[float] = []
+        lat: list[tuple[float, float]] = []
         stop = threading.Event()
         th = threading.Thread(target=_tail, args=(p.out, stop, lat), daemon=True)
         th.start()
@@ -394,8 +395,14 @@ def bench_latency(quick: bool, rate: float = 2000, rooms: int = 4) -> dict[str, 
         k0, n0, t0 = len(lat), p.archived(), time.monotonic()
         time.sleep(window)
         k1, n1, t1 = len(lat), p.archived(), time.monotonic()
-    sample = lat[k0:k1]
+    sample = [d for _, d in lat[k0:k1]]
     p50, p99 = _pct(sample, 0.5) * 1000, _pct(sample, 0.99) * 1000
+    # The simulator generates traffic in 50 ms ticks, all messages of a tick with the same time; the
+    # earliest line of each tick shows the transit without the wait behind the rest of its burst.
+    first: dict[float, float] = {}
+    for ts, d in lat[k0:k1]:
+        first[ts] = min(d, first.get(ts, d))
+    firsts = list(first.values())
     return {
         "target_rate": rate,
         "events_per_s": (n1 - n0) / (t1 - t0),
@@ -406,6 +413,9 @@ def bench_latency(quick: bool, rate: float = 2000, rooms: int = 4) -> dict[str, 
         "p99_ms": p99,
         "max_ms": max(sample) * 1000,
         "mean_ms": statistics.fmean(sample) * 1000,
+        "bursts": len(firsts),
+        "first_of_burst_p50_ms": _pct(firsts, 0.5) * 1000,
+        "first_of_burst_p99_ms": _pct(firsts, 0.99) * 1000,
         "figure": p99,
         "target": "p99 <= 20 ms",
         "met": p99 <= 20,
@@ -498,7 +508,8 @@ def _figure_text(name: str, r: dict[str, Any]) -> tuple[str, str]:
                 f"{r['pipeline_cpu_share']:.0%}; {r['events_per_cpu_second'] or 0:,.0f} events/cpu-s")  # fmt: skip
     if name == "latency":
         return (f"p50 {r['p50_ms']:.1f} / p99 {r['p99_ms']:.1f} ms",
-                f"{r['events_per_s']:,.0f} events/s, {r['samples']:,} danmaku, max {r['max_ms']:.1f} ms")  # fmt: skip
+                f"{r['events_per_s']:,.0f} events/s, {r['samples']:,} danmaku, max {r['max_ms']:.1f} ms; first of "
+                f"each 50 ms burst p50 {r['first_of_burst_p50_ms']:.1f} / p99 {r['first_of_burst_p99_ms']:.1f} ms")
     if name == "rooms":
         return (f"{r['rss_mb']:.0f} MB RSS",
                 f"{r['rooms']} rooms connected in {r['connect_s']:.1f} s; "
