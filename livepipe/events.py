@@ -111,7 +111,20 @@ class Event(_EventTuple):
 
     def to_json(self, *, include_raw: bool = True) -> str:
         """Serialize to the versioned JSON form (compact, UTF-8 text, key order fixed)."""
-        return json.dumps(self.to_dict(include_raw=include_raw), ensure_ascii=False, separators=(",", ":"))
+        return self.to_json_bytes(include_raw=include_raw).decode()
+
+    def to_json_bytes(self, *, include_raw: bool = True) -> bytes:
+        """The JSON form as UTF-8 bytes (orjson; the json module for what orjson cannot encode,
+        such as integers beyond 64 bits)."""
+        d = self.to_dict(include_raw=include_raw)
+        try:
+            return orjson.dumps(d)
+        except TypeError:
+            text = json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str)
+            try:
+                return text.encode()
+            except UnicodeEncodeError:  # lone surrogates from odd input: \u escapes keep it valid JSON
+                return json.dumps(d, ensure_ascii=True, separators=(",", ":"), default=str).encode()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
@@ -159,7 +172,8 @@ def make_id(room_id: int | None, cmd: str | None, ts: float, body: Any) -> str:
     try:
         payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        payload = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
+        # (also lone surrogates, which UTF-8 cannot carry: ASCII escapes keep the id deterministic)
+        payload = json.dumps(body, ensure_ascii=True, sort_keys=True, separators=(",", ":"), default=str).encode()
     h = hashlib.blake2b(digest_size=12)
     h.update(f"{room_id}|{cmd}|{ts!r}|".encode())
     h.update(payload)

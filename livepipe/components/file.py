@@ -18,7 +18,6 @@ worker thread, since it can take milliseconds.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import string
@@ -220,12 +219,7 @@ class FileSink(Sink):
     # -- internals -----------------------------------------------------------------------------
 
     def _line(self, event: Event) -> bytes:
-        text = event.to_json(include_raw=self.config.include_raw)
-        try:
-            return text.encode() + b"\n"
-        except UnicodeEncodeError:  # lone surrogates from odd input: fall back to \u escapes
-            d = event.to_dict(include_raw=self.config.include_raw)
-            return json.dumps(d, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
+        return event.to_json_bytes(include_raw=self.config.include_raw) + b"\n"
 
     def _error(self, action: str, path: str, e: OSError) -> FileSinkError:
         err = FileSinkError(f"file sink {self.name!r}: cannot {action} {path}: {e.strerror or e}")

@@ -261,7 +261,7 @@ class NatsSink(Sink):
         headers = {HDR_MSG_ID: event.id, HDR_KIND: event.kind}
         if event.room_id is not None:
             headers[HDR_ROOM] = str(event.room_id)
-        payload = event.to_json(include_raw=self.cfg.include_raw).encode()
+        payload = event.to_json_bytes(include_raw=self.cfg.include_raw)
         return _Out(self.subject_for(event), payload, headers, None)
 
     def _stream_subjects(self) -> list[str]:

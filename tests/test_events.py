@@ -1,0 +1,68 @@
+"""The Event type and its JSON form (the public contract for NATS consumers and JSONL files)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from livepipe.events import SCHEMA_VERSION, Event, make_event, make_id
+
+
+def sample() -> Event:
+    return make_event("danmaku", room_id=1001, ts=1_700_000_000.25, uid=42, uname="小明", text="你好 world",
+                      data={"medal": {"level": 21, "name": "粉丝"}, "masked": False}, raw={"cmd": "DANMU_MSG"},
+                      cmd="DANMU_MSG")
+
+
+def test_json_round_trip_is_exact():
+    e = sample()
+    text = e.to_json()
+    assert json.loads(text)["v"] == SCHEMA_VERSION == 1
+    assert list(json.loads(text)) == ["v", "id", "kind", "cmd", "room_id", "ts", "uid", "uname", "text", "data", "raw"]
+    assert Event.from_json(text) == e
+    assert Event.from_json(e.to_json_bytes()) == e
+    assert "你好" in text  # UTF-8, not \\u escapes
+
+
+def test_immutable_and_replace():
+    e = sample()
+    with pytest.raises(AttributeError):
+        e.text = "x"  # type: ignore[misc]
+    f = e.replace(text="changed")
+    assert f.text == "changed" and e.text == "你好 world" and f.id == e.id
+
+
+def test_ids_are_stable_and_content_based():
+    a, b = sample(), sample()
+    assert a.id == b.id and len(a.id) == 24
+    assert make_id(1, "X", 1.0, {"a": 1, "b": 2}) == make_id(1, "X", 1.0, {"b": 2, "a": 1})  # key order ignored
+    assert make_id(1, "X", 1.0, {"a": 1}) != make_id(2, "X", 1.0, {"a": 1})
+    assert make_event("x", id="given", ts=1.0).id == "given"
+
+
+def test_values_orjson_cannot_encode_still_serialize():
+    big = make_event("danmaku", uid=2**70, ts=1.0)
+    assert json.loads(big.to_json())["uid"] == 2**70
+    odd = make_event("danmaku", text="bad \ud800 x", ts=1.0)  # a lone surrogate from odd input
+    assert Event.from_json(odd.to_json_bytes()).text == odd.text
+    assert odd.id == make_event("danmaku", text="bad \ud800 x", ts=1.0).id
+
+
+def test_without_raw():
+    assert json.loads(sample().to_json(include_raw=False))["raw"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1]", "an event must be a JSON object"),
+        ('{"v": 2, "kind": "x"}', "unsupported event version v=2"),
+        ('{"v": 1}', "needs a non-empty string 'kind'"),
+        ('{"v": 1, "kind": "x", "data": 5}', "'data' must be an object"),
+        ("{nope", "not valid JSON"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(text, message):
+    with pytest.raises(ValueError, match=message):
+        Event.from_json(text)
