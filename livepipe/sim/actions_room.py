@@ -24,7 +24,7 @@ from livepipe.sim.actions_common import (
     store_of,
 )
 from livepipe.sim.actions_silent import clear_stream_bans
-from livepipe.sim.state import Room
+from livepipe.sim.state import Account, Room
 
 #: child area id -> (name, parent id, parent name); used only when the core's table is unavailable
 FALLBACK_AREAS: dict[int, tuple[str, int, str]] = {
@@ -68,6 +68,33 @@ def _login_reply(code: int, style: str) -> web.Response:
     return builder(-111, "csrf 校验失败")
 
 
+async def _streamer_room(
+    request: web.Request,
+    style: str,
+    no_room: tuple[int, str],
+    not_owner: tuple[int, str],
+    room_keys: tuple[str, ...] = ("room_id",),
+) -> tuple[dict[str, str], Room, Account] | web.Response:
+    """The shared start of the streamer-only endpoints: logged in, the room exists, the caller owns it.
+
+    Returns ``(params, room, account)``, or the reply the endpoint gives (each endpoint has its own codes).
+    """
+    ctx = ctx_of(request)
+    params = await params_of(request)
+    g = gate(request, params, unknown_session_code=65530)
+    if g.code:
+        return _login_reply(g.code, style)
+    acct = g.account
+    assert acct is not None
+    reply = reply_live if style == "live" else reply_xlive
+    room = ctx.state.room(next((params[k] for k in room_keys if params.get(k)), ""))
+    if room is None:
+        return reply(*no_room)
+    if acct.uid != room.owner_uid:
+        return reply(*not_owner)
+    return params, room, acct
+
+
 def ensure_stream_keys(room: Room, now: float) -> None:
     """Give a room that is live without known stream keys (e.g. live from the start) a live_key."""
     if room.live_status == 1 and not room.live_key:
@@ -101,17 +128,10 @@ async def room_update(request: web.Request) -> web.Response:
     """``POST /room/v1/Room/update``: title, area, tags; -1 when the room was updated too recently."""
     ctx = ctx_of(request)
     settings = store_of(request).settings
-    params = await params_of(request)
-    g = gate(request, params, unknown_session_code=65530)
-    if g.code:
-        return _login_reply(g.code, "live")
-    acct = g.account
-    assert acct is not None
-    room = ctx.state.room(params.get("room_id", ""))
-    if room is None:
-        return reply_live(1, "room_id 参数错误")
-    if acct.uid != room.owner_uid:
-        return reply_live(3, "鉴权失败")
+    got = await _streamer_room(request, "live", (1, "room_id 参数错误"), (3, "鉴权失败"))
+    if isinstance(got, web.Response):
+        return got
+    params, room, acct = got
     now = ctx.now()
     if room.last_update and now - room.last_update < settings.room_update_interval:
         return reply_live(-1, "操作太频繁")
@@ -151,18 +171,10 @@ async def room_update(request: web.Request) -> web.Response:
 
 async def update_room_news(request: web.Request) -> web.Response:
     """``POST /xlive/app-blink/v1/index/updateRoomNews``: form ``room_id`` or query ``roomId``."""
-    ctx = ctx_of(request)
-    params = await params_of(request)
-    g = gate(request, params, unknown_session_code=65530)
-    if g.code:
-        return _login_reply(g.code, "xlive")
-    acct = g.account
-    assert acct is not None
-    room = ctx.state.room(params.get("room_id") or params.get("roomId") or "")
-    if room is None:
-        return reply_xlive(1, "room_id 参数错误")
-    if acct.uid != room.owner_uid:
-        return reply_xlive(1, "没有权限")
+    got = await _streamer_room(request, "xlive", (1, "room_id 参数错误"), (1, "没有权限"), ("room_id", "roomId"))
+    if isinstance(got, web.Response):
+        return got
+    params, room, acct = got
     if "content" not in params:
         return reply_xlive(-400, "content 参数错误")
     content = params["content"]
@@ -220,17 +232,10 @@ def _rtmp(room: Room, key: str) -> dict:
 async def start_live(request: web.Request) -> web.Response:
     """``POST /room/v1/Room/startLive``."""
     ctx = ctx_of(request)
-    params = await params_of(request)
-    g = gate(request, params, unknown_session_code=65530)
-    if g.code:
-        return _login_reply(g.code, "live")
-    acct = g.account
-    assert acct is not None
-    room = ctx.state.room(params.get("room_id", ""))
-    if room is None:
-        return reply_live(-400, "room_id 参数错误")
-    if acct.uid != room.owner_uid:
-        return reply_live(-400, "没有权限")
+    got = await _streamer_room(request, "live", (-400, "room_id 参数错误"), (-400, "没有权限"))
+    if isinstance(got, web.Response):
+        return got
+    params, room, acct = got
     platform = params.get("platform", "")
     if platform == "web_link":
         return reply_live(60037, "web 在线开播已下线")
@@ -289,17 +294,10 @@ async def start_live(request: web.Request) -> web.Response:
 async def stop_live(request: web.Request) -> web.Response:
     """``POST /room/v1/Room/stopLive``."""
     ctx = ctx_of(request)
-    params = await params_of(request)
-    g = gate(request, params, unknown_session_code=65530)
-    if g.code:
-        return _login_reply(g.code, "live")
-    acct = g.account
-    assert acct is not None
-    room = ctx.state.room(params.get("room_id", ""))
-    if room is None:
-        return reply_live(-400, "room_id 参数错误")
-    if acct.uid != room.owner_uid:
-        return reply_live(-400, "没有权限")
+    got = await _streamer_room(request, "live", (-400, "room_id 参数错误"), (-400, "没有权限"))
+    if isinstance(got, web.Response):
+        return got
+    params, room, acct = got
     status = "ROUND" if room.replay_loop else "PREPARING"
     if room.live_status != 1:
         return reply_live(0, "", {"change": 0, "status": status})
