@@ -1,6 +1,6 @@
 """Cmd messages the action endpoints broadcast: pure functions returning dicts.
 
-DANMU_MSG (the echo of an accepted msg/send), ROOM_BLOCK_MSG (a ban), ROOM_CHANGE (title/area),
+The msg/send reply's mode_info extra, ROOM_BLOCK_MSG (a ban), ROOM_CHANGE (title/area),
 LIVE (start) and PREPARING (stop). Shapes follow the real messages (see docs/simulator-actions.md);
 all values are whatever the caller passes, nothing here reads the clock or the state.
 """
@@ -91,86 +91,6 @@ def danmaku_extra(
         "esports_jump_url": "",
     }
     return json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
-
-
-def danmu_msg(
-    *,
-    uid: int,
-    uname: str,
-    text: str,
-    ts_ms: int,
-    rnd: int,
-    id_str: str,
-    user_hash: int,
-    mode: int = 1,
-    font_size: int = 25,
-    color: int = 16777215,
-    dm_type: int = 0,
-    emoticon: dict[str, Any] | None = None,
-    is_admin: bool = False,
-    user_level: int = 1,
-    face: str = "",
-    reply_mid: int = 0,
-    reply_uname: str = "",
-) -> dict[str, Any]:
-    """A DANMU_MSG as other viewers receive it (``send_from_me`` false)."""
-    extra = danmaku_extra(
-        content=text,
-        id_str=id_str,
-        user_hash=user_hash,
-        send_from_me=False,
-        color=color,
-        font_size=font_size,
-        dm_type=dm_type,
-        emoticon_unique=(emoticon or {}).get("emoticon_unique", ""),
-        reply_mid=reply_mid,
-        reply_uname=reply_uname,
-    )
-    mode_info = {"mode": 0, "show_player_type": 0, "extra": extra, "user": user_info(uid, uname, face)}
-    props: list[Any] = [
-        0,
-        mode,
-        font_size,
-        color,
-        ts_ms,
-        rnd,
-        0,
-        f"{user_hash:08x}",
-        0,
-        0,
-        0,
-        "",
-        dm_type,
-        emoticon if emoticon else "{}",
-        "{}",
-        mode_info,
-        {"activity_identity": "", "activity_source": 0, "not_show": 0},
-        0,
-    ]
-    return {
-        "cmd": "DANMU_MSG",
-        "dm_v2": "",
-        "info": [
-            props,
-            text,
-            [uid, uname, 1 if is_admin else 0, 0, 0, 10000, 1, ""],
-            [],
-            [user_level, 0, 6406234, ">50000", 0],
-            ["", ""],
-            0,
-            0,
-            None,
-            {"ts": ts_ms // 1000, "ct": f"{user_hash ^ ts_ms & 0xFFFFFFFF:08X}"},
-            0,
-            0,
-            None,
-            None,
-            0,
-            0,
-            [0],
-            None,
-        ],
-    }
 
 
 def room_block_msg(

@@ -173,48 +173,24 @@ def echo_message(
 ) -> dict[str, Any]:
     """The DANMU_MSG other viewers get for an accepted msg/send.
 
-    Uses the core's ``messages.danmaku`` builder (so the echo looks like the simulated traffic,
-    medal and guard included) and marks emoticon danmaku on top; falls back to
-    :func:`livepipe.sim.action_messages.danmu_msg` if that builder is missing or incompatible.
+    Built by ``messages.danmaku`` (so the echo looks like the simulated traffic, medal and guard
+    included), with the sent font size and, for emoticon danmaku, the emoticon marked on top.
     """
     user = ctx.user(acct.uid)
-    builder = getattr(ctx.messages, "danmaku", None)
-    if user is not None and builder is not None:
-        try:
-            msg = builder(
-                user, text, room, ts, rnd=rnd, id_str=id_str, mode=mode, reply_mid=reply_mid, reply_uname=reply_uname
-            )
-        except TypeError:
-            msg = None
-        if isinstance(msg, dict) and isinstance(msg.get("info"), list):
-            props = msg["info"][0]
-            props[2] = font_size
-            if dm_type == 1 and emoticon is not None:
-                props[12] = 1
-                props[13] = emoticon
-                mode_info = props[15]
-                extra = json.loads(mode_info["extra"])
-                extra.update(dm_type=1, emoticon_unique=emoticon["emoticon_unique"], font_size=font_size)
-                mode_info["extra"] = json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
-            return msg
-    return am.danmu_msg(
-        uid=acct.uid,
-        uname=acct.uname,
-        text=text,
-        ts_ms=int(ts * 1000),
-        rnd=rnd,
-        id_str=id_str,
-        user_hash=uid_hash(acct.uid),
-        mode=mode,
-        font_size=font_size,
-        dm_type=dm_type,
-        emoticon=emoticon,
-        is_admin=acct.uid in room.admins,
-        user_level=user.level if user else 1,
-        face=(user.face if user else "") or am.NOFACE,
-        reply_mid=reply_mid,
-        reply_uname=reply_uname,
+    assert user is not None, "every account has a simulated user (SimContext.create_account)"
+    msg = ctx.messages.danmaku(
+        user, text, room, ts, rnd=rnd, id_str=id_str, mode=mode, reply_mid=reply_mid, reply_uname=reply_uname
     )
+    props = msg["info"][0]
+    props[2] = font_size
+    if dm_type == 1 and emoticon is not None:
+        props[12] = 1
+        props[13] = emoticon
+        mode_info = props[15]
+        extra = json.loads(mode_info["extra"])
+        extra.update(dm_type=1, emoticon_unique=emoticon["emoticon_unique"], font_size=font_size)
+        mode_info["extra"] = json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
+    return msg
 
 
 def add_danmaku_routes(app: web.Application) -> None:
