@@ -6,6 +6,10 @@ for speed; components must treat them as read-only and build a new event instead
 
 The JSON form (``to_json`` / ``from_json``) is the public contract for NATS consumers and JSONL
 files; it is versioned by the ``"v"`` key and documented in ``docs/events.md``.
+
+A source that parsed ``raw`` from JSON text can hand over a :class:`RawMessage`: the parsed dict
+together with the text it came from. Serializing the event then copies that text instead of
+encoding the message again (for a 1.6 KB danmaku that is most of the cost of ``to_json_bytes``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import orjson
+
+_Fragment = orjson.Fragment
 
 #: Version of the JSON form. Bump only on an incompatible change; adding keys is compatible.
 SCHEMA_VERSION = 1
@@ -63,7 +70,45 @@ KINDS: dict[str, str] = {
     "alert": "something needs a human (for example a credential stopped working)",
 }
 
+class RawMessage(dict):  # type: ignore[type-arg]
+    """A read-only message dict that keeps the JSON text it was parsed from (``json``, bytes).
+
+    ``Event.to_json_bytes`` embeds ``json`` as it is, so what a sink writes as ``raw`` is the
+    message exactly as the source received it. Writing to it raises ``TypeError``: the text would
+    no longer match (build a new event with ``event.replace(raw=...)`` instead). Nested values are
+    plain dicts and lists, read-only by the same convention as ``Event.data``.
+    """
+
+    __slots__ = ("json",)
+
+    def __init__(self, message: dict[str, Any], json_text: bytes) -> None:
+        dict.__init__(self, message)
+        self.json = json_text
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("event.raw is read-only (a RawMessage); build a new event with event.replace(raw=...)")
+
+    __setitem__ = __delitem__ = _read_only
+    pop = popitem = clear = update = setdefault = __ior__ = _read_only  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RawMessage, (dict(self), self.json))
+
+    def __copy__(self) -> RawMessage:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RawMessage:
+        import copy
+
+        return RawMessage(copy.deepcopy(dict(self), memo), self.json)
+
+
 _FIELDS = ("id", "kind", "cmd", "room_id", "ts", "uid", "uname", "text", "data", "raw")
+
+#: How many events' JSON bytes :meth:`Event.to_json_bytes` remembers (a pipeline's sinks write
+#: the same event within a few hundred events of each other).
+JSON_MEMO_SIZE = 1024
+_json_memo: OrderedDict[int, tuple[Event, bool, bytes]] = OrderedDict()
 
 
 class _EventTuple(NamedTuple):
@@ -102,12 +147,19 @@ class Event(_EventTuple):
 
     def to_dict(self, *, include_raw: bool = True) -> dict[str, Any]:
         """The JSON-ready dict form, with ``"v"`` first."""
-        d: dict[str, Any] = {"v": SCHEMA_VERSION}
-        for name, value in zip(_FIELDS, self, strict=True):
-            d[name] = value
-        if not include_raw:
-            d["raw"] = None
-        return d
+        return {
+            "v": SCHEMA_VERSION,
+            "id": self[0],
+            "kind": self[1],
+            "cmd": self[2],
+            "room_id": self[3],
+            "ts": self[4],
+            "uid": self[5],
+            "uname": self[6],
+            "text": self[7],
+            "data": self[8],
+            "raw": self[9] if include_raw else None,
+        }
 
     def to_json(self, *, include_raw: bool = True) -> str:
         """Serialize to the versioned JSON form (compact, UTF-8 text, key order fixed)."""
@@ -115,9 +167,31 @@ class Event(_EventTuple):
 
     def to_json_bytes(self, *, include_raw: bool = True) -> bytes:
         """The JSON form as UTF-8 bytes (orjson; the json module for what orjson cannot encode,
-        such as integers beyond 64 bits)."""
+        such as integers beyond 64 bits). A :class:`RawMessage` ``raw`` is copied as its text.
+
+        The bytes of the last :data:`JSON_MEMO_SIZE` events serialized are remembered (events are
+        immutable), so sinks that each write the same event share one serialization.
+        """
+        key = id(self)
+        hit = _json_memo.get(key)
+        if hit is not None and hit[0] is self and hit[1] is include_raw:
+            return hit[2]
+        out = self._encode(include_raw)
+        _json_memo[key] = (self, include_raw, out)
+        if len(_json_memo) > JSON_MEMO_SIZE:
+            _json_memo.popitem(last=False)
+        return out
+
+    def _encode(self, include_raw: bool) -> bytes:
         d = self.to_dict(include_raw=include_raw)
+        raw = d["raw"]
         try:
+            if type(raw) is RawMessage:
+                d["raw"] = _Fragment(raw.json)
+                try:
+                    return orjson.dumps(d)
+                finally:
+                    d["raw"] = raw
             return orjson.dumps(d)
         except TypeError:
             text = json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str)

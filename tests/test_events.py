@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 
+import orjson
 import pytest
 
-from livepipe.events import SCHEMA_VERSION, Event, make_event, make_id
+from livepipe.events import JSON_MEMO_SIZE, SCHEMA_VERSION, Event, RawMessage, make_event, make_id
 
 
 def sample() -> Event:
@@ -66,3 +69,40 @@ def test_without_raw():
 def test_bad_input_is_a_clear_value_error(text, message):
     with pytest.raises(ValueError, match=message):
         Event.from_json(text)
+
+
+def raw_message_event() -> Event:
+    text = b'{"cmd":"DANMU_MSG","info":[[0,1,25],"\\u4f60\\u597d",[7,"x"]]}'  # as a server may escape it
+    return make_event("danmaku", ts=1.0, raw=RawMessage(orjson.loads(text), text), cmd="DANMU_MSG")
+
+
+def test_raw_message_is_written_as_received():
+    e = raw_message_event()
+    out = e.to_json_bytes()
+    assert out.endswith(b',"raw":' + e.raw.json + b"}")  # the received text, not a re-encoding
+    assert Event.from_json(out) == e.replace(raw=dict(e.raw))  # the same values as a plain dict
+    assert json.loads(out)["raw"]["info"][1] == "你好"
+    assert json.loads(e.to_json(include_raw=False))["raw"] is None
+
+
+def test_raw_message_is_read_only_and_copies_keep_the_text():
+    raw = raw_message_event().raw
+    assert isinstance(raw, dict) and raw["cmd"] == "DANMU_MSG"
+    for mutate in (lambda: raw.__setitem__("cmd", "X"), lambda: raw.pop("cmd"), lambda: raw.update(a=1),
+                   lambda: raw.clear(), lambda: raw.setdefault("a", 1), lambda: raw.__delitem__("cmd")):
+        with pytest.raises(TypeError, match="read-only"):
+            mutate()
+    assert raw["cmd"] == "DANMU_MSG" and len(raw) == 2
+    for twin in (pickle.loads(pickle.dumps(raw)), copy.deepcopy(raw), copy.copy(raw)):
+        assert type(twin) is RawMessage and twin == raw and twin.json == raw.json
+
+
+def test_an_event_is_serialized_once_for_every_sink():
+    e = sample()
+    first = e.to_json_bytes()
+    assert e.to_json_bytes() is first  # the second sink gets the same bytes object
+    assert e.to_json_bytes(include_raw=False) is not first
+    assert sample().to_json_bytes() == first  # an equal event built again encodes equally
+    for i in range(JSON_MEMO_SIZE + 1):  # the memo is bounded: old entries go
+        make_event("x", ts=float(i)).to_json_bytes()
+    assert e.to_json_bytes() is not first and e.to_json_bytes() == first

@@ -6,7 +6,8 @@ The one-step hot path the danmaku source uses is :func:`decode_events`: one WebS
 Per packet of the frame:
 
 * op 5 (command): the body is parsed as JSON and turned into one event by
-  :func:`~livepipe.bilibili.commands.parse_command`. A body that is not valid JSON, or is JSON but
+  :func:`~livepipe.bilibili.commands.parse_command`; its ``raw`` is a
+  :class:`~livepipe.events.RawMessage` that keeps the body's bytes. A body that is not valid JSON, or is JSON but
   not an object, is **skipped** and counted (``DecodeStats.bad_json`` / ``bad_message``); the
   other packets of the frame are still returned. An empty body is skipped silently.
 * op 3 (heartbeat reply): one ``popularity`` event, ``data == {"popularity": n}``.
@@ -36,7 +37,7 @@ from livepipe.bilibili.protocol import (
     decode_frame,
     encode_packet,
 )
-from livepipe.events import Event, make_id
+from livepipe.events import Event, RawMessage, make_id
 from livepipe.hookspecs import hookimpl
 from livepipe.registry import ComponentRegistry
 
@@ -112,7 +113,7 @@ def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) 
             if type(message) is not dict:
                 bad_message += 1
                 continue
-            append(parse_command(message, room_id))
+            append(parse_command(RawMessage(message, body), room_id))
         elif op == OP_HEARTBEAT_REPLY:
             body = p[3]
             if len(body) >= 4:

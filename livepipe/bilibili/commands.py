@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from livepipe.bilibili import pb
-from livepipe.events import Event, make_id
+from livepipe.events import Event, RawMessage, make_id
 
 __all__ = ["MessageError", "parse_command", "body_id", "CMD_KINDS", "PREFIX_KINDS", "kind_for_cmd"]
 
@@ -1029,7 +1029,7 @@ def parse_command(message: dict[str, Any], room_id: int) -> Event:
     Raises :class:`MessageError` if ``message`` is not a dict, and nothing else: a message whose
     shape cannot be read becomes a ``raw`` event with ``data["error"]`` set.
     """
-    if type(message) is not dict:
+    if type(message) is not dict and type(message) is not RawMessage:
         if not isinstance(message, dict):
             raise MessageError(f"a live message must be a JSON object, not {type(message).__name__}")
         message = dict(message)

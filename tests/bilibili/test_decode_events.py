@@ -16,6 +16,7 @@ from livepipe.bilibili import (
     parse_command,
 )
 from livepipe.bilibili.protocol import OP_AUTH_REPLY, OP_COMMAND, encode_compressed, heartbeat_reply
+from livepipe.events import RawMessage
 
 from .conftest import ROOM, load_fixture
 
@@ -38,6 +39,16 @@ def test_bundle_gives_one_event_per_message_in_order(ver):
     for e, m in zip(events, msgs, strict=True):
         single = parse_command(m, ROOM)
         assert (e.id, e.kind, e.uid, e.text, e.data) == (single.id, single.kind, single.uid, single.text, single.data)
+
+
+def test_raw_keeps_the_received_bytes_and_sinks_write_them():
+    """Each event's raw is a RawMessage holding its packet body: the JSON form copies those bytes."""
+    msgs = [load_fixture(n) for n in NAMES]
+    bodies = [json.dumps(m, ensure_ascii=True).encode() for m in msgs]  # \u escapes, unlike orjson's output
+    frame = encode_compressed(b"".join(_pkt(b) for b in bodies), ver=3)
+    for e, body in zip(decode_events(frame, ROOM), bodies, strict=True):
+        assert type(e.raw) is RawMessage and e.raw.json == body
+        assert e.to_json_bytes().endswith(b',"raw":' + body + b"}")
 
 
 def test_heartbeat_reply_gives_popularity_event():
