@@ -121,7 +121,8 @@ class Processor(Component):
         raise NotImplementedError
 
     async def flush(self) -> None:
-        """Called whenever the input buffer runs empty, and at shutdown."""
+        """Called when the input buffer runs empty or 0.1 s of work has passed (at most every 0.1 s), and at
+        shutdown."""
 
 
 class Sink(Component):
@@ -135,7 +136,8 @@ class Sink(Component):
         raise NotImplementedError
 
     async def flush(self) -> None:
-        """Called whenever the input buffer runs empty (a batch boundary), and at shutdown."""
+        """Called when the input buffer runs empty (a batch boundary) or 0.1 s of work has passed, at most every
+        0.1 s, and at shutdown (``livepipe.runtime.pipeline.FLUSH_INTERVAL``)."""
 
     async def healthcheck(self) -> None:
         """Run once at start; raise an exception with a clear message if the sink cannot work."""

@@ -80,5 +80,5 @@ class ConsoleSink(Sink):
             out.write(line.encode(enc, "replace").decode(enc))
 
     async def flush(self) -> None:
-        """Flush standard output when the input runs empty."""
+        """Flush standard output (the runtime calls this when the input runs empty, at most every 0.1 s)."""
         sys.stdout.flush()

@@ -97,8 +97,8 @@ class FileConfig(SinkConfig):
     )
     fsync: Literal["never", "batch", "always"] = field(
         "batch",
-        description="`never`: leave it to the OS; `batch`: fsync written files whenever the input runs empty "
-        "and at shutdown; `always`: fsync after every line (slow: about 1 ms per event)",
+        description="`never`: leave it to the OS; `batch`: fsync written files when the input runs empty, "
+        "at most every 0.1 s, and at shutdown; `always`: fsync after every line (slow: about 1 ms per event)",
     )
     max_open_files: int = field(16, description="most files kept open at once (least recently used closed)", ge=1)
     include_raw: bool = field(True, description="keep the original Bilibili message (`raw`) in each line")

@@ -5,11 +5,11 @@ headers ``Nats-Msg-Id`` (the event id: JetStream de-duplicates on it), ``Livepip
 ``Livepipe-Room`` (absent when the event has no room).
 
 **Core mode** (default). The server confirms what it *read* with PONG replies to PINGs the sink
-sends every ``max_in_flight // 4`` events and whenever its input runs empty. Events published but
-not yet confirmed are kept (at most ``max_in_flight``), and so are the last ``max_in_flight``
-confirmed ones: a server that dies can have read messages without having delivered them yet. When
-the connection drops, all of those are published again after the reconnect (possible duplicates,
-same ``Nats-Msg-Id``). Events published while disconnected
+sends every ``max_in_flight // 4`` events and on each flush (the input ran empty; at most every
+0.1 s). Events published but not yet confirmed are kept (at most ``max_in_flight``), and so are
+the last ``max_in_flight`` confirmed ones: a server that dies can have read messages without
+having delivered them yet. When the connection drops, all of those are published again after the
+reconnect (possible duplicates, same ``Nats-Msg-Id``). Events published while disconnected
 wait in the client's buffer (``pending_bytes``); when it is full, ``when_full = "block"`` waits for
 the reconnect and ``drop_newest`` / ``drop_oldest`` drop the event, counted in
 ``nats_lost_events_total{reason="buffer_full"}``. Core NATS never tells a publisher whether a

@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 import anyio
@@ -40,6 +41,12 @@ log = logging.getLogger("livepipe.runtime")
 
 #: A source yields to the event loop after this many emits even when no buffer is full.
 YIELD_EVERY = 64
+
+#: A consumer with a ``flush`` is flushed at most this often (seconds): after an event when this
+#: long has passed since its last flush, or when its input runs empty (waiting out the rest of the
+#: interval unless an event comes first), and at shutdown. So a busy file sink fsyncs ten times a
+#: second, not once per WebSocket frame.
+FLUSH_INTERVAL = 0.1
 
 
 class PipelineError(Exception):
@@ -375,22 +382,37 @@ class Pipeline:
         has_flush = _overrides(comp, base, "flush")
         received = comp.metrics.received
         dirty = False
+        last_flush = -FLUSH_INTERVAL
         try:
             while True:
                 try:
                     event, delivery = recv.receive_nowait()
                 except anyio.WouldBlock:
-                    if has_flush and dirty:
-                        dirty = False
+                    if not (has_flush and dirty):
                         try:
-                            await comp.flush()
-                        except Exception as e:
-                            comp.metrics.error(type(e).__name__)
-                            log.error("%s '%s' failed to flush: %s", comp.role, comp.name, e)
-                    try:
-                        event, delivery = await recv.receive()
-                    except anyio.EndOfStream:
-                        break
+                            event, delivery = await recv.receive()
+                        except anyio.EndOfStream:
+                            break
+                    else:
+                        # idle: flush now, or when FLUSH_INTERVAL has passed since the last flush
+                        # (unless an event comes first)
+                        wait = last_flush + FLUSH_INTERVAL - monotonic()
+                        got = False
+                        if wait > 0:
+                            with anyio.move_on_after(wait):
+                                try:
+                                    event, delivery = await recv.receive()
+                                    got = True
+                                except anyio.EndOfStream:
+                                    break
+                        if not got:
+                            dirty = False
+                            last_flush = monotonic()
+                            await self._flush(comp)
+                            try:
+                                event, delivery = await recv.receive()
+                            except anyio.EndOfStream:
+                                break
                 except anyio.EndOfStream:
                     break
                 received.inc()
@@ -409,14 +431,24 @@ class Pipeline:
                     if delivery is not None:
                         delivery.release(ok)
                 dirty = True
+                if has_flush:
+                    now = monotonic()
+                    if now - last_flush >= FLUSH_INTERVAL:  # busy: still flush every FLUSH_INTERVAL
+                        dirty = False
+                        last_flush = now
+                        await self._flush(comp)
             if has_flush:
-                try:
-                    await comp.flush()
-                except Exception as e:
-                    comp.metrics.error(type(e).__name__)
-                    log.error("%s '%s' failed its final flush: %s", comp.role, comp.name, e)
+                await self._flush(comp, final=True)
         finally:
             outputs.close()
+
+    @staticmethod
+    async def _flush(comp: Processor | Sink, final: bool = False) -> None:
+        try:
+            await comp.flush()
+        except Exception as e:
+            comp.metrics.error(type(e).__name__)
+            log.error("%s '%s' failed %s: %s", comp.role, comp.name, "its final flush" if final else "to flush", e)
 
     async def _drain_deadline(self) -> None:
         await anyio.sleep(self.config.settings.shutdown_timeout)
