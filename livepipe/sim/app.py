@@ -244,7 +244,11 @@ class Simulator:
         self.ctx.base_url = self.base_url
         self._tasks = [
             asyncio.ensure_future(self.hub.run()),
-            asyncio.ensure_future(traffic.run_traffic(self._traffic_rooms, lambda: self.rate)),
+            asyncio.ensure_future(
+                # generate at least as often as the hub flushes, so a short batch interval is not
+                # hidden behind 50 ms bursts of same-time messages
+                traffic.run_traffic(self._traffic_rooms, lambda: self.rate, tick=min(0.05, self.hub.batch_interval))
+            ),
         ]
 
     @staticmethod
