@@ -130,10 +130,21 @@ class ComponentMetrics:
             "component_received_events_total", "events a component received", **self.labels
         )
         self.sent = registry.counter("component_sent_events_total", "events a component emitted", **self.labels)
+        self._counters: dict[tuple[object, ...], Counter] = {}
 
     def counter(self, name: str, help: str = "", **labels: object) -> Counter:
-        """A counter carrying this component's labels (plus ``labels``)."""
-        return self.registry.counter(name, help, **self.labels, **labels)
+        """A counter carrying this component's labels (plus ``labels``).
+
+        Remembered per name and labels, so calling this for every event costs a dict lookup.
+        """
+        key = (name, *labels.items())
+        try:
+            return self._counters[key]
+        except KeyError:
+            c = self._counters[key] = self.registry.counter(name, help, **self.labels, **labels)
+            return c
+        except TypeError:  # an unhashable label value: rendered with str() by the registry anyway
+            return self.registry.counter(name, help, **self.labels, **labels)
 
     def gauge(self, name: str, help: str = "", fn: Callable[[], float] | None = None, **labels: object) -> Gauge:
         """A gauge carrying this component's labels (plus ``labels``)."""
