@@ -1,4 +1,4 @@
-"""Decode + parse throughput: livepipe's ``decode_events`` against blivedm 0.1.1 on the same frames.
+"""Decode + parse throughput: livepipe's ``decode_events`` against blivedm and bilibili-api on the same frames.
 
 Builds realistic synthetic traffic (brotli bundles of mixed cmds, mostly DANMU_MSG, made from the
 synthetic fixtures in tests/fixtures/bilibili with varied users, texts and times), then times:
@@ -9,13 +9,25 @@ synthetic fixtures in tests/fixtures/bilibili with varied users, texts and times
   its model objects (DanmakuMessage, GiftMessage, ...).
 * ``blivedm-inline``: the same, but with an executor that runs brotli inline (no thread hop), so
   the ratio is not flattered by blivedm's executor overhead.
+* ``bilibili-api``: ``LiveDanmaku``'s per-frame receive path (bilibili-api-python 17.x,
+  ``bilibili_api.live``), the private ``__handle_data`` its WebSocket loop calls for every binary
+  frame: ``__unpack`` (brotli inline, ``json.loads``), protobuf parse of INTERACT_WORD_V2 and
+  ONLINE_RANK_V3, and ``AsyncEvent.dispatch`` to a coroutine listener on ``"ALL"`` (one
+  ``asyncio.Task`` per message, run within the timed pass). No network: the constructor does no
+  I/O and the real room id is set directly. Skipped, with a note, if ``bilibili_api`` is not
+  importable (blivedm is required).
 
 Robust to a shared machine: the sides run interleaved (A/B/C, B/C/A, ...) for ``--rounds`` rounds
 after one warm-up pass each, each pass starts after ``gc.collect()``, and the figures are the
 medians per side. The headline clock is CPU time (``time.process_time``, all threads of the
 process: blivedm's brotli in its executor thread counts), which other processes on the machine
 disturb far less than wall time; wall-time figures are printed too. The "livepipe x" columns are
-livepipe's median rate over that side's median rate.
+livepipe's median rate over that side's median rate. Every pass of every side must count all
+the built messages (blivedm: handler calls; bilibili-api: ``"ALL"`` listener calls).
+
+JSON (``--json``): ``msgs_per_s_median`` / ``msgs_per_s_rounds`` per side (``{"cpu", "wall"}``),
+``messages_per_pass`` per side, ``ratio_vs_blivedm``, ``ratio_vs_blivedm_inline`` (and ``_wall``
+variants), ``ratio_vs_bilibili_api`` (cpu; ``null`` when that side is skipped).
 
 Usage: ``python bench/decode.py [--frames N] [--rounds R] [--json PATH]``.
 """
@@ -211,8 +223,69 @@ class BlivedmSide:
         self.loop.close()
 
 
-def run_rounds(sides: list[Any], rounds: int, total: int) -> dict[str, dict[str, list[float]]]:
-    """Run every side once per round, interleaved (A/B/C, then B/C/A, ...); rates per round."""
+class BilibiliApiSide:
+    """bilibili-api's side: ``LiveDanmaku``'s own per-frame receive path on one event loop.
+
+    ``LiveDanmaku(room_id)`` does no I/O (it builds an empty ``Credential`` and a logger); the real
+    room id that ``connect()`` would have fetched is set directly. Every frame goes through the
+    private ``__handle_data`` that its WebSocket loop calls for each binary frame: ``__unpack``
+    (inline ``brotli.decompress``, ``struct.unpack`` of each header, ``json.loads``), the protobuf
+    parse of ``INTERACT_WORD_V2`` / ``ONLINE_RANK_V3``, then ``AsyncEvent.dispatch`` of the cmd
+    and of ``"ALL"``. The listener is a coroutine on ``"ALL"``, the way bilibili-api documents
+    listeners, so each message costs the ``asyncio.Task`` that ``dispatch`` creates for it; the
+    loop yields once after each frame (as the receive loop does at ``ws_recv``) and the tasks run
+    inside the timed pass.
+    """
+
+    name = "bilibili-api"
+
+    def __init__(self, frames: list[bytes]) -> None:
+        from bilibili_api.live import LiveDanmaku
+
+        self.frames = frames
+        self.counted = 0
+        self.loop = asyncio.new_event_loop()
+        room = LiveDanmaku(ROOM_ID)
+        room._LiveDanmaku__room_real_id = ROOM_ID  # type: ignore[attr-defined]  # what connect() would fetch
+        side = self
+
+        @room.on("ALL")
+        async def on_all(event: dict[str, Any]) -> None:
+            side.counted += 1
+
+        self.room = room
+
+    def run(self) -> tuple[float, float, int]:
+        """One pass over the frames: ``(cpu_seconds, wall_seconds, messages handled)``."""
+
+        async def once() -> tuple[float, float]:
+            handle = self.room._LiveDanmaku__handle_data  # type: ignore[attr-defined]
+            pending = self.room._AsyncEvent__tasks  # type: ignore[attr-defined]  # live dispatch tasks
+            gc.collect()
+            c, w = time.process_time(), time.perf_counter()
+            for f in self.frames:
+                await handle(f)
+                await asyncio.sleep(0)  # the listener tasks of this frame run
+            while pending:  # the last frame's tasks and done-callbacks
+                await asyncio.sleep(0)
+            return time.process_time() - c, time.perf_counter() - w
+
+        self.counted = 0
+        cpu, wall = self.loop.run_until_complete(once())
+        return cpu, wall, self.counted
+
+    def close(self) -> None:
+        """Close the loop."""
+        self.loop.close()
+
+
+def run_rounds(
+    sides: list[Any], rounds: int, total: int, counts: dict[str, int] | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """Run every side once per round, interleaved (A/B/C, then B/C/A, ...); rates per round.
+
+    Every pass must count ``total`` messages; ``counts``, if given, receives each side's count.
+    """
     rates: dict[str, dict[str, list[float]]] = {s.name: {"cpu": [], "wall": []} for s in sides}
     for s in sides:  # warm-up pass (imports, caches, branch of every cmd) outside the figures
         s.run()
@@ -221,6 +294,8 @@ def run_rounds(sides: list[Any], rounds: int, total: int) -> dict[str, dict[str,
         for s in sides[k:] + sides[:k]:
             cpu, wall, n = s.run()
             assert n == total, (s.name, n, total)
+            if counts is not None:
+                counts[s.name] = n
             rates[s.name]["cpu"].append(total / cpu)
             rates[s.name]["wall"].append(total / wall)
     return rates
@@ -241,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sides: list[Any] = [LivepipeSide(frames), BlivedmSide(frames, inline=False), BlivedmSide(frames, inline=True)]
     try:
-        rates = run_rounds(sides, args.rounds, total)
+        sides.append(BilibiliApiSide(frames))
+    except ImportError as e:
+        print(f"bilibili-api side skipped: bilibili_api.live is not importable ({e})")
+    counts: dict[str, int] = {}
+    try:
+        rates = run_rounds(sides, args.rounds, total, counts)
     finally:
         for s in sides:
             s.close()
@@ -256,7 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<16}{m['cpu']:>14,.0f}{f'{lo:,.0f}..{hi:,.0f}':>20}{base['cpu'] / m['cpu']:>12.2f}"
             f"{m['wall']:>15,.0f}{base['wall'] / m['wall']:>12.2f}"
         )
-    print(f"per message (cpu): livepipe {1e6 / base['cpu']:.1f} us, blivedm {1e6 / med['blivedm']['cpu']:.1f} us")
+    per_msg = ", ".join(f"{name} {1e6 / m['cpu']:.1f} us" for name, m in med.items())
+    print(f"per message (cpu): {per_msg}")
+    print("messages per pass: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + f" (built: {total})")
+    bapi = med.get("bilibili-api")
     if args.json:
         out = {
             "frames": len(frames),
@@ -267,10 +350,12 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "msgs_per_s_median": med,
             "msgs_per_s_rounds": rates,
+            "messages_per_pass": counts,
             "ratio_vs_blivedm": base["cpu"] / med["blivedm"]["cpu"],
             "ratio_vs_blivedm_inline": base["cpu"] / med["blivedm-inline"]["cpu"],
             "ratio_vs_blivedm_wall": base["wall"] / med["blivedm"]["wall"],
             "ratio_vs_blivedm_inline_wall": base["wall"] / med["blivedm-inline"]["wall"],
+            "ratio_vs_bilibili_api": base["cpu"] / bapi["cpu"] if bapi is not None else None,
         }
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

@@ -1,0 +1,54 @@
+"""bench/decode.py runs end to end on a few frames, with its bilibili-api side, and writes its JSON."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DECODE = ROOT / "bench" / "decode.py"
+
+pytest.importorskip("blivedm")  # the script's blivedm sides are not optional
+
+
+def run_decode(tmp_path: Path, *python_args: str) -> tuple[dict, str]:
+    out = tmp_path / "decode.json"
+    p = subprocess.run(
+        [sys.executable, *python_args, "--frames", "20", "--rounds", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    return json.loads(out.read_text()), p.stdout
+
+
+def test_decode_bench_compares_with_bilibili_api(tmp_path):
+    pytest.importorskip("bilibili_api.live")
+    r, stdout = run_decode(tmp_path, str(DECODE))
+    # Every frame holds only OP_COMMAND packets with a cmd (no heartbeat replies, no auth reply), so
+    # bilibili-api's "ALL" listener fires once per message, as often as livepipe builds events.
+    assert r["messages"] > 0
+    assert r["messages_per_pass"]["bilibili-api"] == r["messages_per_pass"]["livepipe"] == r["messages"]
+    assert r["ratio_vs_bilibili_api"] > 0
+    med = r["msgs_per_s_median"]
+    assert set(med) == {"livepipe", "blivedm", "blivedm-inline", "bilibili-api"}
+    assert set(med["bilibili-api"]) == {"cpu", "wall"} and med["bilibili-api"]["cpu"] > 0
+    assert r["ratio_vs_bilibili_api"] == pytest.approx(med["livepipe"]["cpu"] / med["bilibili-api"]["cpu"])
+    for key in ("ratio_vs_blivedm", "ratio_vs_blivedm_inline", "ratio_vs_blivedm_wall", "ratio_vs_blivedm_inline_wall"):
+        assert r[key] > 0
+    assert "bilibili-api" in stdout
+
+
+def test_decode_bench_skips_bilibili_api_when_not_importable(tmp_path):
+    # sys.modules[name] = None makes `import bilibili_api...` raise ImportError in that process.
+    code = (
+        "import runpy, sys; sys.modules['bilibili_api'] = None; "
+        f"sys.argv = [{str(DECODE)!r}] + sys.argv[1:]; "
+        f"runpy.run_path({str(DECODE)!r}, run_name='__main__')"
+    )
+    r, stdout = run_decode(tmp_path, "-c", code)
+    assert r["ratio_vs_bilibili_api"] is None
+    assert "bilibili-api" not in r["msgs_per_s_median"]
+    assert "bilibili-api side skipped" in stdout
+    assert r["ratio_vs_blivedm"] > 0
