@@ -80,10 +80,17 @@ class RawMessage(dict):  # type: ignore[type-arg]
     """
 
     __slots__ = ("json",)
+    json: bytes
 
-    def __init__(self, message: dict[str, Any], json_text: bytes) -> None:
-        dict.__init__(self, message)
-        self.json = json_text
+    @classmethod
+    def of(cls, message: dict[str, Any], json_text: bytes) -> RawMessage:
+        """The read-only copy of ``message`` that keeps ``json_text`` (the text it was parsed from).
+
+        (On the hot path, ``r = RawMessage(message); r.json = text`` does the same without a call.)
+        """
+        r = cls(message)
+        r.json = json_text
+        return r
 
     def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("event.raw is read-only (a RawMessage); build a new event with event.replace(raw=...)")
@@ -92,7 +99,7 @@ class RawMessage(dict):  # type: ignore[type-arg]
     pop = popitem = clear = update = setdefault = __ior__ = _read_only  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RawMessage, (dict(self), self.json))
+        return (RawMessage.of, (dict(self), self.json))
 
     def __copy__(self) -> RawMessage:
         return self
@@ -100,7 +107,7 @@ class RawMessage(dict):  # type: ignore[type-arg]
     def __deepcopy__(self, memo: dict[int, Any]) -> RawMessage:
         import copy
 
-        return RawMessage(copy.deepcopy(dict(self), memo), self.json)
+        return RawMessage.of(copy.deepcopy(dict(self), memo), self.json)
 
 
 _FIELDS = ("id", "kind", "cmd", "room_id", "ts", "uid", "uname", "text", "data", "raw")
@@ -186,7 +193,7 @@ class Event(_EventTuple):
         d = self.to_dict(include_raw=include_raw)
         raw = d["raw"]
         try:
-            if type(raw) is RawMessage:
+            if type(raw) is RawMessage and hasattr(raw, "json"):
                 d["raw"] = _Fragment(raw.json)
                 try:
                     return orjson.dumps(d)

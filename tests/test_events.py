@@ -73,7 +73,7 @@ def test_bad_input_is_a_clear_value_error(text, message):
 
 def raw_message_event() -> Event:
     text = b'{"cmd":"DANMU_MSG","info":[[0,1,25],"\\u4f60\\u597d",[7,"x"]]}'  # as a server may escape it
-    return make_event("danmaku", ts=1.0, raw=RawMessage(orjson.loads(text), text), cmd="DANMU_MSG")
+    return make_event("danmaku", ts=1.0, raw=RawMessage.of(orjson.loads(text), text), cmd="DANMU_MSG")
 
 
 def test_raw_message_is_written_as_received():
@@ -106,3 +106,8 @@ def test_an_event_is_serialized_once_for_every_sink():
     for i in range(JSON_MEMO_SIZE + 1):  # the memo is bounded: old entries go
         make_event("x", ts=float(i)).to_json_bytes()
     assert e.to_json_bytes() is not first and e.to_json_bytes() == first
+
+
+def test_a_raw_message_without_its_text_serializes_as_a_dict():
+    e = make_event("danmaku", ts=1.0, raw=RawMessage({"cmd": "X"}))  # built without .json: still valid JSON
+    assert json.loads(e.to_json_bytes())["raw"] == {"cmd": "X"}

@@ -56,6 +56,7 @@ __all__ = [
 
 _loads = orjson.loads
 _new_event = tuple.__new__
+_RawMessage = RawMessage
 
 
 class DecodeStats:
@@ -113,7 +114,9 @@ def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) 
             if type(message) is not dict:
                 bad_message += 1
                 continue
-            append(parse_command(RawMessage(message, body), room_id))
+            raw = _RawMessage(message)
+            raw.json = body
+            append(parse_command(raw, room_id))
         elif op == OP_HEARTBEAT_REPLY:
             body = p[3]
             if len(body) >= 4:
