@@ -4,13 +4,18 @@ Each detector sees one message at a time as ``(now, room_id, uid, key, event)``,
 the normalized (folded) text and ``now`` comes from the context clock, and returns the events to
 act on: empty when nothing is wrong, the current message when it crosses the line, and, when a
 flood or a near-duplicate wave is first recognised, every message of the wave still in memory (the
-first posters are as guilty as the last). Every table is bounded: least recently used keys are
-dropped first, and entries older than the window are pruned as they are met.
+first posters are as guilty as the last). Every table is bounded twice: a key without a message
+within the window is forgotten (dropped from the least recently used end, amortised O(1) per
+check), and beyond ``max_keys`` the least recently used key goes first. Memory thus follows the
+traffic of one window, not the number of distinct texts ever seen. This matters most for floods:
+a wave keeps its posters' whole events (raw message included), and without the expiry every
+one-off text would hold on to its event until ``max_keys`` of them had piled up.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +31,26 @@ class Detector(Protocol):
     def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
         """The events to act on (empty when the message is fine)."""
         ...
+
+
+def _expire(table: OrderedDict, now: float, window: float, last: Callable[[Any], float]) -> float:
+    """Drop the least recently used entries whose latest message (``last(entry)``) is older than ``window``.
+
+    Entries move to the end when touched, with a clock that only moves forward, so they are in
+    order of their latest message: the scan stops at the first entry still inside the window.
+    Returns that entry's latest message time (``now`` when the table is empty): no entry can
+    expire before it does, so callers skip the scan until ``now`` is a window past it.
+    """
+    while table:
+        oldest = last(next(iter(table.values())))
+        if now - oldest <= window:
+            return oldest
+        table.popitem(last=False)
+    return now
+
+
+def _newest_time(times: deque[float]) -> float:
+    return times[-1] if times else float("-inf")
 
 
 def _touch(table: OrderedDict, key: Any, factory: Any, limit: int) -> Any:
@@ -45,9 +70,12 @@ class RepeatDetector:
     def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
         self.count, self.window, self.max_keys = count, window, max_keys
         self._seen: OrderedDict[tuple[int | None, int, str], deque[float]] = OrderedDict()
+        self._oldest = float("-inf")  # latest message of the least recently used key, at the last expiry
 
     def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
         """The current event once the user has posted ``key`` ``count`` times within the window."""
+        if now - self._oldest > self.window:
+            self._oldest = _expire(self._seen, now, self.window, _newest_time)
         times = _touch(self._seen, (room_id, uid, key), lambda: deque(maxlen=self.count), self.max_keys)
         times.append(now)
         return [event] if len(times) == self.count and now - times[0] <= self.window else []
@@ -59,9 +87,12 @@ class RateDetector:
     def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
         self.count, self.window, self.max_keys = count, window, max_keys
         self._seen: OrderedDict[tuple[int | None, int], deque[float]] = OrderedDict()
+        self._oldest = float("-inf")  # latest message of the least recently used key, at the last expiry
 
     def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
         """The current event when it is message ``count + 1`` (or later) within the window."""
+        if now - self._oldest > self.window:
+            self._oldest = _expire(self._seen, now, self.window, _newest_time)
         times = _touch(self._seen, (room_id, uid), lambda: deque(maxlen=self.count + 1), self.max_keys)
         times.append(now)
         return [event] if len(times) > self.count and now - times[0] <= self.window else []
@@ -75,15 +106,22 @@ class _Wave:
     reported: bool = False
 
 
+def _newest_post(wave: _Wave) -> float:
+    return next(reversed(wave.posters.values()))[0] if wave.posters else float("-inf")
+
+
 class FloodDetector:
     """``count`` different users posting the same text within ``window`` seconds."""
 
     def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS, max_posters: int = 1_000) -> None:
         self.count, self.window, self.max_keys, self.max_posters = count, window, max_keys, max_posters
         self._waves: OrderedDict[tuple[int | None, str], _Wave] = OrderedDict()
+        self._oldest = float("-inf")  # latest post of the least recently used wave, at the last expiry
 
     def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
         """Every poster of the wave when it reaches ``count`` users; afterwards each new post."""
+        if now - self._oldest > self.window:
+            self._oldest = _expire(self._waves, now, self.window, _newest_post)
         wave = _touch(self._waves, (room_id, key), _Wave, self.max_keys)
         posters = wave.posters
         while posters and now - next(iter(posters.values()))[0] > self.window:

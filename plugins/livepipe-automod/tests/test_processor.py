@@ -152,3 +152,15 @@ def _admins(uids):
     from livepipe.events import make_event
 
     return make_event("admins", room_id=76, ts=1.0, data={"action": "list", "uids": uids})
+
+
+async def test_flood_memory_follows_the_window_not_the_texts_seen(harness):
+    # bench/run.py's soak grew ~13 MB/min: one-off texts each kept a flood wave with their event.
+    h = await harness(rules=[rule("flood", kind="flood", count=5, window=60, min_length=8, ladder=["flag"])])
+    assert h.proc.ruleset is not None
+    ((_, flood),) = h.proc.ruleset.spam
+    for second in range(600):  # ten minutes, a new text every second
+        await h.say(f"第一次来点歌点歌{second}", uid=second)
+        await h.clock.advance(1)
+    assert len(flood._waves) <= 61
+    assert h.out["flagged"] == []

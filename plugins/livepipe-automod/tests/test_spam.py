@@ -61,3 +61,40 @@ def test_memory_is_bounded():
     for i in range(100):
         s.check(0, 1, i, f"message number {i}", i)
     assert len(s._rooms[1][1]) == 20
+
+
+def test_keys_without_a_message_within_the_window_are_forgotten():
+    # The soak leak: every one-off text opened a flood wave holding its whole event, and nothing
+    # dropped a wave until max_keys (20,000) of them had piled up. Now a table holds about one
+    # window's worth of keys, however many distinct texts went by.
+    window = 10
+    flood = FloodDetector(count=3, window=window)
+    repeat = RepeatDetector(count=3, window=window)
+    rate = RateDetector(count=3, window=window)
+    for i in range(5_000):
+        now = i / 2  # two messages a second, each text and each user new
+        for d in (flood, repeat, rate):
+            d.check(now, 1, i, f"one-off text {i}", f"event {i}")
+    per_window = 2 * window + 1
+    assert len(flood._waves) <= per_window
+    assert sum(len(w.posters) for w in flood._waves.values()) <= per_window
+    assert len(repeat._seen) <= per_window and len(rate._seen) <= per_window
+
+
+def test_expiry_keeps_keys_still_inside_the_window():
+    d = FloodDetector(count=3, window=10)
+    posts = {0: (1, "a"), 8: (2, "b"), 16: (3, "c"), 18: (4, "d")}
+    out = []
+    for step in range(37):  # a new text every half second expires in turn; the "ad" wave stays active
+        now = step / 2
+        d.check(now, 1, 1000 + step, f"noise {step}", step)
+        if now in posts:
+            uid, event = posts[now]
+            out.append(d.check(now, 1, uid, "ad", event))
+    assert out == [[], [], [], ["b", "c", "d"]]  # "a" left the window at 16, the wave did not
+    assert len(d._waves) == 21 + 1  # the noise of 8 .. 18 (a message exactly one window old counts) and "ad"
+    r = RepeatDetector(count=2, window=10)
+    r.check(0, 1, 7, "hi", "x")
+    r.check(10, 1, 8, "other", "y")
+    assert r.check(10, 1, 7, "hi", "z") == ["z"]
+    assert r.check(30, 1, 9, "later", "w") == [] and list(r._seen) == [(1, 9, "later")]
