@@ -1,8 +1,9 @@
-"""Cmd messages the action endpoints broadcast: pure functions returning dicts.
+"""Parts of the msg/send reply: its ``mode_info.user`` object and ``mode_info.extra`` JSON.
 
-The msg/send reply's mode_info extra, ROOM_BLOCK_MSG (a ban), ROOM_CHANGE (title/area),
-LIVE (start) and PREPARING (stop). Shapes follow the real messages (see docs/simulator-actions.md);
-all values are whatever the caller passes, nothing here reads the clock or the state.
+Pure functions; all values are whatever the caller passes, nothing here reads the clock or the
+state. The cmd messages the action endpoints broadcast (ROOM_BLOCK_MSG, ROOM_CHANGE, LIVE,
+PREPARING, the DANMU_MSG echo) come from :mod:`livepipe.sim.messages`, the same builders the
+simulated traffic uses.
 """
 
 from __future__ import annotations
@@ -91,80 +92,3 @@ def danmaku_extra(
         "esports_jump_url": "",
     }
     return json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
-
-
-def room_block_msg(
-    *, uid: int, uname: str, operator: int, block_expired: int, vaild_period: str, dmscore: int = 30
-) -> dict[str, Any]:
-    """ROOM_BLOCK_MSG: root ``uid`` is a string, ``data.uid`` an int; ``vaild_period`` is spelled so."""
-    return {
-        "cmd": "ROOM_BLOCK_MSG",
-        "data": {
-            "block_expired": block_expired,
-            "dmscore": dmscore,
-            "operator": operator,
-            "uid": uid,
-            "uname": uname,
-            "vaild_period": vaild_period,
-        },
-        "uid": str(uid),
-        "uname": uname,
-    }
-
-
-def room_change(
-    *,
-    title: str,
-    area_id: int,
-    parent_area_id: int,
-    area_name: str,
-    parent_area_name: str,
-    live_key: str,
-    sub_session_key: str,
-) -> dict[str, Any]:
-    """ROOM_CHANGE after a title or area change (``live_key`` "0" and empty sub key when offline)."""
-    return {
-        "cmd": "ROOM_CHANGE",
-        "data": {
-            "title": title,
-            "area_id": area_id,
-            "parent_area_id": parent_area_id,
-            "area_name": area_name,
-            "parent_area_name": parent_area_name,
-            "live_key": live_key or "0",
-            "sub_session_key": sub_session_key,
-        },
-    }
-
-
-def live(
-    *, roomid: int, live_key: str, sub_session_key: str, live_platform: str, live_time: int | None
-) -> dict[str, Any]:
-    """LIVE; the first of the pair startLive causes carries ``live_time``, the second does not."""
-    msg: dict[str, Any] = {
-        "cmd": "LIVE",
-        "live_key": live_key,
-        "voice_background": "",
-        "sub_session_key": sub_session_key,
-        "live_platform": live_platform,
-        "live_model": 0,
-        "roomid": roomid,
-    }
-    if live_time is not None:
-        msg["live_time"] = live_time
-    return msg
-
-
-def preparing(*, roomid: int, send_time_ms: int, msg_id: str, round_: bool = False) -> dict[str, Any]:
-    """PREPARING: ``roomid`` is a string; ``round: 1`` only when a replay loop takes over."""
-    msg: dict[str, Any] = {
-        "cmd": "PREPARING",
-        "msg_id": msg_id,
-        "p_is_ack": True,
-        "p_msg_type": 1,
-        "roomid": str(roomid),
-        "send_time": send_time_ms,
-    }
-    if round_:
-        msg["round"] = 1
-    return msg

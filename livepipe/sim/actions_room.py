@@ -8,11 +8,12 @@ ROOM_CHANGE after a title or area change, LIVE twice after startLive (the first 
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from livepipe.sim import action_messages as am
+from livepipe.sim import messages
 from livepipe.sim.actions_common import (
     ctx_of,
     gate,
@@ -102,19 +103,10 @@ def ensure_stream_keys(room: Room, now: float) -> None:
         room.sub_session_key = f"{room.live_key}sub_time:{int(room.live_time or now)}"
 
 
-def room_change_msg(room: Room) -> dict:
-    """ROOM_CHANGE for the room's current title and area."""
+def room_change_msg(room: Room) -> dict[str, Any]:
+    """ROOM_CHANGE for the room's current title and area (names from the area tree)."""
     name, parent_id, parent_name = area_names(room.area_id)
-    live = room.live_status == 1
-    return am.room_change(
-        title=room.title,
-        area_id=room.area_id,
-        parent_area_id=room.parent_area_id or parent_id,
-        area_name=name,
-        parent_area_name=parent_name,
-        live_key=room.live_key if live and room.live_key else "0",
-        sub_session_key=room.sub_session_key if live else "",
-    )
+    return messages.room_change(room, name, parent_name, parent_area_id=room.parent_area_id or parent_id)
 
 
 def audit_info(title: str | None) -> dict:
@@ -278,16 +270,8 @@ async def start_live(request: web.Request) -> web.Response:
         "up_stream_extra": {"isp": "电信"},
     }
     if change:
-        for live_time in (int(now), None):
-            room.broadcast(
-                am.live(
-                    roomid=room.room_id,
-                    live_key=room.live_key,
-                    sub_session_key=room.sub_session_key,
-                    live_platform=platform or "pc_link",
-                    live_time=live_time,
-                )
-            )
+        for with_time in (True, False):
+            room.broadcast(messages.live(room, now, with_time, platform=platform or "pc_link"))
     return reply_live(0, "", data)
 
 
@@ -307,10 +291,7 @@ async def stop_live(request: web.Request) -> web.Response:
     room.live_key = ""
     room.sub_session_key = ""
     clear_stream_bans(room)
-    send_ms = int(now * 1000)
-    room.broadcast(
-        am.preparing(roomid=room.room_id, send_time_ms=send_ms, msg_id=f"{send_ms}:1000:1000", round_=room.replay_loop)
-    )
+    room.broadcast(messages.preparing(room, now, round_=room.replay_loop))
     return reply_live(0, "", {"change": 1, "status": status})
 
 

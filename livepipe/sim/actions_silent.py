@@ -11,7 +11,8 @@ import math
 
 from aiohttp import web
 
-from livepipe.sim import action_messages as am
+from livepipe.sim import messages
+from livepipe.sim.action_messages import NOFACE
 from livepipe.sim.actions_common import (
     cst_datetime,
     ctx_of,
@@ -29,15 +30,6 @@ PAGE_SIZE = 20
 MAX_HOURS = 720
 #: the code a non-moderator gets (bapi's test accepts it for the list; unconfirmed for the others)
 NO_PERMISSION = 10002
-
-
-def period_text(hour: int) -> str:
-    """``vaild_period`` of ROOM_BLOCK_MSG for a ban of ``hour`` hours (-1 permanent, 0 this stream)."""
-    if hour == -1:
-        return "永久"
-    if hour == 0:
-        return "仅本场直播有效"
-    return f"{hour}小时有效"
 
 
 def active_records(room: Room, now: float) -> list[SilentRecord]:
@@ -103,11 +95,7 @@ async def add_silent_user(request: web.Request) -> web.Response:
     )
     room.silent.append(record)
     operator = 2 if acct.uid == room.owner_uid else 1
-    room.broadcast(
-        am.room_block_msg(
-            uid=tuid, uname=target.uname, operator=operator, block_expired=expires, vaild_period=period_text(hour)
-        )
-    )
+    room.broadcast(messages.room_block_msg(tuid, target.uname, operator, expires, messages.ban_period_text(hour)))
     return reply_xlive(0, "0", {})
 
 
@@ -136,7 +124,7 @@ async def get_silent_user_list(request: web.Request) -> web.Response:
                 "ctime": cst_datetime(r.ctime),
                 "id": r.id,
                 "is_anchor": 1 if is_anchor else 0,
-                "face": (target.face if target else "") or am.NOFACE,
+                "face": (target.face if target else "") or NOFACE,
                 "admin_level": 0 if is_anchor else 1,
             }
         )

@@ -335,7 +335,7 @@ async def test_injected_messages_and_frames_round_trip() -> None:
             {"kind": "block", "cmd": "ROOM_BLOCK_MSG", "uid": user.uid, "uname": user.uname, "text": None,
              "ts": None, "data": {"operator": 1, "block_expired": 0, "valid_period": "仅本场直播有效",
                                   "masked": False}})  # fmt: skip
-        room.live_key, room.last_update = "123456789012345678", ts
+        room.live_key, room.live_time = "123456789012345678", ts  # a stream started at ts
         add(M.room_change(room, "单机游戏", "网游"),
             {**_plain("room_change", "ROOM_CHANGE", {
                 "title": room.title, "area_id": room.area_id, "parent_area_id": room.parent_area_id,

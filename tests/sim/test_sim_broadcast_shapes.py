@@ -8,8 +8,8 @@ Two paths produce these cmds in the simulator:
   of these cmds.
 
 Both tests read the messages off a logged-in ``/sub`` WebSocket client and check each one's key
-structure (keys, nesting, value types; protocol.md §11 and the published samples) and what
-``parse_command`` makes of it. Expected values come from the requests, the HTTP replies and the
+structure (keys in the real order, nesting, value types; protocol.md §11 and the published
+samples) and what ``parse_command`` makes of it. Expected values come from the requests, the HTTP replies and the
 room's state, never from ``parse_command``'s output.
 """
 
@@ -31,13 +31,15 @@ from livepipe.bilibili import protocol as P
 from livepipe.sim import messages as M
 from livepipe.sim.app import Simulator, run_simulator
 from livepipe.sim.http_read import AREA_NAMES
+from livepipe.sim.state import Room
 
 pytestmark = pytest.mark.anyio
 
 ROOM = 22000076
 SHORT = 76
 
-# --- the real shapes: key -> value type, nested dicts for nested objects ---------------------------
+# --- the real shapes: key -> value type, nested dicts for nested objects, keys in the samples' order ------
+# (ROOM_BLOCK_MSG's sample has sorted keys and no block_expired / vaild_period: those two sorted in too)
 
 ROOM_BLOCK_MSG = {
     "cmd": str,
@@ -54,10 +56,13 @@ LIVE_FIRST = {"cmd": str, "live_key": str, "voice_background": str, "sub_session
               "live_model": int, "live_time": int, "roomid": int}  # fmt: skip
 LIVE_SECOND = {k: v for k, v in LIVE_FIRST.items() if k != "live_time"}
 PREPARING = {"cmd": str, "msg_id": str, "p_is_ack": bool, "p_msg_type": int, "roomid": str, "send_time": int}
-PREPARING_ROUND = {**PREPARING, "round": int}
+PREPARING_ROUND = {"cmd": str, "msg_id": str, "p_is_ack": bool, "p_msg_type": int, "roomid": str, "round": int,
+                   "send_time": int}  # fmt: skip
 
 LIVE_KEY = re.compile(r"[0-9]+")
 MSG_ID = re.compile(r"[0-9]+:1000:1000")
+#: in both published PREPARING samples, msg_id >> 19 == send_time - this (unix ms)
+MSG_ID_EPOCH_MS = 1_688_553_880_000
 
 
 def shape(value: Any) -> Any:
@@ -65,6 +70,19 @@ def shape(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: shape(v) for k, v in value.items()}
     return type(value)
+
+
+def key_order(value: Any) -> Any:
+    """The keys of a decoded JSON value (or of a shape above) in order, nested dicts included."""
+    if isinstance(value, dict):
+        return [(k, key_order(v)) for k, v in value.items()]
+    return None
+
+
+def assert_shape(msg: dict[str, Any], want: dict[str, Any]) -> None:
+    """``msg`` has the shape ``want``: the same keys in the same order, nesting and value types."""
+    assert shape(msg) == want
+    assert key_order(msg) == key_order(want)
 
 
 def sub_key_of(live_key: str) -> re.Pattern[str]:
@@ -113,7 +131,7 @@ async def post(http: httpx.AsyncClient, sim: Simulator, path: str, who: Any, **f
 
 def check_block(msg: dict[str, Any], *, uid: int, uname: str, operator: int, block_expired: int, period: str) -> None:
     """A ROOM_BLOCK_MSG: its shape, its values and its event."""
-    assert shape(msg) == ROOM_BLOCK_MSG
+    assert_shape(msg, ROOM_BLOCK_MSG)
     assert msg["cmd"] == "ROOM_BLOCK_MSG" and msg["uid"] == str(uid) and msg["uname"] == uname
     assert msg["data"] == {"block_expired": block_expired, "dmscore": 30, "operator": operator, "uid": uid,
                            "uname": uname, "vaild_period": period}  # fmt: skip
@@ -128,7 +146,7 @@ def check_room_change(msg: dict[str, Any], *, title: str, area_id: int, live_key
     name, parent_id, parent_name = AREA_NAMES[area_id]
     want = {"title": title, "area_id": area_id, "parent_area_id": parent_id, "area_name": name,
             "parent_area_name": parent_name, "live_key": live_key, "sub_session_key": sub_session_key}  # fmt: skip
-    assert shape(msg) == ROOM_CHANGE
+    assert_shape(msg, ROOM_CHANGE)
     assert msg["cmd"] == "ROOM_CHANGE" and msg["data"] == want
     ev = parse_command(msg, ROOM)
     assert (ev.kind, ev.cmd, ev.room_id, ev.uid, ev.uname) == ("room_change", "ROOM_CHANGE", ROOM, None, None)
@@ -137,12 +155,14 @@ def check_room_change(msg: dict[str, Any], *, title: str, area_id: int, live_key
 
 def check_live_pair(first: dict[str, Any], second: dict[str, Any], *, live_key: str, platform: str) -> int:
     """The two LIVE messages of a stream start: shapes, values, events. Returns the first one's ``live_time``."""
-    assert shape(first) == LIVE_FIRST and shape(second) == LIVE_SECOND
+    assert_shape(first, LIVE_FIRST)
+    assert_shape(second, LIVE_SECOND)
     assert {k: v for k, v in first.items() if k != "live_time"} == second
     assert first["cmd"] == "LIVE" and first["roomid"] == ROOM and first["live_key"] == live_key
     assert LIVE_KEY.fullmatch(live_key) and sub_key_of(live_key).fullmatch(first["sub_session_key"])
     assert (first["live_platform"], first["live_model"], first["voice_background"]) == (platform, 0, "")
     live_time = first["live_time"]
+    assert first["sub_session_key"] == f"{live_key}sub_time:{live_time}"  # as in the real sample
     for msg, with_time in ((first, True), (second, False)):
         ev = parse_command(msg, ROOM)
         assert (ev.kind, ev.cmd, ev.room_id, ev.uid, ev.uname) == ("live", "LIVE", ROOM, None, None)
@@ -155,9 +175,10 @@ def check_live_pair(first: dict[str, Any], second: dict[str, Any], *, live_key: 
 
 def check_preparing(msg: dict[str, Any], *, round_: bool, send_time: int | None = None) -> int:
     """A PREPARING (``round: 1`` when a replay loop takes over): shape, values, event. Returns ``send_time``."""
-    assert shape(msg) == (PREPARING_ROUND if round_ else PREPARING)
+    assert_shape(msg, PREPARING_ROUND if round_ else PREPARING)
     assert msg["cmd"] == "PREPARING" and msg["roomid"] == str(ROOM) and msg["p_is_ack"] is True
     assert msg["p_msg_type"] == 1 and MSG_ID.fullmatch(msg["msg_id"])
+    assert int(msg["msg_id"].split(":")[0]) >> 19 == msg["send_time"] - MSG_ID_EPOCH_MS
     if round_:
         assert msg["round"] == 1
     if send_time is not None:
@@ -248,32 +269,60 @@ async def test_injected_builders_have_the_real_shapes() -> None:
         built = [
             M.room_block_msg(user.uid, user.uname, operator=1, block_expired=-1),
             M.room_block_msg(user.uid, user.uname, operator=2, block_expired=0),
+            M.room_block_msg(user.uid, user.uname, 1, int(ts) + 3 * 3600, M.ban_period_text(3)),
             M.room_change(room, name, parent_name),
             M.live(room, ts),
             M.live(room, ts, with_time=False),
             M.preparing(room, ts),
             M.preparing(room, ts, round_=True),
         ]
+        room.live_status = 0
+        built.append(M.room_change(room, name, parent_name))
         async with httpx.AsyncClient(base_url=sim.base_url, timeout=10) as http, aiohttp.ClientSession() as s:
             ws = await connect(s, sim, ROOM, cookies=sim.cookies_for(viewer), uid=viewer.uid)
             listener = Listener(ws)
             resp = await http.post(f"/_sim/rooms/{ROOM}/inject", json={"messages": built})
             assert resp.status_code == 200 and resp.json()["injected"] == len(built)
 
-            forever, this_stream = await listener.take("ROOM_BLOCK_MSG", 2)
+            forever, this_stream, hours = await listener.take("ROOM_BLOCK_MSG", 3)
             check_block(forever, uid=user.uid, uname=user.uname, operator=1, block_expired=-1, period="永久")
             check_block(this_stream, uid=user.uid, uname=user.uname, operator=2, block_expired=0,
                         period="仅本场直播有效")  # fmt: skip
+            check_block(hours, uid=user.uid, uname=user.uname, operator=1, block_expired=int(ts) + 3 * 3600,
+                        period="3小时有效")  # fmt: skip
 
-            [change] = await listener.take("ROOM_CHANGE")
-            assert sub_key_of(room.live_key).fullmatch(change["data"]["sub_session_key"])
-            check_room_change(change, title="注入标题", area_id=371, live_key=room.live_key,
-                              sub_session_key=change["data"]["sub_session_key"])  # fmt: skip
+            live_change, off_change = await listener.take("ROOM_CHANGE", 2)
+            check_room_change(live_change, title="注入标题", area_id=371, live_key=room.live_key,
+                              sub_session_key=room.sub_session_key)  # fmt: skip
+            check_room_change(off_change, title="注入标题", area_id=371, live_key="0", sub_session_key="")
 
             first, second = await listener.take("LIVE", 2)
-            check_live_pair(first, second, live_key=room.live_key, platform="pc_link")
+            assert first["sub_session_key"] == room.sub_session_key
+            assert check_live_pair(first, second, live_key=room.live_key, platform="pc_link") == int(room.live_time)
 
             plain, with_round = await listener.take("PREPARING", 2)
             check_preparing(plain, round_=False, send_time=int(ts * 1000))
             check_preparing(with_round, round_=True, send_time=int(ts * 1000))
             await ws.close()
+
+
+def test_stream_keys_without_the_rooms_own_are_stable_stand_ins() -> None:
+    room = Room(room_id=ROOM, short_id=SHORT, owner_uid=1, owner_name="owner", live_status=1,
+                live_time=1_760_000_000.0)  # fmt: skip
+    name, _parent_id, parent_name = AREA_NAMES[room.area_id]
+    change = M.room_change(room, name, parent_name)["data"]
+    first = M.live(room, 1_760_000_500.0)
+    key = first["live_key"]
+    assert re.fullmatch(r"[1-9][0-9]{17}", key)
+    assert (change["live_key"], change["sub_session_key"]) == (key, first["sub_session_key"])
+    assert first["sub_session_key"] == f"{key}sub_time:1760000000" and first["live_time"] == 1_760_000_000
+    assert M.live(room, 1_760_000_900.0, with_time=False)["live_key"] == key  # the same stream, the same key
+    room.live_time += 3600  # another stream
+    assert M.live(room, 1_760_004_000.0)["live_key"] != key
+
+
+def test_a_timed_ban_needs_its_period_text() -> None:
+    with pytest.raises(ValueError, match="period"):
+        M.room_block_msg(1, "someone", 2, 1_760_000_000)
+    msg = M.room_block_msg(1, "someone", 2, 1_760_000_000, M.ban_period_text(24))
+    assert msg["data"]["vaild_period"] == "24小时有效"
