@@ -256,7 +256,7 @@ def make_id(room_id: int | None, cmd: str | None, ts: float, body: Any) -> str:
         # (also lone surrogates, which UTF-8 cannot carry: ASCII escapes keep the id deterministic)
         payload = json.dumps(body, ensure_ascii=True, sort_keys=True, separators=(",", ":"), default=str).encode()
     h = hashlib.blake2b(digest_size=12)
-    h.update(f"{room_id}|{cmd}|{ts!r}|".encode())
+    h.update(f"{room_id}|{cmd}|{ts!r}|".encode("utf-8", "surrogatepass"))  # a lone surrogate in cmd: still an id
     h.update(payload)
     return h.hexdigest()
 

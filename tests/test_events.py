@@ -111,3 +111,11 @@ def test_an_event_is_serialized_once_for_every_sink():
 def test_a_raw_message_without_its_text_serializes_as_a_dict():
     e = make_event("danmaku", ts=1.0, raw=RawMessage({"cmd": "X"}))  # built without .json: still valid JSON
     assert json.loads(e.to_json_bytes())["raw"] == {"cmd": "X"}
+
+
+def test_a_lone_surrogate_in_cmd_still_gives_an_id():
+    """Found by fuzz/run.py command: any str field of a message may hold a lone surrogate."""
+    a = make_event("raw", cmd="room_admin\udd22", ts=1.0, raw={"cmd": "room_admin\udd22"})
+    assert a.id == make_event("raw", cmd="room_admin\udd22", ts=1.0, raw={"cmd": "room_admin\udd22"}).id
+    assert a.id != make_event("raw", cmd="room_admin\udd23", ts=1.0, raw={"cmd": "room_admin\udd22"}).id
+    assert Event.from_json(a.to_json_bytes()).cmd == "room_admin\udd22"

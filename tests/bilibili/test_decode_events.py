@@ -109,3 +109,9 @@ def test_exports():
     for name in ("decode_events", "ProtocolError", "Packet", "encode_packet", "decode_frame", "parse_command"):
         assert hasattr(b, name)
     assert issubclass(MessageError, ValueError)
+
+
+def test_a_message_with_a_lone_surrogate_in_its_cmd_becomes_a_raw_event():
+    """Found by fuzz/run.py command (json.loads lets lone surrogates through; parse_command is public)."""
+    e = parse_command({"cmd": "room_admi\uddf2n", "uid": 1}, ROOM)
+    assert (e.kind, e.cmd) == ("raw", "room_admi\uddf2n") and len(e.id) == 24
