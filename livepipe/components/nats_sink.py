@@ -439,6 +439,12 @@ class NatsSink(Sink):
                 continue
             epoch, mark = self._epoch, self._seq
             try:
+                if nc.pending_data_size:
+                    # nats-py writes the PING straight to the socket, ahead of publishes still in its
+                    # buffer: a first round trip lets its flusher write those, the second PONG covers
+                    # them (unless the flusher is still stuck on a full socket: then, rarely, an event
+                    # counts as confirmed while still in the client buffer, which a reconnect resends)
+                    await nc.flush(timeout=self.cfg.ack_timeout)  # type: ignore[arg-type]
                 await nc.flush(timeout=self.cfg.ack_timeout)  # type: ignore[arg-type]
             except asyncio.CancelledError:
                 raise
