@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import string
 import time
@@ -141,6 +142,10 @@ class NatsSinkConfig(SinkConfig, NatsConnectionConfig):
         "outage than this may store duplicates", gt=0,
     )
     storage: Literal["file", "memory"] = field("file", description="JetStream: storage of a created stream")
+    replicas: int = field(
+        1, description="JetStream: replicas of a created stream (at most the JetStream servers of the cluster; "
+        "1 on a single server)", ge=1, le=5,
+    )
 
     @field_validator("subject")
     @classmethod
@@ -159,6 +164,8 @@ class NatsSinkConfig(SinkConfig, NatsConnectionConfig):
     def _check_js(self) -> NatsSinkConfig:
         if not self.jetstream:
             js_only = [k for k in ("stream", "subjects", "max_age") if getattr(self, k) is not None]
+            if self.replicas != 1:
+                js_only.append("replicas")
             if js_only:
                 raise ValueError(f"{', '.join(js_only)} only apply with jetstream = true")
         return self
@@ -562,6 +569,7 @@ class NatsSink(Sink):
 
         assert self.cfg.stream is not None
         js = self.conn.nc.jetstream()  # type: ignore[union-attr]
+        reported: set[str] = set()  # each distinct refusal is logged once at ERROR, repeats at DEBUG
         while True:
             try:
                 await js.stream_info(self.cfg.stream)
@@ -573,13 +581,22 @@ class NatsSink(Sink):
                     max_age=self.cfg.max_age,
                     duplicate_window=self.cfg.duplicate_window,
                     storage=StorageType.FILE if self.cfg.storage == "file" else StorageType.MEMORY,
+                    num_replicas=self.cfg.replicas,
                 )
                 try:
                     await js.add_stream(cfg)
                     self.log.info("created JetStream stream %s for %s", self.cfg.stream, ", ".join(cfg.subjects or []))
                     return
+                except asyncio.CancelledError:
+                    raise
                 except Exception as e:
-                    self.log.error("cannot create JetStream stream %s: %s", self.cfg.stream, describe_error(e))
+                    why = describe_error(e)
+                    level = logging.DEBUG if why in reported else logging.ERROR
+                    reported.add(why)
+                    self.log.log(level, "cannot create JetStream stream %s: %s; events wait until it exists. "
+                                 "Fix its settings (subjects, replicas, storage) or create the stream yourself "
+                                 "and set create_stream = false; retrying every %.1f s", self.cfg.stream, why,
+                                 self.cfg.reconnect_wait)
             except asyncio.CancelledError:
                 raise
             except Exception as e:

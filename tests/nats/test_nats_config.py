@@ -31,6 +31,10 @@ def test_config_rules():
     base = {"type": "nats", "inputs": ["x"]}
     with pytest.raises(ValueError, match="only apply with jetstream"):
         NatsSinkConfig(**base, stream="S")
+    with pytest.raises(ValueError, match="replicas only apply with jetstream"):
+        NatsSinkConfig(**base, replicas=3)
+    with pytest.raises(ValueError, match="replicas"):
+        NatsSinkConfig(**base, jetstream=True, stream="S", replicas=6)  # JetStream allows at most 5
     with pytest.raises(ValueError, match="one authentication method"):
         NatsSinkConfig(**base, user="u", token="t")
     with pytest.raises(ValueError, match="password is set but user"):

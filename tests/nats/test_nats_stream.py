@@ -1,0 +1,77 @@
+"""nats sink, JetStream: the stream it creates has the configured settings; a refusal is named with the fix."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+import pytest
+from nats.js.api import StorageType
+from nats_helpers import wait_until
+
+from livepipe.testing import run_pipeline, running_pipeline
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_created_stream_has_the_configured_settings(nats_server, tmp_path):
+    await run_pipeline(
+        f"""
+[sources.gen]
+type = "t.natsgen"
+count = 50
+[sinks.js]
+type = "nats"
+inputs = ["gen"]
+servers = ["{nats_server.url}"]
+jetstream = true
+stream = "MADE"
+subject = "made.{{room_id}}.{{kind}}"
+max_age = 3600
+duplicate_window = 30
+storage = "memory"
+replicas = 1
+""",
+        tmp_path,
+    )
+    nc = await nats.connect(nats_server.url)
+    try:
+        info = await nc.jetstream().stream_info("MADE")
+    finally:
+        await nc.close()
+    c = info.config
+    assert c.subjects == ["made.>"]  # the template's prefix, as documented
+    assert c.max_age == 3600 and c.duplicate_window == 30
+    assert c.storage == StorageType.MEMORY and c.num_replicas == 1
+    assert info.state.messages == 50
+
+
+async def test_a_refused_stream_is_reported_once_with_the_fix(nats_server, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="livepipe.sink.big")
+    toml = f"""
+[livepipe]
+shutdown_timeout = 1
+[sources.gen]
+type = "t.natsgen"
+count = 5
+[sinks.big]
+type = "nats"
+inputs = ["gen"]
+servers = ["{nats_server.url}"]
+jetstream = true
+stream = "BIG"
+replicas = 3
+reconnect_wait = 0.05
+"""
+
+    def refusals(level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records
+                if r.name == "livepipe.sink.big" and r.levelno == level and "cannot create" in r.getMessage()]
+
+    async with running_pipeline(toml, tmp_path) as p:
+        await wait_until(lambda: len(refusals(logging.DEBUG)) >= 3, 30, "the sink to retry the refused stream")
+        p.request_shutdown()
+    (error,) = refusals(logging.ERROR)  # once, however often it retried
+    assert "BIG" in error and "replicas > 1 not supported in non-clustered mode" in error
+    assert "create_stream = false" in error and "replicas" in error
+    assert p.metrics.value("nats_confirmed_events_total", component_id="big") == 0
