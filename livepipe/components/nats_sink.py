@@ -163,9 +163,9 @@ class NatsSinkConfig(SinkConfig, NatsConnectionConfig):
     @model_validator(mode="after")
     def _check_js(self) -> NatsSinkConfig:
         if not self.jetstream:
-            js_only = [k for k in ("stream", "subjects", "max_age") if getattr(self, k) is not None]
-            if self.replicas != 1:
-                js_only.append("replicas")
+            fields = type(self).model_fields
+            js_only = [k for k in ("stream", "subjects", "max_age", "replicas")
+                       if getattr(self, k) != fields[k].default]
             if js_only:
                 raise ValueError(f"{', '.join(js_only)} only apply with jetstream = true")
         return self
