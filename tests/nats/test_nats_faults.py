@@ -40,13 +40,13 @@ async def _stored(url: str, stream: str) -> int:
         await nc.close()
 
 
-async def _crash_and_restart(server, url: str, stream: str, threshold: int) -> dict[str, float]:
+async def _crash_and_restart(server, stream: str, threshold: int) -> dict[str, float]:
     """Wait until ``threshold`` messages are stored, SIGKILL the server, restart it after OUTAGE s."""
     stored = 0
 
     async def poll() -> None:
         nonlocal stored
-        stored = await _stored(url, stream)
+        stored = await _stored(server.url, stream)
 
     deadline = time.monotonic() + 60
     while stored < threshold:
@@ -70,7 +70,7 @@ async def _run_through_a_crash(server, tmp_path, stream: str, chunk: int, sink: 
     async with anyio.create_task_group() as tg:
 
         async def fault() -> None:
-            info.update(await _crash_and_restart(server, server.url, stream, N // 4))
+            info.update(await _crash_and_restart(server, stream, N // 4))
 
         tg.start_soon(fault)
         with anyio.fail_after(120):
