@@ -181,7 +181,7 @@ def render_hooks() -> str:
         "# Hooks reference\n",
         rst_to_markdown(hookspecs.__doc__ or ""),
         "",
-        "Implement a hook by writing a function with the hook's name, marked with `livepipe.hookspecs.hookimpl`"
+        "Implement a hook by writing a function with the hook's name, marked with `livepipe.hookimpl`"
         " (the marker for the pluggy project `\"livepipe\"`). See [Writing a plugin](authoring.md) for a"
         " complete package.",
         "",
