@@ -49,6 +49,7 @@ from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, secret_fi
 ROOT = Path(__file__).resolve().parent.parent
 
 HOOKS_MD = Path("docs/plugins/hooks.md")
+ERRORS_MD = Path("docs/plugins/errors.md")
 COMPONENTS_MD = Path("docs/reference/components.md")
 GLOBALS_MD = Path("docs/reference/globals.md")
 EVENT_SCHEMA = Path("docs/event.schema.json")
@@ -214,6 +215,43 @@ class FieldDoc:
     required: bool
     secret: bool
     description: str
+
+
+def render_errors() -> str:
+    """Markdown for ``docs/plugins/errors.md``: the exception tree drawn in ``livepipe/errors.py``."""
+    from livepipe import errors
+
+    intro, tree, outro = _split_literal_block(errors.__doc__ or "")
+    parts = [
+        _BANNER.format(source="livepipe/errors.py"),
+        "# Exceptions\n",
+        rst_to_markdown(intro),
+        "",
+        "```text",
+        tree,
+        "```",
+        "",
+        rst_to_markdown(outro),
+        "",
+        "| Category | When |",
+        "|---|---|",
+    ]
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        parts.append(f"| `livepipe.errors.{name}` | {_first_paragraph(cls.__doc__)} |")
+    return "\n".join(parts) + "\n"
+
+
+def _split_literal_block(doc: str) -> tuple[str, str, str]:
+    """Split a docstring at its one ``::`` literal block: (text before, the block dedented, text after)."""
+    head, _, rest = doc.partition("::\n")
+    lines = rest.split("\n")
+    block: list[str] = []
+    i = 0
+    while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+        block.append(lines[i][4:])
+        i += 1
+    return head.rstrip() + ":", "\n".join(block).strip("\n"), "\n".join(lines[i:]).strip()
 
 
 def type_text(annotation: Any) -> str:
@@ -651,6 +689,7 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
     """
     files: dict[Path, str] = {
         HOOKS_MD: render_hooks(),
+        ERRORS_MD: render_errors(),
         COMPONENTS_MD: render_components(),
         GLOBALS_MD: render_globals(),
         EVENT_SCHEMA: render_event_schema(),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pluggy
 
 from livepipe import hookspecs
+from livepipe.errors import PluginError
 from livepipe.registry import ComponentRegistry
 
 log = logging.getLogger("livepipe.plugins")
@@ -142,10 +143,6 @@ def register_plugin(obj: object, name: str) -> None:
             _register_from(impl, st.registry, info)
     if info.error:
         raise PluginError(f"plugin {name!r} failed to register its components: {info.error}")
-
-
-class PluginError(Exception):
-    """A plugin could not be registered (raised by :func:`register_plugin`)."""
 
 
 def _registration_impls(pm: pluggy.PluginManager) -> list[pluggy.HookImpl]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livepipe.component import Component, Processor, Sink, Source
+from livepipe.errors import PluginError
 
 
-class RegistryError(Exception):
+class RegistryError(PluginError):
     """A plugin tried to register a component badly (duplicate name, not a component class)."""
 
 
