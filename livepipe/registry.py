@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from livepipe.component import Component, Processor, Sink, Source
 from livepipe.errors import PluginError
 
+__all__ = [
+    "ComponentRegistry",
+    "Registration",
+    "RegistryError",
+]
+
 
 class RegistryError(PluginError):
     """A plugin tried to register a component badly (duplicate name, not a component class)."""
