@@ -361,9 +361,6 @@ class Simulator:
             room.admins.add(uid)
             room.broadcast(messages.room_admin_entrance(uid))
             room.broadcast(messages.room_admins(room))
-        user = self.ctx.users.get(uid)
-        if user is not None:
-            user.is_admin = not revoke
 
     def make_danmaku(self, room_id: int | str, text: str, uid: int | None = None,
                      uname: str | None = None) -> dict[str, Any]:  # fmt: skip

@@ -134,9 +134,11 @@ def resolve_target(config: PipelineConfig, *, credential: str | None = None, roo
         raise UsageProblem(f"credential {chosen['credential']!r} is not a [credentials.*] table ({known})")
     if base_url is not None:
         chosen["base_url"] = base_url
+    if not chosen.get("base_url") and config.simulator is not None and config.simulator.url:
+        chosen["base_url"] = config.simulator.url
     if not chosen.get("base_url") and config.simulator is not None:
         raise UsageProblem("this config embeds a [simulator], which runs only inside `livepipe run`; start "
-                           "`livepipe sim` and pass its URL with --base-url")
+                           "`livepipe sim` and pass its URL with --base-url (or set [simulator] url)")
     room = room_id or chosen.get("room_id")
     if room is None:
         rooms = {s.config.room_id for s in config.components.values()
