@@ -83,5 +83,5 @@ def test_ci_builds_and_installs_the_wheels():
     check = (ROOT / ".ci" / "check-dist").read_text(encoding="utf-8")
     for pkg in (".", "plugins/livepipe-automod", "plugins/livepipe-roomctl"):
         assert pkg in check
-    assert "-m build" in check and "pip install" in check and '"plugins", "--json"' in check
+    assert "-m build" in check and 'venv/bin/pip" install' in check and '"plugins", "--json"' in check
     assert "build" in [Requirement(r).name for r in _project(ROOT)["project"]["optional-dependencies"]["test"]]
