@@ -8,10 +8,10 @@ naming each file that is out of date. What is generated:
   signature, followed by its docstring.
 * ``docs/reference/components.md``: a config table (key, type, default, required, secret,
   description) for every built-in component type, grouped by role, naming the plugin providing it.
-* ``docs/reference/globals.md``: the same table for ``[livepipe]`` and ``[livepipe.metrics]``.
+* ``docs/reference/globals.md``: the same table for ``[livepipe]``, ``[livepipe.metrics]`` and ``[simulator]``.
 * ``docs/event.schema.json``: JSON Schema (draft 2020-12) of the event JSON form.
 * Regions between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` in
-  hand-written pages (the kinds table in ``docs/events.md``, the command help in ``docs/cli.md``)
+  hand-written pages (the kinds table in ``docs/events.md``, the command table and help in ``docs/cli.md``)
   and between ``# BEGIN GENERATED: name`` / ``# END GENERATED: name`` in ``mkdocs.yml`` (the nav
   entries of the component and Bilibili pages that exist).
 
@@ -521,8 +521,8 @@ def render_components(registry: ComponentRegistry | None = None) -> str:
 
 
 def render_globals() -> str:
-    """Markdown for ``docs/reference/globals.md``: the ``[livepipe]`` and ``[livepipe.metrics]`` tables."""
-    from livepipe.config import GlobalConfig, MetricsSettings
+    """Markdown for ``docs/reference/globals.md``: ``[livepipe]``, ``[livepipe.metrics]`` and ``[simulator]``."""
+    from livepipe.config import GlobalConfig, MetricsSettings, SimulatorSettings
 
     return (
         _BANNER.format(source="livepipe/config.py (GlobalConfig)")
@@ -536,6 +536,11 @@ def render_globals() -> str:
         + "\n\n"
         + render_table(field_docs(MetricsSettings))
         + "\n\nSee [Configuration](../configuration.md#livepipe-globals) for how these are used.\n"
+        + "\n## `[simulator]`\n\n"
+        + rst_to_markdown(SimulatorSettings.__doc__ or "")
+        + "\n\n"
+        + render_table(field_docs(SimulatorSettings))
+        + "\n\nSee [Configuration](../configuration.md#simulator).\n"
     )
 
 
@@ -622,8 +627,11 @@ def _is_builtin_command(cmd: Any) -> bool:
     return module == "livepipe" or module.startswith("livepipe.")
 
 
-def render_cli_help() -> str:
-    """``--help`` of every built-in command, for the generated region of ``docs/cli.md``."""
+def builtin_commands() -> list[tuple[list[str], Any, Any]]:
+    """Every built-in command as ``(path, command, click context)``, depth first, subcommands sorted.
+
+    Commands that plugins added to the CLI in this process are left out.
+    """
     import click
 
     from livepipe import cli as cli_mod
@@ -639,7 +647,7 @@ def render_cli_help() -> str:
         params=list(full.params),
         context_settings=dict(full.context_settings),
     )
-    out: list[str] = []
+    out: list[tuple[list[str], Any, Any]] = []
 
     def visit(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
         # click caches each command's help option the first time it is built; a command that some
@@ -648,12 +656,7 @@ def render_cli_help() -> str:
             cmd._help_option = None
         ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100,
                                 **cmd.context_settings)
-        out.append(f"### `{' '.join(path)}`")
-        out.append("")
-        out.append("```text")
-        out.append(cmd.get_help(ctx).rstrip())
-        out.append("```")
-        out.append("")
+        out.append((path, cmd, ctx))
         if isinstance(cmd, click.Group):
             for name in sorted(cmd.commands):
                 sub = cmd.commands[name]
@@ -661,7 +664,28 @@ def render_cli_help() -> str:
                     visit(sub, [*path, name], ctx)
 
     visit(group, ["livepipe"], None)
+    return out
+
+
+def render_cli_help() -> str:
+    """``--help`` of every built-in command, for the generated region of ``docs/cli.md``."""
+    out: list[str] = []
+    for path, cmd, ctx in builtin_commands():
+        out += [f"### `{' '.join(path)}`", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(out).rstrip()
+
+
+def render_cli_table() -> str:
+    """The table of every built-in command (usage and first help line), for ``docs/cli.md``."""
+    import click
+
+    lines = ["| Command | Does |", "|---|---|"]
+    for path, cmd, ctx in builtin_commands():
+        if isinstance(cmd, click.Group) or len(path) == 1:
+            continue  # groups only hold their subcommands, which have rows of their own
+        usage = " ".join([*path, *cmd.collect_usage_pieces(ctx)])
+        lines.append(f"| `{usage}` | {_cell(cmd.get_short_help_str(limit=200))} |")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,6 +777,7 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
     regions: list[tuple[Path, str, Callable[[str], str], str]] = [
         (EVENTS_MD, "kinds", lambda _t: render_kinds(), "html"),
         (CLI_MD, "cli-help", lambda _t: render_cli_help(), "html"),
+        (CLI_MD, "cli-commands", lambda _t: render_cli_table(), "html"),
         (MKDOCS_YML, "components-nav",
          lambda t: render_nav("components", root, _region_indent(t, "components-nav")), "hash"),
         (MKDOCS_YML, "bilibili-nav", lambda t: render_nav("bilibili", root, _region_indent(t, "bilibili-nav")), "hash"),

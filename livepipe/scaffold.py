@@ -40,7 +40,6 @@ description = "A livepipe plugin: {prefix}"
 readme = "README.md"
 requires-python = ">=3.10"
 dependencies = ["livepipe>={__version__}"]
-classifiers = ["Framework :: livepipe"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]

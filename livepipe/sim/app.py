@@ -117,9 +117,10 @@ class Simulator:
         self.ctx = SimContext(
             state=self.state, messages=messages, faults=self.faults, img_key=self.img_key, sub_key=self.sub_key
         )
-        rng = random.Random(f"rooms:{seed}")
+        # each room from its own seed: a room's streamer, title and area do not depend on which other
+        # rooms are simulated (docs can name the streamer of room 76 whatever --rooms says)
         for spec in rooms if rooms is not None else DEFAULT_ROOMS:
-            self.add_room(*parse_room_spec(spec), rng=rng, population_size=population_size)
+            self.add_room(*parse_room_spec(spec), population_size=population_size)
         self._snapshots = {rid: self._snapshot(r) for rid, r in self.state.rooms.items()}
         self._size_histories()
         self.hub = Hub(
