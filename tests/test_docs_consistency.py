@@ -94,3 +94,21 @@ def test_install_instructions_do_not_promise_an_index_package(page):
     text = (DOCS / page).read_text(encoding="utf-8")
     assert not re.search(r"^\$ pip install livepipe\b", text, re.M)
     assert "python -m build" in text and "pip install -e ." in text
+
+
+def test_the_quickstart_writes_next_to_its_config_file_wherever_it_runs_from(tmp_path):
+    """README: the demo writes examples/out/quickstart-<room>.jsonl, relative to the config file."""
+    import shutil
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "examples/out/quickstart-<room>.jsonl" in readme and "relative to that\nfile" in readme
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("out"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run([sys.executable, "-m", "livepipe", "run", "--quiet", "--duration", "4",
+                        str(Path("..") / "examples" / "quickstart.toml")], cwd=elsewhere, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    written = sorted((tmp_path / "examples" / "out").glob("quickstart-*.jsonl"))
+    assert written and all(p.stat().st_size > 0 for p in written), r.stderr
+    assert not list(elsewhere.rglob("*"))
