@@ -483,3 +483,14 @@ def test_env_value_in_a_plain_field_of_a_dotted_id_is_not_echoed(tmp_path, monke
                                       "buffer = { env = \"LP_LEAK\" }\n")
     assert any("key 'buffer'" in m for m in msgs), msgs
     assert not any("leaky-secret-value-55" in m for m in msgs), msgs
+
+
+def test_run_sim_option_rejects_a_url_that_is_not_http(tmp_path):
+    from click.testing import CliRunner
+
+    from livepipe.cli import cli
+
+    path = write(tmp_path, GOOD)
+    result = CliRunner().invoke(cli, ["run", "--sim", "127.0.0.1:8400", str(path)])
+    assert result.exit_code == 78
+    assert "--sim: url must be an http:// or https:// base URL, got '127.0.0.1:8400'" in result.output
