@@ -85,3 +85,12 @@ def test_ci_builds_and_installs_the_wheels():
         assert pkg in check
     assert "-m build" in check and 'venv/bin/pip" install' in check and '"plugins", "--json"' in check
     assert "build" in [Requirement(r).name for r in _project(ROOT)["project"]["optional-dependencies"]["test"]]
+
+
+@pytest.mark.parametrize("dist", sorted(PACKAGES))
+def test_the_long_description_has_no_links_that_break_on_an_index(dist):
+    """The README is the package's page on an index, where links relative to the repository lead nowhere."""
+    root, _ = PACKAGES[dist]
+    text = (root / "README.md").read_text(encoding="utf-8")
+    relative = re.findall(r"\]\((?!https?://|#)([^)]+)\)", text)
+    assert not relative, f"{dist}: README links relative to the repository: {relative}"
