@@ -12,6 +12,9 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.bilibili.source import DanmakuSource
 
     registry.register(DanmakuSource)
+    from livepipe.bilibili.open_source import OpenSource
+
+    registry.register(OpenSource)
     from livepipe.bilibili.sinks.ban import BanSink
     from livepipe.bilibili.sinks.room import RoomSink
     from livepipe.bilibili.sinks.send import SendSink

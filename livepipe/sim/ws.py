@@ -329,6 +329,12 @@ class Hub:
             return None
         return uid, roomid
 
+    def _new_client(self, ws: web.WebSocketResponse, body: dict[str, Any], who: tuple[int, int], peer: str) -> Client:
+        """The :class:`Client` for an accepted AUTH ``body``; ``who`` is what :meth:`_check_auth` returned."""
+        uid, room_id = who
+        protover = int(body.get("protover", 3) or 3) if str(body.get("protover", "3")).isdigit() else 3
+        return Client(next(self._ids), ws, room_id, uid, protover, peer)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``GET /sub``: the live danmaku WebSocket."""
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
@@ -357,12 +363,11 @@ class Hub:
             await ws.send_bytes(P.encode_packet(P.OP_AUTH_REPLY, '{"code":-101}', ver=1, seq=1))
             await ws.close()
             return ws
-        uid, room_id = who
-        protover = int(body.get("protover", 3) or 3) if str(body.get("protover", "3")).isdigit() else 3
-        c = Client(next(self._ids), ws, room_id, uid, protover, peer)
+        c = self._new_client(ws, body, who, peer)
+        room_id = c.room_id
         await ws.send_bytes(P.encode_packet(P.OP_AUTH_REPLY, '{"code":0}', ver=1, seq=1))
         if c.anonymous:
-            c.send(encode_batch([M.log_in_notice()], P.VER_ZLIB if protover == 2 else P.VER_BROTLI))
+            c.send(encode_batch([M.log_in_notice()], P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI))
         self.clients.setdefault(room_id, set()).add(c)
         self.changed.set()
         writer = asyncio.ensure_future(self._writer(c))
