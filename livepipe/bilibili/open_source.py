@@ -33,7 +33,7 @@ from livepipe.bilibili.api import USER_AGENT
 from livepipe.bilibili.client import AuthFailed, ConnectionEnded, ConnectionStats, DanmakuClient
 from livepipe.bilibili.open_commands import INTERACTION_END
 from livepipe.bilibili.protocol import ProtocolError
-from livepipe.bilibili.source import DanmakuSource, tune_gc
+from livepipe.bilibili.source import SIMULATOR_CREDENTIAL, DanmakuSource, tune_gc
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
 from livepipe.schema import Secret, SourceConfig
@@ -58,7 +58,8 @@ class OpenSourceConfig(SourceConfig):
     )  # fmt: skip
     credential: str | None = cfg_field(
         None, description="name of a `[credentials.NAME]` table holding `app_id`, `access_key_id`, "
-        "`access_key_secret` and `code` (or `codes`); keys given here win",
+        "`access_key_secret` and `code` (or `codes`); keys given here win. With an embedded `[simulator]`, an "
+        "empty `[credentials.simulator]` registers a demo app watching every simulated room",
     )
     base_url: str | None = cfg_field(
         None, description="base URL of the open platform API (a simulator); unset = live-open.biliapi.com, or the "
@@ -166,13 +167,30 @@ class OpenSource(Source):
 
     # ---- set-up -----------------------------------------------------------------------------
 
-    def _load_app(self) -> tuple[_App, list[SecretStr]]:
+    async def _simulator_app(self) -> dict[str, Any]:
+        """An empty ``[credentials.simulator]`` with an embedded ``[simulator]``: a fresh app of that simulator,
+        watching every simulated room unless ``codes`` are given."""
+        url = str(self.context.settings["simulator_url"]).rstrip("/")
+        async with httpx.AsyncClient(timeout=10, verify=self._ssl or True) as http:
+            app = (await http.post(f"{url}/_sim/open-apps")).raise_for_status().json()
+            rooms = (await http.get(f"{url}/_sim/rooms")).raise_for_status().json()
+        self.log.info("embedded simulator: open platform app %s", app["app_id"])
+        return {**app, "codes": [SecretStr(r["auth_code"]) for r in rooms]}
+
+    async def _load_app(self) -> tuple[_App, list[SecretStr]]:
         c = self.config
         table: dict[str, Any] = {}
         if c.credential:
             found = self.context.credentials.get(c.credential)
             if found is None:
                 raise OpenPlatformError(f"no [credentials.{c.credential}] table")
+            if not found and c.credential == SIMULATOR_CREDENTIAL:
+                if not self.context.settings.get("simulator_url"):
+                    raise OpenPlatformError(
+                        f"[credentials.{SIMULATOR_CREDENTIAL}] is empty: an empty table named "
+                        f"'{SIMULATOR_CREDENTIAL}' is only filled in by an embedded [simulator]; give app_id, "
+                        "access_key_id, access_key_secret and code instead")  # fmt: skip
+                found = await self._simulator_app()
             unknown = sorted(set(found) - set(CREDENTIAL_KEYS))
             if unknown:
                 raise OpenPlatformError(f"[credentials.{c.credential}]: unknown key(s) {', '.join(unknown)} for the "
@@ -205,13 +223,13 @@ class OpenSource(Source):
     async def start(self) -> None:
         """Check the app's keys and identity codes are all given; open the HTTP client."""
         tune_gc()
-        self.app, codes = self._load_app()
+        self._ssl = self._ssl_context()
+        self.app, codes = await self._load_app()
         seen: set[str] = set()
         for i, code in enumerate(codes):
             if code.get_secret_value() not in seen:
                 seen.add(code.get_secret_value())
                 self.rooms.append(_Room(i, code))
-        self._ssl = self._ssl_context()
         self.http = httpx.AsyncClient(timeout=self.config.http_timeout, verify=self._ssl or True,
                                       headers={"User-Agent": USER_AGENT})  # fmt: skip
 
