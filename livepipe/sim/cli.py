@@ -45,7 +45,7 @@ def _parse_rooms(value: str | None) -> list[RoomSpec] | None:
 @click.option("--http-delay", default=0.0, type=float, help="Fault: delay every HTTP answer by N seconds.")
 @click.option("--idle-timeout", default=65.0, show_default=True, type=float,
               help="Drop clients that send no heartbeat for this long.")  # fmt: skip
-@click.option("--open-session-expiry", default=60.0, show_default=True, type=float,
+@click.option("--open-expiry", "open_session_expiry", default=60.0, show_default=True, type=float,
               help="Open platform: seconds without a game heartbeat after which a game ends.")
 def sim_command(
     host: str,
