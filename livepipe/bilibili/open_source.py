@@ -118,6 +118,7 @@ class _Room:
         self.connected_since = 0.0
         self.link_index = 0
         self.gave_up: str | None = None
+        self.last_error: str | None = None
         self.stats: ConnectionStats | None = None
 
     @property
@@ -351,7 +352,11 @@ class OpenSource(Source):
                             self._give_up(room, e)
                         return
                     delay = e.info.wait if e.outcome is O.OpenOutcome.WAIT else self._backoff(attempt)
-                    self.log.warning("%s: %s; retrying in %.1f s", room.label, e, delay)
+                    # once per new error, then every 10th repeat: never a line per retry
+                    repeat = str(e) == room.last_error
+                    room.last_error = str(e)
+                    self.log.log(logging.DEBUG if repeat and attempt % 10 else logging.WARNING,
+                                 "%s: %s; retrying in %.1f s (attempt %d)", room.label, e, delay, attempt)  # fmt: skip
                     await self.clock.sleep(delay)
                     continue
             total += 1
@@ -375,6 +380,7 @@ class OpenSource(Source):
         assert self.app is not None
         data = await self._call(O.PATH_START, O.start_body(room.code.get_secret_value(), self.app.app_id))
         game = O.parse_start(data)
+        room.last_error = None
         room.game, room.game_lost, room.link_index = game, None, 0
         if room.room_id != game.room_id:
             self.log.info("identity code #%d is room %s (%s)", room.index + 1, game.room_id, game.anchor_uname)

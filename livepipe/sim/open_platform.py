@@ -97,20 +97,10 @@ class OpenHub(Hub):
                          popularity=sim.popularity, stop_list_every=0)  # fmt: skip
         self.platform = platform
 
-    def attach(self, room: Room) -> None:
-        """Listen to ``room``: each broadcast the open platform pushes is queued in its open form."""
-        if room.room_id in self._listeners:
-            return
-        rid = room.room_id
-
-        def listener(message: dict[str, Any]) -> None:
-            if self.clients.get(rid):
-                om = to_open(message, rid, self.platform.anchor(room), self.platform.open_id)
-                if om is not None:
-                    self.pending.setdefault(rid, []).append((om, encode_json(om)))
-
-        self._listeners[rid] = listener
-        room.listeners.append(listener)
+    def _pending_item(self, room: Room, message: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+        """The open-platform form of a broadcast, or None for what the open platform does not push."""
+        om = to_open(message, room.room_id, self.platform.anchor(room), self.platform.open_id)
+        return None if om is None else (om, encode_json(om))
 
     def _game_for(self, body: dict[str, Any]) -> Game | None:
         key = body.get("key")

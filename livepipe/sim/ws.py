@@ -189,11 +189,17 @@ class Hub:
 
         def listener(message: dict[str, Any]) -> None:
             if self.clients.get(rid):
-                last, raw = room.last_encoded
-                self.pending.setdefault(rid, []).append((message, raw if last is message else encode_json(message)))
+                item = self._pending_item(room, message)
+                if item is not None:
+                    self.pending.setdefault(rid, []).append(item)
 
         self._listeners[rid] = listener
         room.listeners.append(listener)
+
+    def _pending_item(self, room: Room, message: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+        """What a broadcast queues for this hub's clients: the message and its JSON bytes (None: nothing)."""
+        last, raw = room.last_encoded
+        return message, raw if last is message else encode_json(message)
 
     def detach_all(self) -> None:
         """Remove this hub's listeners from every room."""

@@ -53,3 +53,28 @@ inputs = ["open"]
     for secret in ("s3cr3t-value-0001", "CODEAAAAAAAA1", "CODEBBBBBBBB2"):
         assert secret not in blob
     assert spec.config.codes[1].get_secret_value() == "CODEBBBBBBBB2"
+
+
+def test_config_show_redacts_literal_identity_codes_in_a_credentials_table(tmp_path):
+    text = """
+[credentials.openapp]
+app_id = 17
+access_key_id = "AKID"
+access_key_secret = "literal-secret-0002"
+code = "CODECCCCCCCC3"
+codes = ["CODEDDDDDDDD4"]
+
+[sources.open]
+type = "bilibili.open"
+credential = "openapp"
+
+[sinks.out]
+type = "console"
+inputs = ["open"]
+"""
+    config = load_toml(text, tmp_path)
+    shown = tomli_w.dumps(config.display)
+    assert "app_id = 17" in shown
+    for secret in ("literal-secret-0002", "CODECCCCCCCC3", "CODEDDDDDDDD4", "AKID"):
+        assert secret not in shown
+    assert config.credentials["openapp"]["code"].get_secret_value() == "CODECCCCCCCC3"

@@ -139,3 +139,17 @@ async def test_credentials_table_supplies_the_app_and_missing_keys_are_named():
         with pytest.raises(OpenPlatformError, match=r"missing access_key_secret, codes"):
             async with running_open_source(sim, app_id=1, access_key_id="k"):
                 pass
+
+
+async def test_a_refused_start_is_retried_until_it_clears_with_one_warning_per_ten_attempts(caplog):
+    caplog.set_level(logging.DEBUG, logger="livepipe.source.open")
+    async with run_simulator(rooms=[1000], seed=5) as sim:
+        sim.faults.update({"http_352": ["/v2/app/start"]})
+        async with running_open_source(sim, backoff_max=0.05, **app_options(sim, 1000)) as run:
+            retries = lambda: [r for r in caplog.records if "retrying in" in r.getMessage()]  # noqa: E731
+            await wait_until(lambda: len(retries()) >= 25, what="25 refused starts")
+            warnings = [r for r in retries() if r.levelno >= logging.WARNING]
+            assert 1 <= len(warnings) <= 1 + len(retries()) // 10
+            assert "-352" in warnings[0].getMessage() and not run.finished
+            sim.faults.update({"http_352": []})
+            await wait_until(lambda: run.kinds("source.connected"), what="connected once the fault clears")
