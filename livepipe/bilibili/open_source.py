@@ -22,11 +22,12 @@ import random
 import ssl
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 import orjson
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
 from livepipe.bilibili import open_api as O
 from livepipe.bilibili.api import USER_AGENT
@@ -85,6 +86,16 @@ class OpenSourceConfig(SourceConfig):
     start_gap: float = cfg_field(0.25, description="seconds between starting consecutive rooms", ge=0)
     status_events: bool = cfg_field(True, description="emit `source.connected` / `source.disconnected` events")
     jitter_seed: int | None = cfg_field(None, description="seed for the backoff jitter (tests); unset = random")
+
+    @model_validator(mode="after")
+    def _app_is_given(self) -> OpenSourceConfig:
+        """Without a ``credential`` table, the source's own keys must name the app and at least one room."""
+        if self.credential is None:
+            missing = [k for k in ("app_id", "access_key_id", "access_key_secret", "codes") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}: give them here, or name a `credential` table "
+                                 "holding them")  # fmt: skip
+        return self
 
 
 class OpenPlatformError(Exception):
@@ -456,8 +467,6 @@ class OpenSource(Source):
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).hostname or url
 
 

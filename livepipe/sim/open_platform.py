@@ -34,6 +34,7 @@ from aiohttp import web
 
 from livepipe.bilibili import open_api as O
 from livepipe.bilibili import protocol as P
+from livepipe.sim.http_read import area_names
 from livepipe.sim.open_messages import interaction_end, open_id, to_open
 from livepipe.sim.state import Room, encode_json
 from livepipe.sim.ws import Client, Hub, encode_batch
@@ -170,8 +171,6 @@ class OpenPlatform:
 
     def anchor(self, room: Room) -> dict[str, Any]:
         """The streamer's info as ``anchor_info`` gives it (title and area name for LIVE_START/END)."""
-        from livepipe.sim.http_read import area_names
-
         return {"uid": 0, "open_id": self.open_id(room.owner_uid), "union_id": "", "uname": room.owner_name,
                 "uface": "", "title": room.title, "area_name": area_names(room.area_id)[0]}  # fmt: skip
 

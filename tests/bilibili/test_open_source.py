@@ -6,6 +6,7 @@ import logging
 import time
 
 import pytest
+from pydantic import ValidationError
 
 from livepipe.bilibili.open_source import OpenPlatformError
 from livepipe.sim import messages as M
@@ -136,8 +137,12 @@ async def test_credentials_table_supplies_the_app_and_missing_keys_are_named():
                  "access_key_secret": opts["access_key_secret"], "code": opts["codes"][0]}  # fmt: skip
         async with running_open_source(sim, credential="openapp", credentials={"openapp": table}) as run:
             await wait_until(lambda: run.kinds("source.connected"), what="connected")
-        with pytest.raises(OpenPlatformError, match=r"missing access_key_secret, codes"):
+        with pytest.raises(ValidationError, match=r"missing access_key_secret, codes"):
             async with running_open_source(sim, app_id=1, access_key_id="k"):
+                pass
+        missing = r"missing access_key_id, access_key_secret, codes: .* or in \[credentials.partial\]"
+        with pytest.raises(OpenPlatformError, match=missing):
+            async with running_open_source(sim, credential="partial", credentials={"partial": {"app_id": 1}}):
                 pass
 
 
