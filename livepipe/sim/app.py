@@ -137,6 +137,7 @@ class Simulator:
             self.hub.attach(room)
         #: the open platform (开放平台): apps, games, /v2/app/*, /open/sub
         self.open = OpenPlatform(self, session_expiry=open_session_expiry)
+        self.hub.fault_peers.append(self.open.hub)
         self.app = self.build_app()
         self.cert: tls_mod.CertFiles | None = None
         self.port = 0

@@ -98,6 +98,9 @@ class OpenHub(Hub):
                          popularity=sim.popularity, stop_list_every=0)  # fmt: skip
         self.platform = platform
 
+    def _take_malformed_once(self) -> bool:
+        return False  # the web hub sends the one-off malformed frame to this hub's clients too
+
     def _pending_item(self, room: Room, message: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
         """The open-platform form of a broadcast, or None for what the open platform does not push."""
         om = to_open(message, room.room_id, self.platform.anchor(room), self.platform.open_id)

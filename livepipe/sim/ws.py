@@ -145,6 +145,8 @@ class Hub:
         self.allow_keyless = allow_keyless
         self.stop_list_every = stop_list_every
         self.clients: dict[int, set[Client]] = {}
+        #: other hubs (the open platform's) whose clients also get this hub's one-off malformed frame
+        self.fault_peers: list[Hub] = []
         #: room id -> [(message, its JSON bytes)] waiting for the next flush
         self.pending: dict[int, list[tuple[dict[str, Any], bytes]]] = {}
         self._ids = itertools.count(1)
@@ -284,9 +286,8 @@ class Hub:
                     c.close_soon()
             elif f.close_every <= 0:
                 last_close = now
-            if f.malformed_once:
-                f.malformed_once = False
-                for c in self.all_clients():
+            if self._take_malformed_once():
+                for c in self.all_clients() + [c for peer in self.fault_peers for c in peer.all_clients()]:
                     c.send(MALFORMED_FRAME)
             if f.malformed_every > 0 and now - last_malformed >= f.malformed_every:
                 last_malformed = now
@@ -298,6 +299,13 @@ class Hub:
                 frame = encode_batch([M.stop_live_room_list(offline)], P.VER_PLAIN_JSON)
                 for c in self.all_clients():
                     c.send(frame)
+
+    def _take_malformed_once(self) -> bool:
+        """True once per ``faults.malformed_once`` request (which this hub then clears)."""
+        if self.faults.malformed_once:
+            self.faults.malformed_once = False
+            return True
+        return False
 
     # --- the /sub handler ----------------------------------------------------------------------
 

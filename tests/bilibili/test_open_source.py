@@ -158,3 +158,23 @@ async def test_a_refused_start_is_retried_until_it_clears_with_one_warning_per_t
             assert "-352" in warnings[0].getMessage() and not run.finished
             sim.faults.update({"http_352": []})
             await wait_until(lambda: run.kinds("source.connected"), what="connected once the fault clears")
+
+
+async def test_dropped_sockets_reconnect_on_the_same_game_and_a_malformed_frame_is_skipped():
+    async with run_simulator(rooms=[1000], seed=5) as sim:
+        async with running_open_source(sim, **app_options(sim, 1000)) as run:
+            await wait_until(lambda: run.kinds("source.connected"), what="connected")
+            for i in range(3):
+                n = len(run.kinds("source.connected"))
+                await wait_until(lambda: sim.open.hub.clients.get(1000), what="a client")
+                sim.open.hub.faults.malformed_once = True  # one undecodable frame: skipped, the socket stays
+                await wait_until(lambda i=i: run.metric("bilibili_decode_errors_total") >= i + 1, what="the bad frame")
+                for c in sim.open.hub.all_clients():
+                    c.close_soon()
+                await wait_until(lambda n=n: len(run.kinds("source.connected")) > n, what="reconnected")
+            games = {e.data["game_id"] for e in run.kinds("source.connected")}
+            assert len(games) == 1 and run.metric("bilibili_open_games_started_total") == 1
+            assert [e.data["reason"] for e in run.kinds("source.disconnected")] == ["closed"] * 3
+            sim.inject_danmaku(1000, "still the same game", uid=sim.populations[1000].users[0].uid)
+            await wait_until(lambda: any(e.text == "still the same game" for e in run.kinds("danmaku")),
+                             what="danmaku")  # fmt: skip
