@@ -136,8 +136,11 @@ class _Room:
     def label(self) -> str:
         return f"room {self.room_id}" if self.room_id else f"identity code #{self.index + 1}"
 
-    def lose_game(self, why: str) -> None:
-        """The platform ended this room's game: stop its connection so the room starts a new one."""
+    def lose_game(self, why: str, game_id: str | None = None) -> None:
+        """The platform ended this room's game (``game_id``, if given, must still be the room's current one):
+        stop its connection so the room starts a new one."""
+        if game_id is not None and (self.game is None or self.game.game_id != game_id):
+            return  # a report about a game the room already replaced
         self.game_lost = why
         if self.scope is not None:
             self.scope.cancel()
@@ -251,8 +254,9 @@ class OpenSource(Source):
             if self.http is None:
                 return
             with anyio.move_on_after(5):
-                for room in self.rooms:
-                    await self._end_game(room)
+                async with anyio.create_task_group() as tg:
+                    for room in self.rooms:
+                        tg.start_soon(self._end_game, room)
             await self.http.aclose()
 
     # ---- the signed calls -------------------------------------------------------------------
@@ -302,7 +306,7 @@ class OpenSource(Source):
                     except O.OpenApiError as e:
                         if e.outcome is not O.OpenOutcome.RESTART:
                             raise
-                        room.lose_game(str(e))
+                        room.lose_game(str(e), game_id)
                 else:
                     for batch in O.batches(list(games)):
                         failed = O.parse_batch_heartbeat(await self._call(O.PATH_BATCH_HEARTBEAT,
@@ -310,7 +314,7 @@ class OpenSource(Source):
                         for game_id in failed:
                             if game_id in games:
                                 games[game_id].lose_game(f"{O.PATH_BATCH_HEARTBEAT}: game {game_id} failed "
-                                                         "(expired or ended)")
+                                                         "(expired or ended)", game_id)
                 failures = 0
             except O.OpenApiError as e:
                 failures += 1
@@ -344,6 +348,8 @@ class OpenSource(Source):
                 if other.gave_up is None:
                     other.gave_up = room.gave_up
                     other.lose_game("gave up")
+        if not self.ready and all(r.connected or r.gave_up for r in self.rooms) and not app_level:
+            self.ready = True  # every room that can work is connected
 
     async def _room_loop(self, room: _Room, emit: Emit) -> None:
         if room.index and self.config.start_gap:
@@ -426,7 +432,7 @@ class OpenSource(Source):
         async def on_events(events: list[Event]) -> None:
             for ev in events:
                 if ev.cmd == INTERACTION_END and ev.data.get("game_id") in (None, game.game_id):
-                    room.lose_game(f"{INTERACTION_END} for game {game.game_id}")
+                    room.lose_game(f"{INTERACTION_END} for game {game.game_id}", game.game_id)
                     continue
                 await emit(ev)
 

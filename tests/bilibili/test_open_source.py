@@ -128,6 +128,7 @@ async def test_a_wrong_identity_code_gives_up_that_room_only():
             sim.inject_danmaku(1000, "still here", uid=sim.populations[1000].users[0].uid)
             await wait_until(lambda: any(e.text == "still here" for e in run.kinds("danmaku")), what="danmaku")
             assert len(_calls(sim, "/v2/app/start", 7007)) == 1
+            assert run.source.ready  # every room that can work is connected
 
 
 async def test_credentials_table_supplies_the_app_and_missing_keys_are_named():
