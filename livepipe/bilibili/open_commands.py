@@ -30,6 +30,8 @@ from livepipe.bilibili.commands import (
     _int,
     _interact_data,
     _mk,
+    _ms,
+    _now,
     _secs,
     _str,
     register_cmds,
@@ -66,15 +68,32 @@ def _medal(d: dict[str, Any], room_id: int) -> dict[str, Any] | None:
     }
 
 
+_new_event = tuple.__new__
+
+
+def _event(message: dict[str, Any], d: dict[str, Any], kind: str, cmd: str, room_id: int, ts: float | None,
+           uname: str | None, text: str | None, data: dict[str, Any]) -> Event:  # fmt: skip
+    """The event, ``uid`` None; its id the message's ``msg_id`` (else the body hash, as for web cmds)."""
+    msg_id = _str(d.get("msg_id"))
+    if msg_id:
+        if ts is None:
+            ts = _ms(message.get("send_time")) or _now()
+        return _new_event(Event, (msg_id, kind, cmd, room_id, ts, None, uname, text, data, message))
+    return _mk(message, kind, cmd, room_id, ts, None, uname, text, data)
+
+
 def _finish(ev: Event, d: dict[str, Any], user: dict[str, Any] | None, **extra: Any) -> Event:
-    """Open-platform touches on an event built by a web helper: msg_id as id, no masking, identity keys."""
+    """Open-platform touches: no masking, identity keys, ``extra`` data keys; msg_id as id and no uid for
+    an event a web helper built."""
     data = ev.data
     if user is not None:
         data["masked"] = False
         data.update(identity(user))
     data.update(extra)
     msg_id = _str(d.get("msg_id"))
-    return ev._replace(id=msg_id, uid=None) if msg_id else ev._replace(uid=None)
+    if msg_id and ev.id != msg_id:
+        return ev._replace(id=msg_id, uid=None)
+    return ev if ev.uid is None else ev._replace(uid=None)
 
 
 def _uname(d: dict[str, Any]) -> str | None:
@@ -101,7 +120,7 @@ def _dm(message: dict[str, Any], cmd: str, room_id: int) -> Event:
         "mirror": bool(d.get("is_mirror")) or cmd.endswith("_MIRROR"),
         "masked": False,
     }  # fmt: skip
-    ev = _mk(message, "danmaku", cmd, room_id, _secs(d.get("timestamp")), None, _uname(d), _str(d.get("msg")), data)
+    ev = _event(message, d, "danmaku", cmd, room_id, _secs(d.get("timestamp")), _uname(d), _str(d.get("msg")), data)
     return _finish(ev, d, d, reply_open_id=_str(d.get("reply_open_id")) or None, glory_level=_int(d.get("glory_level")))
 
 
@@ -115,7 +134,7 @@ def _send_gift(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     combo = _d(d.get("combo_info"))
     data = _gift_data([item], face=d.get("uface"), guard_level=d.get("guard_level"), medal=_medal(d, room_id),
                       blind=None, batch_combo_id=combo.get("combo_id"), gift_img=d.get("gift_icon"), masked=False)
-    ev = _mk(message, "gift", cmd, room_id, _secs(d.get("timestamp")), None, _uname(d), None, data)
+    ev = _event(message, d, "gift", cmd, room_id, _secs(d.get("timestamp")), _uname(d), None, data)
     blind = _d(d.get("blind_gift"))
     return _finish(ev, d, d, paid=paid, r_price=_int(d.get("r_price")),
                    blind_gift_id=_int(blind.get("blind_gift_id")) if blind.get("status") else None)
@@ -151,7 +170,7 @@ def _super_chat(message: dict[str, Any], cmd: str, room_id: int) -> Event:
         "masked": False,
     }
     ts = _secs(d.get("timestamp")) or _secs(start)
-    ev = _mk(message, "super_chat", cmd, room_id, ts, None, _uname(d), _str(d.get("message")), data)
+    ev = _event(message, d, "super_chat", cmd, room_id, ts, _uname(d), _str(d.get("message")), data)
     return _finish(ev, d, d)
 
 
@@ -159,20 +178,20 @@ def _super_chat_del(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     d = _d(message.get("data"))
     ids = d.get("message_ids")
     data = {"ids": [i for i in (_int(x) for x in ids) if i is not None] if type(ids) is list else []}
-    return _finish(_mk(message, "super_chat_delete", cmd, room_id, None, None, None, None, data), d, None)
+    return _finish(_event(message, d, "super_chat_delete", cmd, room_id, None, None, None, data), d, None)
 
 
 def _like(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     d = _d(message.get("data"))
     data = _interact_data(6, _medal(d, room_id), d.get("guard_level"), d.get("uface"), False, False)
-    ev = _mk(message, "like", cmd, room_id, _secs(d.get("timestamp")), None, _uname(d), _str(d.get("like_text")), data)
+    ev = _event(message, d, "like", cmd, room_id, _secs(d.get("timestamp")), _uname(d), _str(d.get("like_text")), data)
     return _finish(ev, d, d, like_count=_int(d.get("like_count")))
 
 
 def _enter(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     d = _d(message.get("data"))
     data = _interact_data(1, None, 0, d.get("uface"), False, False)
-    ev = _mk(message, "enter", cmd, room_id, _secs(d.get("timestamp")), None, _uname(d), None, data)
+    ev = _event(message, d, "enter", cmd, room_id, _secs(d.get("timestamp")), _uname(d), None, data)
     return _finish(ev, d, d)
 
 
@@ -181,19 +200,19 @@ def _live_start(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     t = _int(d.get("timestamp"))
     data = {"live_key": None, "sub_session_key": None, "live_platform": None, "live_model": None,
             "live_time": t or None}
-    ev = _mk(message, "live", cmd, room_id, _secs(t), None, None, None, data)
+    ev = _event(message, d, "live", cmd, room_id, _secs(t), None, None, data)
     return _finish(ev, d, None, title=_str(d.get("title")), area_name=_str(d.get("area_name")), **identity(d))
 
 
 def _live_end(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     d = _d(message.get("data"))
-    ev = _mk(message, "preparing", cmd, room_id, _secs(d.get("timestamp")), None, None, None, {"round": False})
+    ev = _event(message, d, "preparing", cmd, room_id, _secs(d.get("timestamp")), None, None, {"round": False})
     return _finish(ev, d, None, title=_str(d.get("title")), area_name=_str(d.get("area_name")), **identity(d))
 
 
 def _interaction_end(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     d = _d(message.get("data"))
-    ev = _mk(message, "notice", cmd, room_id, _secs(d.get("timestamp")), None, None, None, {"category": cmd})
+    ev = _event(message, d, "notice", cmd, room_id, _secs(d.get("timestamp")), None, None, {"category": cmd})
     return _finish(ev, d, None, game_id=_str(d.get("game_id")))
 
 
