@@ -179,3 +179,20 @@ async def test_dropped_sockets_reconnect_on_the_same_game_and_a_malformed_frame_
             sim.inject_danmaku(1000, "still the same game", uid=sim.populations[1000].users[0].uid)
             await wait_until(lambda: any(e.text == "still the same game" for e in run.kinds("danmaku")),
                              what="danmaku")  # fmt: skip
+
+
+async def test_too_many_games_waits_as_the_platform_asks_then_starts(monkeypatch):
+    from livepipe.bilibili import open_api as O
+
+    monkeypatch.setitem(O.OPEN_ERRORS, 7010, O.ErrorInfo("too many games", O.OpenOutcome.WAIT, "", 0.2))
+    async with run_simulator(rooms=[1000], seed=5, open_session_expiry=1.0) as sim:
+        opts = app_options(sim, 1000)
+        app = sim.open.apps[opts["access_key_id"]]
+        for _ in range(5):  # five games of the same app left running by "another instance"
+            sim.open._start(app, {"app_id": app.app_id, "code": opts["codes"][0]}, None)  # noqa: SLF001
+        async with running_open_source(sim, **opts) as run:
+            await wait_until(lambda: run.kinds("source.connected"), what="connected once the old games expired")
+            codes = [c["code"] for c in _calls(sim, "/v2/app/start")]
+            assert codes[0] == 7010 and codes[-1] == 0 and set(codes) == {0, 7010}
+            assert 2 <= len(codes) <= 2 + 1.0 / 0.2 + 2  # waited about 0.2 s each time, no faster
+            assert all(g.ended == "expired" for g in list(sim.open.games.values())[:5])
