@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from livepipe.errors import ConfigurationError
 from livepipe.registry import ComponentRegistry
 from livepipe.schema import ComponentConfig, secret_fields
 
@@ -67,7 +68,7 @@ class ConfigIssue:
         return f"{where}{comp}{key}{self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration is invalid; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[ConfigIssue] | str) -> None:

@@ -23,6 +23,7 @@ leak into the docs.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import inspect
 import json
@@ -49,6 +50,21 @@ from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, secret_fi
 ROOT = Path(__file__).resolve().parent.parent
 
 HOOKS_MD = Path("docs/plugins/hooks.md")
+ERRORS_MD = Path("docs/plugins/errors.md")
+API_MD = Path("docs/plugins/api.md")
+
+#: The modules whose ``__all__`` is livepipe's stable public API, in the order the page lists them.
+PUBLIC_MODULES = (
+    "livepipe",
+    "livepipe.component",
+    "livepipe.schema",
+    "livepipe.events",
+    "livepipe.errors",
+    "livepipe.registry",
+    "livepipe.hookspecs",
+    "livepipe.clock",
+    "livepipe.testing",
+)
 COMPONENTS_MD = Path("docs/reference/components.md")
 GLOBALS_MD = Path("docs/reference/globals.md")
 EVENT_SCHEMA = Path("docs/event.schema.json")
@@ -181,7 +197,7 @@ def render_hooks() -> str:
         "# Hooks reference\n",
         rst_to_markdown(hookspecs.__doc__ or ""),
         "",
-        "Implement a hook by writing a function with the hook's name, marked with `livepipe.hookspecs.hookimpl`"
+        "Implement a hook by writing a function with the hook's name, marked with `livepipe.hookimpl`"
         " (the marker for the pluggy project `\"livepipe\"`). See [Writing a plugin](authoring.md) for a"
         " complete package.",
         "",
@@ -214,6 +230,83 @@ class FieldDoc:
     required: bool
     secret: bool
     description: str
+
+
+def render_errors() -> str:
+    """Markdown for ``docs/plugins/errors.md``: the exception tree drawn in ``livepipe/errors.py``."""
+    from livepipe import errors
+
+    intro, tree, outro = _split_literal_block(errors.__doc__ or "")
+    parts = [
+        _BANNER.format(source="livepipe/errors.py"),
+        "# Exceptions\n",
+        rst_to_markdown(intro),
+        "",
+        "```text",
+        tree,
+        "```",
+        "",
+        rst_to_markdown(outro),
+        "",
+        "| Category | When |",
+        "|---|---|",
+    ]
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        parts.append(f"| `livepipe.errors.{name}` | {_first_paragraph(cls.__doc__)} |")
+    return "\n".join(parts) + "\n"
+
+
+def name_doc(module: Any, name: str) -> str:
+    """The first paragraph documenting ``module.name``: its docstring, or the ``#:`` comment above it."""
+    obj = getattr(module, name)
+    if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj):
+        return _first_paragraph(obj.__doc__)
+    source = inspect.getsource(module)
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if re.match(rf"{re.escape(name)}\s*[:=]", line):
+            comment: list[str] = []
+            j = i - 1
+            while j >= 0 and lines[j].startswith("#:"):
+                comment.insert(0, lines[j][2:].strip())
+                j -= 1
+            return " ".join(comment)
+    for node in ast.parse(source).body:  # a re-export: documented where it is defined
+        if isinstance(node, ast.ImportFrom) and node.module and any(a.name == name for a in node.names):
+            return name_doc(importlib.import_module(node.module), name)
+    return ""
+
+
+def render_public_api() -> str:
+    """Markdown for ``docs/plugins/api.md``: every name in the ``__all__`` of :data:`PUBLIC_MODULES`."""
+    parts = [
+        _BANNER.format(source="the __all__ of livepipe's public modules"),
+        "# Public API\n",
+        "These names are livepipe's stable surface for plugin authors and scripts: they keep working",
+        "across minor versions, and a change to one is announced in the changelog. Everything else",
+        "(any module or name not listed here) is internal and may change without notice.",
+        "",
+    ]
+    for modname in PUBLIC_MODULES:
+        module = importlib.import_module(modname)
+        parts += [f"## `{modname}`\n", _first_paragraph(module.__doc__), "", "| Name | What it is |", "|---|---|"]
+        for name in module.__all__:
+            parts.append(f"| `{name}` | {_cell(rst_to_markdown(name_doc(module, name)))} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _split_literal_block(doc: str) -> tuple[str, str, str]:
+    """Split a docstring at its one ``::`` literal block: (text before, the block dedented, text after)."""
+    head, _, rest = doc.partition("::\n")
+    lines = rest.split("\n")
+    block: list[str] = []
+    i = 0
+    while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+        block.append(lines[i][4:])
+        i += 1
+    return head.rstrip() + ":", "\n".join(block).strip("\n"), "\n".join(lines[i:]).strip()
 
 
 def type_text(annotation: Any) -> str:
@@ -652,6 +745,8 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
     """
     files: dict[Path, str] = {
         HOOKS_MD: render_hooks(),
+        ERRORS_MD: render_errors(),
+        API_MD: render_public_api(),
         COMPONENTS_MD: render_components(),
         GLOBALS_MD: render_globals(),
         EVENT_SCHEMA: render_event_schema(),

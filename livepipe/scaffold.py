@@ -60,7 +60,7 @@ testpaths = ["tests"]
 Registers its component types with livepipe through the ``livepipe_register_components`` hook.
 """
 
-from livepipe.hookspecs import hookimpl
+from livepipe import hookimpl
 
 from {module}.processor import {cls}
 

@@ -39,8 +39,6 @@ from livepipe.bilibili.protocol import (
     encode_packet,
 )
 from livepipe.events import Event, RawMessage, make_id
-from livepipe.hookspecs import hookimpl
-from livepipe.registry import ComponentRegistry
 
 __all__ = [
     "DecodeStats",
@@ -158,7 +156,3 @@ def parse_auth_reply(body: bytes | Packet) -> int:
         raise ProtocolError("auth reply has no integer 'code'")
     return code
 
-
-@hookimpl
-def livepipe_register_components(registry: ComponentRegistry) -> None:
-    """Register the built-in Bilibili component types."""

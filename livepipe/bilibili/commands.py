@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from livepipe.bilibili import pb
+from livepipe.errors import DecodeError
 from livepipe.events import Event, RawMessage, make_id
 
 __all__ = ["MessageError", "parse_command", "body_id", "CMD_KINDS", "PREFIX_KINDS", "kind_for_cmd"]
@@ -46,7 +47,7 @@ _SORT = orjson.OPT_SORT_KEYS
 _blake2b = hashlib.blake2b
 
 
-class MessageError(ValueError):
+class MessageError(DecodeError, ValueError):
     """The message is not a JSON object, so it cannot be a Bilibili command."""
 
 

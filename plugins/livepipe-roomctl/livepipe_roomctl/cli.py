@@ -25,6 +25,7 @@ from livepipe.bilibili import actions as act
 from livepipe.bilibili.sinks.room import RoomConfig, RoomSink
 from livepipe.component import Context
 from livepipe.config import ConfigError, PipelineConfig, load_config
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 from livepipe_roomctl.schedule import ScheduleConfig, preview
@@ -43,7 +44,7 @@ FACE_AUTH_MESSAGE = (
 )
 
 
-class UsageProblem(Exception):
+class UsageProblem(ConfigurationError):
     """The options and the config do not say enough (or contradict each other); exit 78."""
 
 

@@ -25,6 +25,7 @@ from pydantic import field_validator
 from livepipe.bilibili import actions as act
 from livepipe.bilibili.sinks.room import NEWS_MAX, TITLE_MAX
 from livepipe.component import Emit, Processor
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event
 from livepipe.schema import ProcessorConfig, field
 
@@ -92,7 +93,7 @@ class Command:
     hours: int | None = None
 
 
-class CommandError(ValueError):
+class CommandError(ConfigurationError, ValueError):
     """A command with bad arguments; ``key`` and ``values`` pick the reply from :data:`MESSAGES`."""
 
     def __init__(self, key: str, **values: Any) -> None:
