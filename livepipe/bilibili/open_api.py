@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from livepipe.errors import ServiceError
+
 #: The real host of the open platform API.
 OPEN_LIVE_URL = "https://live-open.biliapi.com"
 PATH_START = "/v2/app/start"
@@ -108,7 +110,7 @@ def error_info(code: int) -> ErrorInfo:
     return ErrorInfo("unexpected error", OpenOutcome.RETRY)
 
 
-class OpenApiError(Exception):
+class OpenApiError(ServiceError):
     """An error reply (or an unusable reply) of the open platform API.
 
     ``str()`` names the endpoint, the code, its meaning and the fix; never a secret.

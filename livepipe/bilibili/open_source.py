@@ -36,6 +36,7 @@ from livepipe.bilibili.open_commands import INTERACTION_END
 from livepipe.bilibili.protocol import ProtocolError
 from livepipe.bilibili.source import SIMULATOR_CREDENTIAL, DanmakuSource, tune_gc
 from livepipe.component import Emit, Source
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event, make_event
 from livepipe.schema import Secret, SourceConfig
 from livepipe.schema import field as cfg_field
@@ -98,8 +99,8 @@ class OpenSourceConfig(SourceConfig):
         return self
 
 
-class OpenPlatformError(Exception):
-    """The source gave up: the app's credentials or every room's identity code were refused."""
+class OpenPlatformError(ConfigurationError):
+    """The app's keys or identity codes are missing, or were refused so that every room gave up."""
 
 
 class SessionEnded(ConnectionEnded):
