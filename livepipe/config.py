@@ -380,7 +380,9 @@ def _redact(value: Any, path: list[str], secret_paths: set[str]) -> Any:
     return value
 
 
-_CREDENTIAL_SECRET_HINTS = ("sessdata", "bili_jct", "token", "password", "secret", "refresh", "cookie", "seed", "key")
+# "code": the open platform's identity code (身份码) in a credentials table for bilibili.open
+_CREDENTIAL_SECRET_HINTS = ("sessdata", "bili_jct", "token", "password", "secret", "refresh", "cookie", "seed", "key",
+                            "code")
 
 
 def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret_keys: set[str]) -> tuple[str, str]:

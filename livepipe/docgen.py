@@ -700,6 +700,7 @@ PLANNED_PAGES: tuple[tuple[str, str, str], ...] = (
     ("components", "dedupe", "components/dedupe.md"),
     ("components", "file", "components/file.md"),
     ("components", "console", "components/console.md"),
+    ("bilibili", "Web or open platform", "bilibili/web-or-open.md"),
     ("bilibili", "Events and data keys", "bilibili/events.md"),
     ("bilibili", "Simulator", "simulator.md"),
     ("bilibili", "Simulator actions", "simulator-actions.md"),

@@ -9,6 +9,7 @@ tree, with the module of each class::
     │   ├── ConfigError               livepipe.config: the TOML files (issues lists every problem)
     │   ├── TestDefinitionError       livepipe.configtest: a [[tests]] block
     │   ├── CredentialError           livepipe.bilibili.credential: a credential table or cookie file
+    │   ├── OpenPlatformError         livepipe.bilibili.open_source: open platform keys/codes missing or refused
     │   └── (plugins: RuleError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
     ├── PluginError                   livepipe.plugins: a plugin could not be registered
     │   └── RegistryError             livepipe.registry: a component type registered badly
@@ -19,10 +20,11 @@ tree, with the module of each class::
     │   └── ReplayError               livepipe.components.replay: a line of a replay file
     ├── TransportError                a connection to a service ended or could not be made
     │   ├── ConnectionEnded           livepipe.bilibili.client: a danmaku WebSocket session ended
-    │   │   └── ConnectFailed, AuthFailed, LivenessTimeout, HeartbeatTimeout, Closed
+    │   │   └── ConnectFailed, AuthFailed, LivenessTimeout, HeartbeatTimeout, Closed, SessionEnded
     │   └── NatsDisconnected          livepipe.components.nats_sink: dropped while disconnected
     ├── ServiceError                  the service answered, and the answer was no
     │   ├── ApiError                  livepipe.bilibili.api: a Bilibili HTTP API error code
+    │   ├── OpenApiError              livepipe.bilibili.open_api: an open platform (开放平台) error code
     │   ├── ActionFailed              livepipe.bilibili.sinks.common: a ban, send or room action
     │   └── LoginError                livepipe.bilibili.login: a login or cookie-refresh step
     └── SinkError                     a sink could not write

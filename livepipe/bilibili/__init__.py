@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from livepipe.bilibili import open_commands  # noqa: F401 - registers the LIVE_OPEN_PLATFORM_* cmds
 from livepipe.bilibili.commands import MessageError, parse_command
 from livepipe.bilibili.protocol import (
     OP_AUTH_REPLY,
