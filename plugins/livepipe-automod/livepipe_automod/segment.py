@@ -1,0 +1,85 @@
+"""Chinese word segmentation (jieba), so that a hit must cover whole words a reader would see.
+
+``刷单`` is not found in ``刷单曲`` (刷 / 单曲) and the sound ``sha bi`` not in ``杀必死``: a hit whose
+span cuts through a word of the segmentation is not a hit (see matchers.py for which hits are checked).
+
+jieba's dictionary takes about a second to load, so it is loaded once, lazily, by the first hit that
+needs it (or by :func:`warm_up`, which the processor calls from a worker thread at start), and
+:func:`load_seconds` reports how long that took. Segmentation runs only on candidate hits, never on
+every message, and uses jieba's dictionary alone (``HMM=False``): guessing new words would glue an
+insult to its neighbour. ``data/chat_words.txt`` adds live-chat words jieba's dictionary lacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+CHAT_WORDS = Path(__file__).with_name("data") / "chat_words.txt"
+
+_lock = threading.Lock()
+_tokenizer: Any = None
+_load_seconds: float | None = None
+
+
+def _get() -> Any:
+    global _tokenizer, _load_seconds
+    if _tokenizer is not None:
+        return _tokenizer
+    with _lock:
+        if _tokenizer is None:
+            t0 = time.perf_counter()
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)  # jieba logs "Building prefix dict" to stderr otherwise
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            tokenizer.load_userdict(str(CHAT_WORDS))
+            _load_seconds = time.perf_counter() - t0
+            _tokenizer = tokenizer
+    return _tokenizer
+
+
+def warm_up() -> float:
+    """Load the segmenter now (if it is not loaded yet); returns the seconds the load took."""
+    _get()
+    assert _load_seconds is not None
+    return _load_seconds
+
+
+def load_seconds() -> float | None:
+    """Seconds the segmenter took to load, or None while it has not been needed."""
+    return _load_seconds
+
+
+@functools.lru_cache(maxsize=4096)
+def word_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """The ``(start, end)`` of every word of ``text`` in jieba's segmentation."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for token in _get().cut(text, HMM=False):
+        spans.append((pos, pos + len(token)))
+        pos += len(token)
+    return tuple(spans)
+
+
+def cuts_a_word(text: str, start: int, end: int, *, inside_ok: bool) -> bool:
+    """Whether ``text[start:end]`` cuts through a word of the segmentation.
+
+    A word crossing either edge of the span is cut. With ``inside_ok`` a word that holds the whole
+    span is fine (``去死`` in ``去死吧``); without it, the span must be whole words (a sound heard
+    inside one longer word is not that word).
+    """
+    for s, e in word_spans(text):
+        if e <= start or s >= end:
+            continue
+        if s >= start and e <= end:
+            continue
+        if inside_ok and s <= start and e >= end:
+            continue
+        return True
+    return False
