@@ -8,7 +8,9 @@
   root node having a child per distinct first character.) Words marked for pinyin are looked up
   the same way, token by token, in the message's pinyin form.
   A candidate is then checked on the slow path (rare by construction): the message must repeat each
-  character at least as often as the word does (``ass`` is not found in ``as``), and a word that
+  character at least as often as the word does (``ass`` is not found in ``as``), a character doubled
+  into an ordinary word is that word (``他妈妈的`` does not hold ``他妈的``), a two-character Chinese word
+  must not cut a word of the segmentation (``刷单`` is not in ``刷单曲``, segment.py), and a word that
   starts or ends with a Latin letter or digit must start or end a token of the message (``sb`` is not
   found in ``is back``, but is in ``s b`` and ``你是sb``).
 * :class:`RegexMatcher` runs a rule's regexes on the form the rule chose. All regexes of one form are
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from livepipe_automod.normalize import (
     Normalized,
+    Run,
     clean,
     is_cjk,
     normalize,
@@ -34,7 +37,7 @@ from livepipe_automod.normalize import (
     runs,
     syllable_edges,
 )
-from livepipe_automod.segment import cuts_a_word
+from livepipe_automod.segment import COMMON_FREQ, cuts_a_word, frequency
 
 #: How a hit matched, strongest first. ``exact``: the word as listed is in the message (case aside);
 #: ``normalized``: found once the message is normalized (width, case, look-alikes, separators, repeats,
@@ -107,7 +110,8 @@ class WordMatcher:
                     tokens = tuple(sound.split())
                     self._sounds.setdefault(tokens[0], []).append((tokens, kind, w))
                     if len(tokens) == 1 and kind == "typed_pinyin":  # fully typed: also inside longer pinyin
-                        self._typed.setdefault(tokens[0][:2], []).append((tokens[0], w))
+                        typed = tokens[0][1:]
+                        self._typed.setdefault(typed[:2], []).append((typed, w))
                 self.pinyin_size += 1
         self._single_chars = frozenset(self._singles)
         #: Whether some hit will be checked against the word segmentation (two-character words, pinyin).
@@ -130,19 +134,24 @@ class WordMatcher:
                     if self._confirm(text, w, i, i + 1):
                         self._keep(hits, self._plain_hit(text, w))
         if self.pinyin_size:
-            self._find_sounds(s, hits)
+            self._find_sounds(text, hits)
         return list(hits.values())
 
-    def _find_sounds(self, s: str, hits: dict[str, Hit]) -> None:
+    def _find_sounds(self, text: Normalized, hits: dict[str, Hit]) -> None:
+        s = text.folded
         tokens = pinyin_tokens(s)
-        names = [t for t, _, _ in tokens]
+        names = [t if is_cjk(s[a]) else "'" + t for t, a, _ in tokens]
         sounds = self._sounds
         for i, tok in enumerate(names):
             for want, kind, w in sounds.get(tok, ()):
                 if _better(hits, w.rule, kind) and tuple(names[i : i + len(want)]) == want:
                     start, end = tokens[i][1], tokens[i + len(want) - 1][2]
+                    if kind == "homophone" and not _plausible_homophone(s[start:end], w.key):
+                        continue
+                    if text.compact != s and _doubled_word(runs(text.original)[1][start:end], w.key):
+                        continue
                     if not self._allowed(w.rule, s, start, end) and not cuts_a_word(s, start, end, inside_ok=False):
-                        heard = " ".join(want)
+                        heard = " ".join(want).replace("'", "")
                         hits[w.rule] = Hit(w.rule, w.word, heard, f"word {w.word!r} heard as pinyin {heard!r} "
                                            f"({kind.replace('_', ' ')})", kind)
         if not self._typed:
@@ -184,15 +193,43 @@ class WordMatcher:
             return False
         if w.short_cjk and cuts_a_word(s, start, end, inside_ok=True):
             return False
-        if w.lengths and all(n == 1 for n in w.lengths) and not (w.latin_start or w.latin_end):
+        if w.lengths and all(n == 1 for n in w.lengths) and not (w.latin_start or w.latin_end) and (
+                text.compact == s):
             return True
         c, rs = runs(text.original)
         span = rs[start:end]
         if any(r.count < n for r, n in zip(span, w.lengths, strict=False)):
             return False
+        if all(n == 1 for n in w.lengths) and _doubled_word(span, w.key):
+            return False
         if w.latin_start and not _token_edge(c, span[0].positions[: len(span[0].positions) - w.lengths[0] + 1], -1):
             return False
         return not (w.latin_end and not _token_edge(c, span[-1].positions[w.lengths[-1] - 1 :], +1))
+
+
+def _doubled_word(span: list[Run], key: str) -> bool:
+    """Whether the only repeat in ``span`` is one of the word's characters doubled into an ordinary word.
+
+    ``妈妈`` in ``他妈妈的`` is a word, not ``妈`` typed twice to hide ``他妈的``; in ``去去去死死`` the
+    repeats are a disguise, and so is ``沙沙`` in ``沙沙比`` (沙 is not a character of 傻逼).
+    """
+    repeated = [r for r in span if r.count > 1]
+    return (len(repeated) == 1 and repeated[0].count == 2 and repeated[0].char in key
+            and frequency(repeated[0].char * 2) >= COMMON_FREQ)
+
+
+def _plausible_homophone(heard: str, key: str) -> bool:
+    """Whether characters sounding like the word ``key`` are likely its disguise rather than another word.
+
+    Two syllables match by chance often: a two-character sound that is an ordinary dictionary word is
+    that word (``纸张`` is not ``智障``, ``出生`` not ``畜生``), and otherwise it must keep one of the
+    word's characters (``傻比``) or be a known rare spelling from the dictionary (``沙比``, ``煞笔``).
+    Three syllables rarely meet by chance (``草泥马`` is the insult's best-known disguise).
+    """
+    if len(heard) > 2:
+        return True
+    freq = frequency(heard)
+    return freq < COMMON_FREQ and (freq > 0 or any(a == b for a, b in zip(heard, key, strict=False)))
 
 
 def _better(hits: dict[str, Hit], rule: str, confidence: str) -> bool:

@@ -238,7 +238,8 @@ PINYIN: dict[str, str] = _PinyinMap()
 
 def pinyin_tokens(folded: str) -> list[tuple[str, int, int]]:
     """The pinyin tokens of ``folded`` with their span in it: each CJK character is its syllable, each
-    run of other characters one token (``傻b逼`` -> ``[("sha", 0, 1), ("b", 1, 2), ("bi", 2, 3)]``)."""
+    run of other characters one token (``傻b逼`` -> ``[("sha", 0, 1), ("b", 1, 2), ("bi", 2, 3)]``).
+    A token is typed (not a character's syllable) when its span holds no CJK character."""
     tokens: list[tuple[str, int, int]] = []
     start = -1
     for i, ch in enumerate(folded):
@@ -264,8 +265,8 @@ def pinyin_form(folded: str) -> str:
 
 
 def pinyin_variants(word: str, max_syllables: int = 4) -> set[str]:
-    """The pinyin forms of a word's disguises (see :func:`pinyin_variant_kinds`)."""
-    return set(pinyin_variant_kinds(word, max_syllables))
+    """The pinyin forms of a word's disguises, typed and character tokens alike (see :func:`pinyin_variant_kinds`)."""
+    return {form.replace("'", "") for form in pinyin_variant_kinds(word, max_syllables)}
 
 
 def pinyin_variant_kinds(word: str, max_syllables: int = 4) -> dict[str, str]:
@@ -273,10 +274,12 @@ def pinyin_variant_kinds(word: str, max_syllables: int = 4) -> dict[str, str]:
 
     Maps each form to how it disguises the word: ``homophone`` (every syllable a character of the
     same sound), ``typed_pinyin`` (some typed in full, the rest characters) or ``fuzzy`` (some
-    syllable typed as its initial only: ``s逼``). Typed letters next to each other form one token, as
-    they do in :func:`pinyin_form`. The pure abbreviation (every syllable an initial, ``sb``) is left
-    out: list it as a plain word if wanted. Words of more than ``max_syllables`` syllables get only
-    the all-characters and all-typed forms.
+    syllable typed as its initial only: ``s逼``). In a form, a typed token is marked with a leading
+    ``'`` (`` sha 'b ``): it only matches letters the message typed, never a character's syllable
+    (so ``zai`` typed for ``z`` + ``ai`` is not ``在``). Typed letters next to each other form one
+    token, as they do in :func:`pinyin_tokens`. The pure abbreviation (every syllable an initial,
+    ``sb``) is left out: list it as a plain word if wanted. Words of more than ``max_syllables``
+    syllables get only the all-characters and all-typed forms.
     """
     syllables = pinyin_form(normalize(word).folded).split()
     if not syllables or not all(s.isascii() and s.isalpha() for s in syllables):
@@ -297,13 +300,13 @@ def pinyin_variant_kinds(word: str, max_syllables: int = 4) -> dict[str, str]:
         for syl, how in zip(syllables, combo, strict=True):
             if how == "char":
                 if typing:
-                    tokens.append(typing)
+                    tokens.append("'" + typing)
                     typing = ""
                 tokens.append(syl)
             else:
                 typing += syl if how == "full" else syl[0]
         if typing:
-            tokens.append(typing)
+            tokens.append("'" + typing)
         kind = "fuzzy" if "initial" in combo else "typed_pinyin" if "full" in combo else "homophone"
         form = " " + " ".join(tokens) + " "
         if form not in out or _WEAKER[out[form]] > _WEAKER[kind]:
