@@ -99,7 +99,7 @@ class WordMatcher:
             key = normalize(word).folded
             if not key:
                 continue
-            short = len(key) == 2 and all(is_cjk(c) for c in key)
+            short = len(key) == 2 and all(is_cjk(c) for c in key) and len(normalize(word).compact) == 2
             w = _Word(rule, word, key, run_lengths(word), _latin(key[0]), _latin(key[-1]), short)
             table = self._singles if len(key) == 1 else self._bigrams
             table.setdefault(key[:2], []).append(w)
@@ -150,7 +150,7 @@ class WordMatcher:
                         continue
                     if text.compact != s and _doubled_word(runs(text.original)[1][start:end], w.key):
                         continue
-                    if not self._allowed(w.rule, s, start, end) and not cuts_a_word(s, start, end, inside_ok=False):
+                    if not self._allowed(w.rule, s, start, end) and not _cuts(text, start, end, inside_ok=False):
                         heard = " ".join(want).replace("'", "")
                         hits[w.rule] = Hit(w.rule, w.word, heard, f"word {w.word!r} heard as pinyin {heard!r} "
                                            f"({kind.replace('_', ' ')})", kind)
@@ -191,7 +191,7 @@ class WordMatcher:
         s = text.folded
         if self._allowed(w.rule, s, start, end):
             return False
-        if w.short_cjk and cuts_a_word(s, start, end, inside_ok=True):
+        if w.short_cjk and _cuts(text, start, end, inside_ok=True):
             return False
         if w.lengths and all(n == 1 for n in w.lengths) and not (w.latin_start or w.latin_end) and (
                 text.compact == s):
@@ -207,29 +207,39 @@ class WordMatcher:
         return not (w.latin_end and not _token_edge(c, span[-1].positions[w.lengths[-1] - 1 :], +1))
 
 
-def _doubled_word(span: list[Run], key: str) -> bool:
-    """Whether the only repeat in ``span`` is one of the word's characters doubled into an ordinary word.
+def _cuts(text: Normalized, start: int, end: int, *, inside_ok: bool) -> bool:
+    """Whether ``folded[start:end]`` cuts a word of the segmentation of the message's ``clean`` form.
 
-    ``妈妈`` in ``他妈妈的`` is a word, not ``妈`` typed twice to hide ``他妈的``; in ``去去去死死`` the
-    repeats are a disguise, and so is ``沙沙`` in ``沙沙比`` (沙 is not a character of 傻逼).
+    The clean form keeps separators, which a reader sees as boundaries (``去死 去死`` is two words,
+    while its folded ``去死去死`` holds ``死去``); folded positions are mapped to it through the runs.
     """
-    repeated = [r for r in span if r.count > 1]
-    return (len(repeated) == 1 and repeated[0].count == 2 and repeated[0].char in key
-            and frequency(repeated[0].char * 2) >= COMMON_FREQ)
+    c, rs = runs(text.original)
+    return cuts_a_word(c, rs[start].positions[0], rs[end - 1].positions[-1] + 1, inside_ok=inside_ok)
+
+
+def _doubled_word(span: list[Run], key: str) -> bool:
+    """Whether the only repeat in ``span`` is an inner character of the word doubled into an ordinary word.
+
+    ``妈妈`` in ``他妈妈的`` is a word, not ``妈`` typed twice to hide ``他妈的``; a doubled first or last
+    character (``杂种种``) is a stutter, the repeats in ``去去去死死`` are a disguise, and so is ``沙沙`` in
+    ``沙沙比`` (沙 is not a character of 傻逼).
+    """
+    repeated = [i for i, r in enumerate(span) if r.count > 1]
+    if len(repeated) != 1 or not 0 < repeated[0] < len(span) - 1:
+        return False
+    r = span[repeated[0]]
+    return r.count == 2 and r.char in key and frequency(r.char * 2) >= COMMON_FREQ
 
 
 def _plausible_homophone(heard: str, key: str) -> bool:
     """Whether characters sounding like the word ``key`` are likely its disguise rather than another word.
 
     Two syllables match by chance often: a two-character sound that is an ordinary dictionary word is
-    that word (``纸张`` is not ``智障``, ``出生`` not ``畜生``), and otherwise it must keep one of the
-    word's characters (``傻比``) or be a known rare spelling from the dictionary (``沙比``, ``煞笔``).
-    Three syllables rarely meet by chance (``草泥马`` is the insult's best-known disguise).
+    that word (``纸张`` is not ``智障``, ``出生`` not ``畜生``); rare dictionary spellings (``沙比``, ``煞笔``)
+    and non-words (``杀碧``) are disguises. Three syllables rarely meet by chance (``草泥马`` is the
+    insult's best-known disguise).
     """
-    if len(heard) > 2:
-        return True
-    freq = frequency(heard)
-    return freq < COMMON_FREQ and (freq > 0 or any(a == b for a, b in zip(heard, key, strict=False)))
+    return len(heard) > 2 or frequency(heard) < COMMON_FREQ
 
 
 def _better(hits: dict[str, Hit], rule: str, confidence: str) -> bool:

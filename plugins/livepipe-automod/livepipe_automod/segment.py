@@ -78,12 +78,15 @@ def frequency(word: str) -> int:
 
 
 def cuts_a_word(text: str, start: int, end: int, *, inside_ok: bool) -> bool:
-    """Whether ``text[start:end]`` cuts through a word of the segmentation.
+    """Whether ``text[start:end]`` cuts through an ordinary word of the segmentation.
 
-    A word crossing either edge of the span is cut. With ``inside_ok`` a word that holds the whole
-    span is fine (``去死`` in ``去死吧``); without it, the span must be whole words (a sound heard
-    inside one longer word is not that word).
+    A word crossing either edge of the span is cut, if it is an ordinary word (a dictionary
+    frequency of at least :data:`COMMON_FREQ`: ``单曲`` in ``刷单曲`` is, the rare ``真傻`` in ``真傻逼``
+    is not). With ``inside_ok`` a word that holds the whole span is fine (``去死`` in ``去死吧``);
+    without it, the span must be whole words (a sound heard inside one longer word is not that word).
+    ``text`` should keep separators (a space is a boundary a reader sees: ``去死 去死``).
     """
+    freq = _get().FREQ
     for s, e in word_spans(text):
         if e <= start or s >= end:
             continue
@@ -91,5 +94,6 @@ def cuts_a_word(text: str, start: int, end: int, *, inside_ok: bool) -> bool:
             continue
         if inside_ok and s <= start and e >= end:
             continue
-        return True
+        if (freq.get(text[s:e]) or 0) >= COMMON_FREQ or (not inside_ok and s <= start and e >= end):
+            return True
     return False
