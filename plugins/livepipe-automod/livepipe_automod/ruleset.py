@@ -103,9 +103,7 @@ class RuleSet:
         """
         matchers = self.scopes[scope]
         hits = matchers.find(text)
-        reread = self.rereader.reread(clean(text.original))
-        if reread is not None:
-            again, how = reread
+        for again, how in self.rereader.reread(clean(text.original)):
             for rule, h in matchers.find(normalize(again)).items():
                 conf = weaker(h.confidence, how)
                 if rule not in hits or RANK[conf] < RANK[hits[rule].confidence]:

@@ -7,8 +7,8 @@
   wherever they are.
 * A Latin token that is one short word typed several times (``nmnmnm``, ``sbsb``) reads as the word.
 
-:meth:`Rereader.reread` returns the new reading (and how it was obtained) only when something
-changed, so ordinary messages cost one regex scan.
+:meth:`Rereader.reread` returns the new readings (and how each was obtained) only when something
+changed, so ordinary messages cost two regex scans.
 """
 
 from __future__ import annotations
@@ -61,16 +61,19 @@ class Rereader:
             parts.append("|".join(map(re.escape, other)))
         self._pattern = re.compile("|".join(parts)) if parts else None
 
-    def reread(self, clean_text: str) -> tuple[str, str] | None:
-        """``(new clean text, confidence)`` or None when neither a substitution nor a repeat applies.
+    def reread(self, clean_text: str) -> list[tuple[str, str]]:
+        """The other readings of a message's clean form, each with the confidence a hit in it gets.
 
-        The confidence is ``substituted`` when the table changed something, else ``normalized``.
+        First the message with repeated words folded (``normalized``), if that changes it; then that
+        text with the substitution table applied (``substituted``), if that changes it. Empty for most
+        messages.
         """
+        out: list[tuple[str, str]] = []
         text = _REPEATED_WORD.sub(r"\1", clean_text)
-        how = "normalized" if text != clean_text else None
+        if text != clean_text:
+            out.append((text, "normalized"))
         if self._pattern is not None:
             replaced = self._pattern.sub(lambda m: self.table[m.group(0)], text)
             if replaced != text:
-                text, how = replaced, "substituted"
-        return (text, how) if how else None
-
+                out.append((replaced, "substituted"))
+        return out
