@@ -6,8 +6,8 @@ import pytest
 
 from livepipe_automod.matchers import CONFIDENCE, WordMatcher
 from livepipe_automod.normalize import normalize, syllable_edges
-from livepipe_automod.ruleset import RuleSet
 from livepipe_automod.rules import validate_rules
+from livepipe_automod.ruleset import RuleSet
 from livepipe_automod.variants import Rereader
 
 
