@@ -89,7 +89,8 @@ class WordMatcher:
         ``allow``: per rule, compounds inside which its words are not hits (``刷单曲`` for ``刷单``)."""
         self._bigrams: dict[str, list[_Word]] = {}
         self._singles: dict[str, list[_Word]] = {}
-        self._sounds: dict[str, list[tuple[tuple[str, ...], str, _Word]]] = {}
+        # pinyin forms by their first two tokens (one-token forms by their only token)
+        self._sounds: dict[tuple[str, ...], list[tuple[tuple[str, ...], str, _Word]]] = {}
         self._typed: dict[str, list[tuple[str, _Word]]] = {}
         self._allow = {rule: [k for c in compounds if (k := normalize(c).folded)]
                        for rule, compounds in (allow or {}).items()}
@@ -108,7 +109,7 @@ class WordMatcher:
             if kinds and len(pinyin_form(key).split()) >= 2:  # one syllable alone would match far too much
                 for sound, kind in kinds.items():
                     tokens = tuple(sound.split())
-                    self._sounds.setdefault(tokens[0], []).append((tokens, kind, w))
+                    self._sounds.setdefault(tokens[:2], []).append((tokens, kind, w))
                     if len(tokens) == 1 and kind == "typed_pinyin":  # fully typed: also inside longer pinyin
                         typed = tokens[0][1:]
                         self._typed.setdefault(typed[:2], []).append((typed, w))
@@ -139,13 +140,17 @@ class WordMatcher:
 
     def _find_sounds(self, text: Normalized, hits: dict[str, Hit]) -> None:
         s = text.folded
-        tokens = pinyin_tokens(s)
-        names = [t if is_cjk(s[a]) else "'" + t for t, a, _ in tokens]
+        names, starts = pinyin_tokens(s)
         sounds = self._sounds
+        n = len(names)
         for i, tok in enumerate(names):
-            for want, kind, w in sounds.get(tok, ()):
+            one = sounds.get((tok,))
+            two = sounds.get((tok, names[i + 1])) if i + 1 < n else None
+            if one is None and two is None:
+                continue
+            for want, kind, w in (one or []) + (two or []):
                 if _better(hits, w.rule, kind) and tuple(names[i : i + len(want)]) == want:
-                    start, end = tokens[i][1], tokens[i + len(want) - 1][2]
+                    start, end = starts[i], starts[i + len(want)]
                     if kind == "homophone" and not _plausible_homophone(s[start:end], w.key):
                         continue
                     if text.compact != s and _doubled_word(runs(text.original)[1][start:end], w.key):
@@ -156,8 +161,9 @@ class WordMatcher:
                                            f"({kind.replace('_', ' ')})", kind)
         if not self._typed:
             return
-        for tok, _, _ in tokens:
-            if len(tok) < 4 or not tok.isalpha() or not tok.isascii():
+        for name in names:
+            tok = name[1:]
+            if name[0] != "'" or len(tok) < 4 or not tok.isalpha() or not tok.isascii():
                 continue
             for j in range(len(tok) - 3):
                 for typed, w in self._typed.get(tok[j : j + 2], ()):

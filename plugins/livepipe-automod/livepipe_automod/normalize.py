@@ -236,23 +236,45 @@ class _PinyinMap(dict):
 PINYIN: dict[str, str] = _PinyinMap()
 
 
-def pinyin_tokens(folded: str) -> list[tuple[str, int, int]]:
-    """The pinyin tokens of ``folded`` with their span in it: each CJK character is its syllable, each
-    run of other characters one token (``傻b逼`` -> ``[("sha", 0, 1), ("b", 1, 2), ("bi", 2, 3)]``).
-    A token is typed (not a character's syllable) when its span holds no CJK character."""
-    tokens: list[tuple[str, int, int]] = []
-    start = -1
+class _SyllableMap(dict):
+    """Character -> its syllable if it is CJK, else ``""``; filled on first sight (one lookup per character)."""
+
+    def __missing__(self, ch: str) -> str:
+        value = PINYIN[ch] if is_cjk(ch) else ""
+        self[ch] = value
+        return value
+
+
+_SYLLABLE: dict[str, str] = _SyllableMap()
+
+
+def pinyin_tokens(folded: str) -> tuple[list[str], list[int]]:
+    """The pinyin tokens of ``folded`` and where each starts in it (plus the end, as a last offset).
+
+    Each CJK character is its syllable; each run of other characters is one token marked as typed
+    with a leading ``'`` (``傻b逼`` -> ``(["sha", "'b", "bi"], [0, 1, 2, 3])``): typed letters only
+    ever match typed pinyin, never a character's syllable.
+    """
+    names: list[str] = []
+    starts: list[int] = []
+    run = -1
+    syllable = _SYLLABLE
     for i, ch in enumerate(folded):
-        if is_cjk(ch):
-            if start >= 0:
-                tokens.append((folded[start:i], start, i))
-                start = -1
-            tokens.append((PINYIN[ch], i, i + 1))
-        elif start < 0:
-            start = i
-    if start >= 0:
-        tokens.append((folded[start:], start, len(folded)))
-    return tokens
+        syl = syllable[ch]
+        if syl:
+            if run >= 0:
+                names.append("'" + folded[run:i])
+                starts.append(run)
+                run = -1
+            names.append(syl)
+            starts.append(i)
+        elif run < 0:
+            run = i
+    if run >= 0:
+        names.append("'" + folded[run:])
+        starts.append(run)
+    starts.append(len(folded))
+    return names, starts
 
 
 def pinyin_form(folded: str) -> str:
@@ -261,7 +283,7 @@ def pinyin_form(folded: str) -> str:
     Each CJK character becomes its syllable; each run of other characters stays one token. Matching a
     word's pinyin form (with its padding) inside a text's therefore aligns on syllables.
     """
-    return " " + " ".join(t for t, _, _ in pinyin_tokens(folded)) + " "
+    return " " + " ".join(t.lstrip("'") for t in pinyin_tokens(folded)[0]) + " "
 
 
 def pinyin_variants(word: str, max_syllables: int = 4) -> set[str]:

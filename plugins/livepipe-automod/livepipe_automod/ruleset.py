@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from livepipe_automod.ladder import Step, parse_step
 from livepipe_automod.matchers import RANK, Hit, RegexMatcher, WordMatcher, weaker
-from livepipe_automod.normalize import Normalized, clean, normalize
+from livepipe_automod.normalize import Normalized, normalize
 from livepipe_automod.rules import SCOPES, RuleConfig
 from livepipe_automod.spam import Detector, FloodDetector, RateDetector, RepeatDetector, SimilarDetector
 from livepipe_automod.variants import DEFAULT_SUBSTITUTIONS, Rereader
@@ -103,7 +103,7 @@ class RuleSet:
         """
         matchers = self.scopes[scope]
         hits = matchers.find(text)
-        for again, how in self.rereader.reread(clean(text.original)):
+        for again, how in self.rereader.reread(text):
             for rule, h in matchers.find(normalize(again)).items():
                 conf = weaker(h.confidence, how)
                 if rule not in hits or RANK[conf] < RANK[hits[rule].confidence]:

@@ -8,7 +8,7 @@
 * A Latin token that is one short word typed several times (``nmnmnm``, ``sbsb``) reads as the word.
 
 :meth:`Rereader.reread` returns the new readings (and how each was obtained) only when something
-changed, so ordinary messages cost two regex scans.
+changed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from livepipe_automod.normalize import clean
+from livepipe_automod.normalize import Normalized, clean
 
 #: What chat commonly writes instead of a character or word (the processor's ``substitutions`` add to it).
 DEFAULT_SUBSTITUTIONS: dict[str, str] = {
@@ -39,7 +39,10 @@ DEFAULT_SUBSTITUTIONS: dict[str, str] = {
     "sb": "傻逼",
 }
 
-_REPEATED_WORD = re.compile(r"(?<![a-z0-9])([a-z]{2,8}?)\1+(?![a-z0-9])")
+#: A Latin token of the clean form, and a token that is one short word typed several times.
+_LATIN_TOKEN = re.compile(r"[a-z0-9]+")
+_LETTER = re.compile(r"[a-z]")
+_REPEATED_UNIT = re.compile(r"([a-z]{2,8}?)\1+")
 
 
 class Rereader:
@@ -52,28 +55,40 @@ class Rereader:
             k = clean(key).strip()
             if k and value:
                 self.table[k] = clean(value)
-        latin = sorted((k for k in self.table if k.isascii() and k.isalnum()), key=len, reverse=True)
-        other = sorted((k for k in self.table if k not in latin), key=len, reverse=True)
-        parts = []
-        if latin:
-            parts.append(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, latin)) + r")(?![a-z0-9])")
-        if other:
-            parts.append("|".join(map(re.escape, other)))
-        self._pattern = re.compile("|".join(parts)) if parts else None
+        self._latin = {k: v for k, v in self.table.items() if k.isascii() and k.isalnum()}
+        other = sorted((k for k in self.table if k not in self._latin), key=len, reverse=True)
+        self._other = re.compile("|".join(map(re.escape, other))) if other else None
 
-    def reread(self, clean_text: str) -> list[tuple[str, str]]:
-        """The other readings of a message's clean form, each with the confidence a hit in it gets.
+    def reread(self, text: Normalized) -> list[tuple[str, str]]:
+        """The other readings of a message, each with the confidence a hit in it gets.
 
-        First the message with repeated words folded (``normalized``), if that changes it; then that
-        text with the substitution table applied (``substituted``), if that changes it. Empty for most
-        messages.
+        First the message's clean form with repeated words folded (``normalized``), if that changes
+        it; then that text with the substitution table applied (``substituted``), if that changes
+        it. Empty for most messages, which have neither Latin letters nor a listed emoji: those cost
+        two scans in C.
         """
+        latin = _LETTER.search(text.compact) is not None
+        if not latin and (self._other is None or self._other.search(text.original) is None):
+            return []
+        source = clean(text.original)
+        folded = _LATIN_TOKEN.sub(_fold_token, source) if latin else source
         out: list[tuple[str, str]] = []
-        text = _REPEATED_WORD.sub(r"\1", clean_text)
-        if text != clean_text:
-            out.append((text, "normalized"))
-        if self._pattern is not None:
-            replaced = self._pattern.sub(lambda m: self.table[m.group(0)], text)
-            if replaced != text:
-                out.append((replaced, "substituted"))
+        if folded != source:
+            out.append((folded, "normalized"))
+        replaced = folded
+        if latin and self._latin:
+            replaced = _LATIN_TOKEN.sub(lambda m: self._latin.get(m.group(0), m.group(0)), replaced)
+        if self._other is not None:
+            replaced = self._other.sub(lambda m: self.table[m.group(0)], replaced)
+        if replaced != folded:
+            out.append((replaced, "substituted"))
         return out
+
+
+def _fold_token(m: re.Match[str]) -> str:
+    token = m.group(0)
+    if len(token) >= 4:
+        r = _REPEATED_UNIT.fullmatch(token)
+        if r is not None:
+            return r.group(1)
+    return token

@@ -135,7 +135,8 @@ def test_repeated_words_read_as_one():
     rs = rules({"id": "i", "words": ["nmsl", "sb"]})
     assert matched(rs, "nmslnmslnmsl") == {"i": "normalized"}
     assert matched(rs, "真sbsbsb") == {"i": "normalized"}
-    assert Rereader({}).reread("hello") == []
+    assert Rereader({}).reread(normalize("hello")) == []
+    assert Rereader({}).reread(normalize("hihihi")) == [("hi", "normalized")]
 
 
 def test_scopes_keep_rules_apart():
