@@ -75,7 +75,7 @@ def eval_command(rules: Path, corpus: Path, as_json: bool, min_precision: float 
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--replay", "replay", type=click.Path(path_type=Path), required=True,
-              help="recorded events (JSON Lines, as the file sink writes them)")
+              help="recorded events (JSON Lines, as the file sink writes them) or a corpus")
 def diff_command(old: Path, new: Path, replay: Path) -> None:
     """The recorded messages whose verdict changes between the OLD and NEW rule files."""
     try:

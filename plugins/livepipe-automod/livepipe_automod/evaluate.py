@@ -241,7 +241,9 @@ def verdict(hits: Iterable[Hit]) -> str:
 def replay_texts(path: Path, errors: list[str]) -> Iterator[tuple[int, str, str]]:
     """``(line, scope, text)`` of every recorded danmaku and super chat text and user name.
 
-    A line that is not an event is skipped and described in ``errors`` (the rest is still read).
+    ``path`` holds events (JSON Lines, as the file sink writes them) or corpus lines (``{"text": ...}``,
+    read as danmaku unless they name a ``scope``). A line that is neither is skipped and described in
+    ``errors`` (the rest is still read).
     """
     try:
         handle = path.open(encoding="utf-8")
@@ -252,8 +254,13 @@ def replay_texts(path: Path, errors: list[str]) -> Iterator[tuple[int, str, str]
             if not raw.strip():
                 continue
             try:
-                ev = Event.from_json(raw)
-            except (ValueError, TypeError, KeyError) as e:
+                d = json.loads(raw)
+                if isinstance(d, dict) and "kind" not in d and isinstance(d.get("text"), str):
+                    scope = d.get("scope", "danmaku")
+                    yield n, scope if scope in SCOPES else "danmaku", d["text"]
+                    continue
+                ev = Event.from_dict(d)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
                 errors.append(f"{path}:{n}: not an event ({e}); skipped")
                 continue
             if ev.kind in ("danmaku", "super_chat") and ev.text:

@@ -90,3 +90,11 @@ def test_diff_shows_what_a_rule_change_does_to_recorded_chat(tmp_path):
     assert "'傻逼'" not in out and "主播晚上好" not in out  # unchanged verdicts are not listed
     assert "3 change verdict (3 newly caught, 0 no longer caught" in out
     assert "chat.jsonl:6: not an event" in out
+
+
+def test_diff_reads_corpus_lines_too(tmp_path):
+    old, new = write(tmp_path, "old.toml", OLD), write(tmp_path, "new.toml", NEW)
+    corpus = write(tmp_path, "c.jsonl", '{"text": "废物", "label": "bad"}\n{"text": "官方", "scope": "uname"}\n')
+    r = invoke("diff", old, new, "--replay", corpus)
+    assert "line 1 [danmaku] '废物'" in r.output and "line 2 [uname] '官方'" in r.output
+    assert "2 messages compared: 2 change verdict" in r.output
