@@ -3,10 +3,11 @@
 One pass per message produces three forms (see :class:`Normalized`):
 
 ``clean``
-    NFKC (full-width -> half-width, circled and styled letters -> plain), case folded, then every
-    character mapped once through :data:`CHAR_MAP`: traditional -> simplified Chinese, accents
-    stripped, a few look-alike Cyrillic/Greek letters -> Latin, invisible and zero-width characters
-    removed. Spaces and symbols are still there.
+    NFKC (full-width -> half-width, circled and styled letters -> plain), then every character mapped
+    once through :data:`CHAR_MAP`: traditional -> simplified Chinese; letters and digits that look
+    like ASCII ones -> those (Unicode's confusables table, the Unicode names of negative/squared
+    letters and small capitals, the numeric values of dingbat and circled digits); accents stripped;
+    case folded; invisible and zero-width characters removed. Spaces and symbols are still there.
 ``compact``
     ``clean`` without separators: spaces, punctuation, symbols and emoji between characters are gone.
 ``folded``
