@@ -218,9 +218,23 @@ def _cuts(text: Normalized, start: int, end: int, *, inside_ok: bool) -> bool:
 
     The clean form keeps separators, which a reader sees as boundaries (``去死 去死`` is two words,
     while its folded ``去死去死`` holds ``死去``); folded positions are mapped to it through the runs.
+    The span is read tight, from the last copy of its first character to the first copy of its last
+    (``你妈`` in ``你妈妈好`` cuts ``妈妈``), and the whole run must cut too, if the span spans
+    more than one copy (``去去去死死`` is a disguise, not ``死死``).
     """
     c, rs = runs(text.original)
-    return cuts_a_word(c, rs[start].positions[0], rs[end - 1].positions[-1] + 1, inside_ok=inside_ok)
+    first, last = rs[start].positions, rs[end - 1].positions
+    if not cuts_a_word(c, first[-1], last[0] + 1, inside_ok=inside_ok):
+        return False
+    if len(first) == 1 and len(last) == 1:
+        return True
+    return cuts_a_word(c, first[0], last[-1] + 1, inside_ok=inside_ok) or not _repeats_elsewhere(rs[start:end])
+
+
+def _repeats_elsewhere(span: list[Run]) -> bool:
+    """Whether the span repeats more than one character, or one more than twice (a disguise, not a word)."""
+    repeated = [r for r in span if r.count > 1]
+    return len(repeated) > 1 or any(r.count > 2 for r in repeated)
 
 
 def _doubled_word(span: list[Run], key: str) -> bool:

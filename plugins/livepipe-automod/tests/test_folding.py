@@ -110,7 +110,10 @@ def test_a_doubled_inner_character_is_a_word_not_a_disguise():
     m = words(("t", "他妈的", False), ("z", "杂种", False))
     assert hits(m, "他妈妈的手艺真好") == {}
     assert hits(m, "他妈妈妈的") == {"t": "normalized"}
-    assert hits(m, "杂 种种") == {"z": "normalized"}  # a doubled last character is a stutter
+    assert hits(m, "杂 种种种") == {"z": "normalized"}  # a tripled last character is a disguise
+    n = words(("n", "你妈", False))
+    assert hits(n, "你妈妈好年轻") == {} and hits(n, "看你妈妈") == {}  # 妈妈 is a word
+    assert hits(n, "你你妈妈") == {"n": "exact"}
 
 
 def rules(*tables, substitutions=None):
