@@ -37,7 +37,7 @@ from livepipe_automod.normalize import (
     runs,
     syllable_edges,
 )
-from livepipe_automod.segment import COMMON_FREQ, cuts_a_word, frequency
+from livepipe_automod.segment import COMMON_FREQ, cuts_a_word, frequency, starts_a_word
 
 #: How a hit matched, strongest first. ``exact``: the word as listed is in the message (case aside);
 #: ``normalized``: found once the message is normalized (width, case, look-alikes, separators, repeats,
@@ -254,12 +254,17 @@ def _doubled_word(span: list[Run], key: str) -> bool:
 def _plausible_homophone(heard: str, key: str) -> bool:
     """Whether characters sounding like the word ``key`` are likely its disguise rather than another word.
 
-    Two syllables match by chance often: a two-character sound that is an ordinary dictionary word is
-    that word (``纸张`` is not ``智障``, ``出生`` not ``畜生``); rare dictionary spellings (``沙比``, ``煞笔``)
-    and non-words (``杀碧``) are disguises. Three syllables rarely meet by chance (``草泥马`` is the
-    insult's best-known disguise).
+    Two syllables match by chance often. A two-character sound that is an ordinary dictionary word is
+    that word (``纸张`` is not ``智障``, ``出生`` not ``畜生``), and so is one that begins a longer
+    dictionary word (``见人`` of ``见人说人话``, ``指掌`` of ``指掌图``): an ordinary pair of characters.
+    Rare spellings the dictionary holds (``沙比``, ``煞笔``) and pairs it does not know (``约袍``,
+    ``杀碧``) are disguises. Three syllables rarely meet by chance (``草泥马`` is the insult's
+    best-known disguise).
     """
-    return len(heard) > 2 or frequency(heard) < COMMON_FREQ
+    if len(heard) > 2:
+        return True
+    freq = frequency(heard)
+    return 0 < freq < COMMON_FREQ or not starts_a_word(heard)
 
 
 def _better(hits: dict[str, Hit], rule: str, confidence: str) -> bool:

@@ -77,6 +77,11 @@ def frequency(word: str) -> int:
     return _get().FREQ.get(word) or 0
 
 
+def starts_a_word(text: str) -> bool:
+    """Whether ``text`` is a dictionary word or the start of one (jieba keeps every prefix of its words)."""
+    return text in _get().FREQ
+
+
 def cuts_a_word(text: str, start: int, end: int, *, inside_ok: bool) -> bool:
     """Whether ``text[start:end]`` cuts through an ordinary word of the segmentation.
 
