@@ -41,7 +41,6 @@ DEFAULT_SUBSTITUTIONS: dict[str, str] = {
 
 #: A Latin token of the clean form, and a token that is one short word typed several times.
 _LATIN_TOKEN = re.compile(r"[a-z0-9]+")
-_LETTER = re.compile(r"[a-z]")
 _REPEATED_UNIT = re.compile(r"([a-z]{2,8}?)\1+")
 
 
@@ -58,6 +57,9 @@ class Rereader:
         self._latin = {k: v for k, v in self.table.items() if k.isascii() and k.isalnum()}
         other = sorted((k for k in self.table if k not in self._latin), key=len, reverse=True)
         self._other = re.compile("|".join(map(re.escape, other))) if other else None
+        # what a compact text must hold for a Latin reading to change anything: a key, or a repeat
+        keys = sorted(self._latin, key=len, reverse=True)
+        self._maybe_latin = re.compile("|".join([*map(re.escape, keys), r"([a-z]{2,8})\1"]))
 
     def reread(self, text: Normalized) -> list[tuple[str, str]]:
         """The other readings of a message, each with the confidence a hit in it gets.
@@ -67,7 +69,7 @@ class Rereader:
         it. Empty for most messages, which have neither Latin letters nor a listed emoji: those cost
         two scans in C.
         """
-        latin = _LETTER.search(text.compact) is not None
+        latin = self._maybe_latin.search(text.compact) is not None
         if not latin and (self._other is None or self._other.search(text.original) is None):
             return []
         source = clean(text.original)
