@@ -121,10 +121,12 @@ class AutoMod(Processor):
             raise RuleError(f"automod {self.name!r}: {e}") from None
         self.log.info("automod: %d rules, %d words (%d with pinyin), %d regexes", len(self.ruleset.rules),
                       self.ruleset.words.size, self.ruleset.words.pinyin_size, self.ruleset.regexes.size)
-        needs = any(m.words.needs_segmenter for m in self.ruleset.scopes.values())
-        if needs and segment.load_seconds() is None:  # load the word segmenter off the event loop, before the first hit
-            seconds = await anyio.to_thread.run_sync(segment.warm_up)
-            self.log.info("automod: word segmenter (jieba) loaded in %.2f s", seconds)
+        if any(m.words.needs_segmenter for m in self.ruleset.scopes.values()):
+            # loaded once per process, off the event loop, before the first hit needs it
+            seconds = segment.load_seconds()
+            if seconds is None:
+                seconds = await anyio.to_thread.run_sync(segment.warm_up)
+            self.log.info("automod: word segmenter (jieba) ready; its one-time load took %.2f s", seconds)
 
     def _reload_failed(self, error: Exception) -> None:
         self.metrics.error("rules_reload")

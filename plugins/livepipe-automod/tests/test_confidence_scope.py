@@ -72,3 +72,13 @@ async def test_names_are_not_read_without_a_name_rule(harness):
     enter = make_event("enter", room_id=76, uid=4004, uname="傻逼", ts=0.0, data={})
     await h.proc.process(enter, h.emit)
     assert h.out["flagged"] == []
+
+
+async def test_the_segmenter_load_time_is_reported_at_start(harness, caplog):
+    caplog.set_level("INFO", logger="test.automod")
+    await harness(rules=[rule("insult", words=["傻逼"])])
+    (line,) = [r.getMessage() for r in caplog.records if "segmenter" in r.getMessage()]
+    assert "one-time load took" in line and line.rstrip().endswith(" s")
+    caplog.clear()
+    await harness(rules=[rule("latin", words=["sb"])])  # no Chinese word: the segmenter is not needed
+    assert not [r for r in caplog.records if "segmenter" in r.getMessage()]
