@@ -77,8 +77,8 @@ class _Module:
 
     module: ModuleType
     path: Path | None
-    stamp: tuple[int, int] | None
-    failed_stamp: tuple[int, int] | None = None
+    stamp: tuple[int, ...] | None
+    failed_stamp: tuple[int, ...] | None = None
 
 
 #: Modules read by any python component of this process, by module name (two components naming the
@@ -87,14 +87,16 @@ _modules: dict[str, _Module] = {}
 _lock = threading.Lock()
 
 
-def _stamp(path: Path | None) -> tuple[int, int] | None:
+def _stamp(path: Path | None) -> tuple[int, ...] | None:
+    """What tells one version of a file from the next without reading it: mtime, ctime, size and inode
+    (an editor that saves by renaming makes a new inode; timestamps alone can repeat within a clock tick)."""
     if path is None:
         return None
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino
 
 
 def _is_path(module: str) -> bool:
@@ -163,6 +165,16 @@ def _import_module(name: str, config_dir: Path) -> _Module:
     return _Module(module, path, _stamp(path))
 
 
+def _refresh(known: _Module, path: Path) -> None:
+    """Read ``path`` again into ``known``'s module object (whoever imported it sees the change)."""
+    stamp = _stamp(path)
+    new = _fresh(known.module.__name__, path, known.module)
+    _exec_into(new, path)
+    known.module.__dict__.update(new.__dict__)
+    known.stamp = stamp
+    known.failed_stamp = None
+
+
 def load_module(module: str, config_dir: Path) -> _Module:
     """Read (or find already read) the module a python component names; raises :class:`UserCodeError`."""
     key = module
@@ -172,9 +184,13 @@ def load_module(module: str, config_dir: Path) -> _Module:
         key = str(path)
     with _lock:
         known = _modules.get(key)
-        if known is not None:
+        if known is not None and (known.path is None or _stamp(known.path) == known.stamp):
             return known
         try:
+            if known is not None:  # read before, changed since: read the new version into the same module
+                assert known.path is not None
+                _refresh(known, known.path)
+                return known
             if _is_path(module):
                 if not path.is_file():
                     raise UserCodeError(f"module {module!r}: no file {path} (a path is relative to the config "
