@@ -15,14 +15,13 @@
 
 A script pipeline is an ordinary one: ``add_source`` / ``add_processor`` / ``add_sink`` write the
 same tables a TOML file has (so every option and every check of ``livepipe validate`` applies), and
-:meth:`Pipeline.from_config` / :meth:`Pipeline.from_toml` start from a file or text. Each function
-decorated with :meth:`Pipeline.on` becomes a processor of its own (named after the function), fed by
+:meth:`Pipeline.from_config` / :meth:`Pipeline.from_toml` start from a file or text. Decorated functions
+become processors (:class:`ScriptHandler`, one per group of handlers; see :meth:`Pipeline.on`), fed by
 every source unless ``inputs`` says otherwise. Running uses the same runtime as ``livepipe run``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import sys
 import threading
@@ -32,9 +31,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+from pydantic import BaseModel, ConfigDict
 
 from livepipe import plugins
-from livepipe.component import Context, Emit, Processor
+from livepipe.component import DEAD_LETTER_OUTPUT, Context, Emit, Processor
+from livepipe.components.conditions import MatchSpec, compile_match
 from livepipe.components.python import call, events_of
 from livepipe.config import ConfigText, PipelineConfig, load_config
 from livepipe.events import Event
@@ -54,70 +55,88 @@ __all__ = ["Pipeline"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Key of ``Context.settings`` holding the running script's handler functions, by name.
+#: Key of ``Context.settings`` holding the running script's handler functions, by (group, function name).
 HANDLERS_SETTING = "script_handlers"
 
 
-class HandlerConfig(ProcessorConfig):
-    """Config of a decorated handler (written by :meth:`Pipeline.on`, never by hand)."""
+class HandlerSpec(BaseModel):
+    """One decorated function of a handler group: its name and the kinds it takes."""
 
-    handler: str = cfg_field(description="the handler's name in the script")
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = cfg_field(description="the function's name (also the name of its output)")
     kinds: list[str] = cfg_field(default_factory=list, description="kinds it handles (wildcards); empty = all")
 
 
+class HandlerConfig(ProcessorConfig):
+    """Config of a group of decorated handlers (written by :meth:`Pipeline.on`, never by hand)."""
+
+    handlers: list[HandlerSpec] = cfg_field(description="the group's functions, in the order they were decorated")
+
+
 class ScriptHandler(Processor):
-    """A function decorated with ``@pipe.on(...)``: called with each event of its kinds; what it returns is
-    emitted (an Event, an iterable of Events, or None)."""
+    """Functions decorated with ``@pipe.on(...)``, one group: for each event, in arrival order, every function
+    whose kinds match is called, in the order they were decorated. What a function returns (an Event, an
+    iterable of Events, or None) is emitted on the output ``<group>.<function>``."""
 
     type_name = "script.handler"
     Config = HandlerConfig
+    has_default_output = False
 
     def __init__(self, config: HandlerConfig, context: Context) -> None:
         super().__init__(config, context)
-        self.fn: Callable[..., Any] | None = (context.settings.get(HANDLERS_SETTING) or {}).get(config.handler)
-        kinds = config.kinds
-        if not kinds or "*" in kinds:
-            self._wants: Callable[[str], bool] = lambda _kind: True
-        elif any(ch in k for k in kinds for ch in "*?["):
-            pattern = re.compile("|".join(fnmatch.translate(k) for k in kinds))
-            self._wants = lambda kind: pattern.match(kind) is not None
-        else:
-            wanted = frozenset(kinds)
-            self._wants = wanted.__contains__
+        functions = context.settings.get(HANDLERS_SETTING) or {}
+        self._handlers = [(h.name, compile_match(MatchSpec(kinds=h.kinds or None)), functions.get((self.name, h.name)))
+                          for h in config.handlers]
         self._errors = ErrorLog(self.log)
 
+    def output_names(self) -> tuple[str, ...]:
+        """One output per function of the group, named after it."""
+        return tuple(h.name for h in self.config.handlers)
+
     async def start(self) -> None:
-        """Fail at once when the script's function is missing (a pipeline built outside :class:`Pipeline`)."""
-        if self.fn is None:
-            raise RuntimeError(f"no function for handler {self.config.handler!r}; handlers run through "
+        """Fail at once when a function is missing (a pipeline built outside :class:`Pipeline`)."""
+        missing = [name for name, _, fn in self._handlers if fn is None]
+        if missing:
+            raise RuntimeError(f"no function for handler(s) {', '.join(missing)}; handlers run through "
                                "livepipe.Pipeline")
 
     async def process(self, event: Event, emit: Emit) -> None:
-        """Call the function for the kinds it handles (the others count as intentional discards)."""
-        if not self._wants(event.kind):
+        """Call each function whose kinds match; one that raises does not keep the others from running, and
+        the event then fails (``on_error``) with the first exception."""
+        failed: Exception | None = None
+        called = False
+        for name, wants, fn in self._handlers:
+            if not wants(event):
+                continue
+            called = True
+            try:
+                events = await events_of(await call(fn, event), name)
+            except Exception as e:
+                self._errors.report(f"{name}:{type(e).__name__}", "handler %s raised %s on event %s (%s)", name,
+                                    type(e).__name__, event.id, event.kind, exc_info=e)
+                failed = failed or e
+                continue
+            for ev in events:
+                await emit(ev, name)
+        if failed is not None:
+            raise failed
+        if not called:
             self.metrics.discarded(intentional=True)
-            return
-        assert self.fn is not None
-        name = self.config.handler
-        try:
-            result = await call(self.fn, event)
-            events = await events_of(result, name)
-        except Exception as e:
-            self._errors.report(type(e).__name__, "handler %s raised %s on event %s (%s)", name,
-                                type(e).__name__, event.id, event.kind, exc_info=e)
-            raise
-        for ev in events:
-            await emit(ev)
 
 
 @dataclass
-class _Handler:
-    name: str
-    fn: Callable[..., Any]
-    kinds: list[str]
-    inputs: list[str] | None
-    options: dict[str, Any] = field(default_factory=dict)
+class _Group:
+    """Handlers that run in one processor: the same inputs and processor keys."""
 
+    name: str
+    inputs: list[str] | None
+    options: dict[str, Any]
+    handlers: list[tuple[str, Callable[..., Any], list[str]]] = field(default_factory=list)
+
+
+#: The group of handlers decorated without inputs or processor keys.
+DEFAULT_GROUP = "handlers"
 
 _ID = re.compile(r"[^0-9A-Za-z_-]+")
 
@@ -137,7 +156,7 @@ class Pipeline:
         self._base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
         self._tables: dict[str, dict[str, Any]] = {"sources": {}, "processors": {}, "sinks": {}}
         self._simulator: dict[str, Any] | None = None
-        self._handlers: list[_Handler] = []
+        self._groups: dict[str, _Group] = {}
         #: The running (or last run) runtime pipeline: its ``metrics``, ``components``, ``request_shutdown()``.
         self.running: runtime.Pipeline | None = None
 
@@ -160,7 +179,7 @@ class Pipeline:
         return pipe
 
     def _taken(self) -> set[str]:
-        names = {n for tables in self._tables.values() for n in tables} | {h.name for h in self._handlers}
+        names = {n for tables in self._tables.values() for n in tables} | set(self._groups)
         for section in self._file_tables().values():
             names |= set(section)
         return names
@@ -202,15 +221,20 @@ class Pipeline:
         (the ``[simulator]`` table: ``rooms``, ``rate``, ``seed``, ...). For trying a script offline."""
         self._simulator = dict(settings)
 
-    def on(self, *kinds: str, inputs: list[str] | None = None, name: str | None = None,
+    def on(self, *kinds: str, inputs: list[str] | None = None, group: str | None = None,
            **options: Any) -> Callable[[F], F]:
         """Decorate a function (sync or async) to call with each event of ``kinds``.
 
         ``kinds`` are event kinds (``"danmaku"``, ``"gift"``), shell-style wildcards (``"action.*"``) or
-        ``"*"``; none means every kind. The function gets the :class:`~livepipe.Event`; whatever events it
-        returns are emitted on its output (named after the function, or ``name``), which sinks may read.
-        ``inputs`` defaults to every source; ``options`` are processor keys (``buffer``, ``on_error``...).
-        The function itself is returned unchanged.
+        ``"*"``; none means every kind. The function gets the :class:`~livepipe.Event`.
+
+        Handlers run in groups, one processor each: a group sees its events one at a time, in the order
+        they arrive, and calls its matching functions in the order they were decorated (as blivedm calls
+        its callbacks). Handlers without ``inputs`` or processor keys form the group ``handlers``, which
+        reads every source; one with ``inputs=[...]`` or processor keys (``on_error``, ``buffer``, ...)
+        gets a group of its own, named after the function, unless ``group=`` names one to share. What a
+        function returns (an Event, an iterable of Events, or None) is emitted on ``<group>.<function>``,
+        which sinks may read. The function itself is returned unchanged.
         """
         for k in kinds:
             if not isinstance(k, str) or not k:
@@ -219,9 +243,22 @@ class Pipeline:
         def decorate(fn: F) -> F:
             if not callable(fn):
                 raise TypeError(f"@pipe.on decorates a function, not a {type(fn).__name__}")
-            hid = self._unique(name, getattr(fn, "__name__", "handler"))
-            self._handlers.append(_Handler(hid, fn, list(kinds), list(inputs) if inputs is not None else None,
-                                           dict(options)))
+            fname = _ID.sub("_", getattr(fn, "__name__", "handler")).strip("_") or "handler"
+            own = inputs is not None or bool(options)
+            gname = group or (fname if own else DEFAULT_GROUP)
+            g = self._groups.get(gname)
+            if g is None:
+                if gname in self._taken():
+                    raise ValueError(f"a component named {gname!r} exists already; give the handler group=\"...\"")
+                g = self._groups[gname] = _Group(gname, list(inputs) if inputs is not None else None, dict(options))
+            elif (inputs is not None and list(inputs) != g.inputs) or (options and options != g.options):
+                raise ValueError(f"handler group {gname!r} already reads {g.inputs or 'every source'} with "
+                                 f"{g.options or 'no other keys'}; give this handler its own group=\"...\"")
+            names = [n for n, _, _ in g.handlers]
+            name, n = fname, 2
+            while name in names or name == DEAD_LETTER_OUTPUT:
+                name, n = f"{fname}_{n}", n + 1
+            g.handlers.append((name, fn, list(kinds)))
             return fn
 
         return decorate
@@ -250,9 +287,10 @@ class Pipeline:
         (what ``livepipe validate`` would say)."""
         sources = list(self._file_tables().get("sources", {})) + list(self._tables["sources"])
         handlers = {}
-        for h in self._handlers:
-            handlers[h.name] = {"type": ScriptHandler.type_name, "handler": h.name, "kinds": h.kinds,
-                                "inputs": h.inputs if h.inputs is not None else sources, **h.options}
+        for g in self._groups.values():
+            handlers[g.name] = {"type": ScriptHandler.type_name,
+                                "inputs": g.inputs if g.inputs is not None else sources,
+                                "handlers": [{"name": n, "kinds": k} for n, _, k in g.handlers], **g.options}
         tables: dict[str, Any] = {k: dict(v) for k, v in self._tables.items() if v}
         if handlers:
             tables.setdefault("processors", {}).update(handlers)
@@ -277,7 +315,7 @@ class Pipeline:
         config = self.config()
         if handle_signals is None:
             handle_signals = threading.current_thread() is threading.main_thread()
-        handlers = {h.name: h.fn for h in self._handlers}
+        handlers = {(g.name, n): fn for g in self._groups.values() for n, fn, _ in g.handlers}
         async with embedded_simulator(config) as extra:
             pipeline = runtime.Pipeline(config, settings={**extra, HANDLERS_SETTING: handlers},
                                         registry=self._registry())

@@ -36,15 +36,18 @@ async def test_decorated_handlers_see_their_kinds_from_a_live_room(tmp_path):
         gifts: list[tuple[str | None, int, int]] = []
         status: list[str] = []
         everything: list[str] = []
+        order: list[str] = []
 
         @pipe.on("danmaku")
         def on_danmaku(ev: Event) -> None:
             chat.append((ev.kind, ev.danmaku.text))
+            order.append(ev.danmaku.text)
 
         @pipe.on("gift")
         async def on_gift(ev: Event) -> None:
-            await anyio.sleep(0)
+            await anyio.sleep(0.01)  # a slow handler must not let a later danmaku overtake this gift
             gifts.append((ev.gift.name, ev.gift.num, ev.gift.price))
+            order.append(f"gift x{ev.gift.num}")
 
         @pipe.on("source.*")
         def on_status(ev: Event) -> None:
@@ -59,20 +62,54 @@ async def test_decorated_handlers_see_their_kinds_from_a_live_room(tmp_path):
             running = await tg.start(functools.partial(pipe.run, handle_signals=False))
             assert running is pipe.running
             await wait_until(lambda: "source.connected" in status, what="the connection")
-            sim.inject_danmaku(1000, "hello livepipe", uid=4242)
-            sim.inject(1000, _gift(sim, 1000, num=7))
-            sim.inject_danmaku(1000, "second", uid=4242)
-            await wait_until(lambda: len(chat) == 2 and gifts, what="two danmaku and a gift")
+            sim.inject(1000, [sim.make_danmaku(1000, "hello livepipe", uid=4242), _gift(sim, 1000, num=7),
+                              sim.make_danmaku(1000, "second", uid=4242), _gift(sim, 1000, num=2),
+                              sim.make_danmaku(1000, "third", uid=4242)])
+            await wait_until(lambda: len(chat) == 3 and len(gifts) == 2, what="three danmaku and two gifts")
             pipe.stop()
-    assert chat == [("danmaku", "hello livepipe"), ("danmaku", "second")]
-    assert gifts == [("小花花", 7, 100)]
+    assert chat == [("danmaku", "hello livepipe"), ("danmaku", "second"), ("danmaku", "third")]
+    assert gifts == [("小花花", 7, 100), ("小花花", 2, 100)]
+    # one group: events in the order they arrived, whatever the handler (as blivedm's callbacks)
+    assert order == ["hello livepipe", "gift x7", "second", "gift x2", "third"]
     assert status[0] == "source.connected"
     assert {"danmaku", "gift", "source.connected"} <= set(everything)
     m = pipe.running.metrics
-    # each handler is a processor of its own, named after its function; the others' kinds are discarded
-    assert m.value("component_received_events_total", component_id="on_gift") == len(everything)
-    assert m.value("component_discarded_events_total", component_id="on_gift", intentional="true") == \
-        len(everything) - 1
+    assert list(pipe.running.components) == ["danmaku", "handlers"]
+    assert m.value("component_received_events_total", component_id="handlers") == len(everything)
+
+
+async def test_a_failing_handler_does_not_keep_the_others_of_its_group_from_the_event(tmp_path):
+    pipe = Pipeline(base_dir=tmp_path)
+    pipe.use_simulator(rooms=[1000], rate=40, seed=6)
+    pipe.add_source("bilibili.danmaku", room_ids=[1000])
+    seen: list[str] = []
+
+    @pipe.on("danmaku", group="chat", on_error="dead_letter")
+    def first(ev: Event) -> None:
+        raise RuntimeError("first fails")
+
+    @pipe.on("danmaku", group="chat")
+    def second(ev: Event) -> Event:
+        seen.append(ev.id)
+        return ev
+
+    failed: list[str] = []
+    passed: list[str] = []
+
+    @pipe.on("dead_letter", inputs=["chat.dead_letter"])
+    def on_failure(ev: Event) -> None:
+        failed.append(ev.dead_letter.event["id"])
+
+    @pipe.on(inputs=["chat.second"])
+    def after(ev: Event) -> None:
+        passed.append(ev.id)
+        if len(passed) == 5:
+            pipe.stop()
+
+    await pipe.run(handle_signals=False)
+    assert passed[:5] == seen[:5] and failed[:5] == seen[:5]
+    assert pipe.running.metrics.value("component_errors_total", component_id="chat", error_type="RuntimeError") \
+        == len(failed)
 
 
 async def test_from_toml_with_an_embedded_simulator_and_a_sink_reading_a_handler(tmp_path):
@@ -86,7 +123,7 @@ seed = 2
 type = "bilibili.danmaku"
 room_ids = [1000]
 ''', base_dir=tmp_path)
-    pipe.add_sink("file", inputs=["shout"], path="shouted.jsonl")
+    pipe.add_sink("file", inputs=["handlers.shout"], path="shouted.jsonl")
     seen: list[str] = []
 
     @pipe.on("danmaku")
@@ -116,7 +153,7 @@ room_ids = [1000]
 
 [sinks.log]
 type = "file"
-inputs = ["count_words"]
+inputs = ["handlers.count_words"]
 path = "counts.jsonl"
 ''', encoding="utf-8")
     pipe = Pipeline.from_config(cfg)
@@ -155,7 +192,7 @@ async def test_handler_errors_go_to_a_dead_letter_handler_with_the_traceback(tmp
     first = failures[0]
     assert (first.component, first.component_type, first.error_type) == ("fragile", "script.handler", "ValueError")
     assert first.event["kind"] == "danmaku"
-    assert f"raise ValueError(f\"cannot handle {{ev.danmaku.text!r}}\")" in first.traceback
+    assert 'raise ValueError(f"cannot handle {ev.danmaku.text!r}")' in first.traceback
     assert f'File "{__file__}"' in first.traceback and "in fragile" in first.traceback
     assert first.error == f"cannot handle {first.event['text']!r}"
 
@@ -199,11 +236,23 @@ def test_names_and_arguments_are_checked_at_once(tmp_path):
         pipe.on(123)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not as type="):
         pipe.add_sink("console", type="console", inputs=["danmaku"])
+    with pytest.raises(ValueError, match="a component named 'danmaku' exists already"):
+        pipe.on("gift", group="danmaku")(print)
 
     @pipe.on("gift")
-    def danmaku_2(ev: Event) -> None: ...
+    def show(ev: Event) -> None: ...
 
-    assert "danmaku_2_2" in pipe.config().components  # a handler named like a component gets a suffix
+    @pipe.on("danmaku")
+    def show(ev: Event) -> None: ...  # noqa: F811 (a second function of the same name)
+
+    with pytest.raises(ValueError, match="handler group 'handlers' already reads every source"):
+        pipe.on("danmaku", group="handlers", on_error="dead_letter")(print)
+    config = pipe.config()
+    assert [h.name for h in config.components["handlers"].config.handlers] == ["show", "show_2"]
+    with pytest.raises(ConfigError, match="'handlers' has no default output, only named ones: handlers.show, "
+                                          "handlers.show_2"):
+        pipe.add_sink("console", inputs=["handlers"])
+        pipe.config()
 
 
 def test_from_config_files_and_a_missing_file(tmp_path):
