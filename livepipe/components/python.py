@@ -205,7 +205,7 @@ def load_module(module: str, config_dir: Path) -> _Module:
                 raise UserCodeError(f"module {module!r} is not importable ({e}); give a file path such as "
                                     f"\"handlers.py\", or install the package") from e
             raise UserCodeError(f"cannot import {module!r}: {_where(e, None)}: {type(e).__name__}: {e}") from e
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # (a module that calls sys.exit() on import is an error, not an exit)
             where = _where(e, path if _is_path(module) else None)
             raise UserCodeError(f"cannot import {module!r}: {where}: {type(e).__name__}: {e}") from e
         _modules[key] = loaded
@@ -282,7 +282,7 @@ class UserFunction:
                 new = _fresh(loaded.module.__name__, path, loaded.module)
                 _exec_into(new, path)
                 fn = _function_of(_Module(new, path, stamp), self.module, self.function)
-            except Exception as e:
+            except (Exception, SystemExit) as e:
                 loaded.failed_stamp = stamp
                 where = f"{path}" if isinstance(e, UserCodeError) else _where(e, path)
                 self.log.error("%s: reload failed, still running the previous %s: %s: %s",

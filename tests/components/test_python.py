@@ -436,3 +436,41 @@ def test_a_module_changed_between_validate_and_run_is_read_again(tmp_path):
     ''')
     anyio.run(run_pipeline, config)
     assert {e.text for e in captured["out"]} == {"new version"}
+
+
+def test_a_module_that_exits_on_import_is_reported_not_obeyed(tmp_path):
+    _write(tmp_path / "script.py", '''
+        import sys
+
+        def on_event(ev):
+            return ev
+
+        sys.exit("run me with python, not from livepipe")
+    ''')
+    msg = _problem(tmp_path, _pipeline("on_event", module="script.py"))
+    assert f"{tmp_path / 'script.py'}:7: SystemExit: run me with python, not from livepipe" in msg
+
+
+async def test_a_file_named_like_a_standard_module_does_not_shadow_it(tmp_path):
+    _write(tmp_path / "json.py", '''
+        def on_event(ev):
+            return ev.replace(text="mine")
+    ''')
+    await run_pipeline(_pipeline("on_event", module="json.py"), tmp_path)
+    import json
+
+    assert {e.text for e in captured["out"]} == {"mine"}
+    assert json.dumps([1]) == "[1]" and "json" in sys.modules and sys.modules["json"] is json
+    assert not hasattr(json, "on_event")
+
+
+async def test_the_main_guard_of_a_script_does_not_run(tmp_path):
+    _write(tmp_path / "handlers.py", '''
+        def on_event(ev):
+            return ev
+
+        if __name__ == "__main__":
+            raise SystemExit("the guard ran")
+    ''')
+    await run_pipeline(_pipeline("on_event"), tmp_path)
+    assert len(captured["out"]) == 3
