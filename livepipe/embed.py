@@ -37,7 +37,7 @@ from livepipe import plugins
 from livepipe.component import DEAD_LETTER_OUTPUT, Context, Emit, Processor
 from livepipe.components.conditions import MatchSpec, compile_match
 from livepipe.components.python import call, events_of
-from livepipe.config import ConfigText, PipelineConfig, load_config
+from livepipe.config import ConfigError, ConfigText, PipelineConfig, load_config
 from livepipe.events import Event
 from livepipe.registry import ComponentRegistry
 from livepipe.runner import embedded_simulator
@@ -287,6 +287,9 @@ class Pipeline:
         (what ``livepipe validate`` would say)."""
         sources = list(self._file_tables().get("sources", {})) + list(self._tables["sources"])
         handlers = {}
+        if not sources and any(g.inputs is None for g in self._groups.values()):
+            raise ConfigError("the pipeline has handlers but no source to feed them: add one first, e.g. "
+                              "pipe.add_source(\"bilibili.danmaku\", room_ids=[...])")
         for g in self._groups.values():
             handlers[g.name] = {"type": ScriptHandler.type_name,
                                 "inputs": g.inputs if g.inputs is not None else sources,

@@ -281,3 +281,11 @@ def test_import_livepipe_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "True"]
     assert Path(__file__).exists()
+
+
+def test_handlers_without_a_source_say_what_to_add(tmp_path):
+    pipe = Pipeline(base_dir=tmp_path)
+    pipe.on("danmaku")(print)
+    with pytest.raises(ConfigError, match=r"handlers but no source to feed them: add one first, e.g. "
+                                          r"pipe.add_source\(\"bilibili.danmaku\""):
+        pipe.config()
