@@ -289,3 +289,39 @@ def test_handlers_without_a_source_say_what_to_add(tmp_path):
     with pytest.raises(ConfigError, match=r"handlers but no source to feed them: add one first, e.g. "
                                           r"pipe.add_source\(\"bilibili.danmaku\""):
         pipe.config()
+
+
+PATTERNS = [("danmaku",), ("gift",), ("gift*",), ("action.*",), ("source.?onnected",), ("*",), (),
+            ("super_chat", "guard"), ("[ab]*",), ("dead_letter",), ("nope",), ("DANMAKU",), ("gift_",)]
+
+
+async def test_handlers_get_exactly_their_kinds_in_event_then_decoration_order(tmp_path):
+    import fnmatch
+
+    from livepipe import testing
+    from livepipe.events import KINDS
+
+    testing.install()
+    kinds = [*KINDS, "action", "gifts", "x.action.ban"] * 2  # every kind, twice, plus near misses
+    events = [{"kind": k, "id": f"e{i}", "ts": 1.0} for i, k in enumerate(kinds)]
+    pipe = Pipeline.from_toml('[sources.src]\ntype = "testing.events"\nevents_json = ' + json.dumps(json.dumps(events)),
+                              base_dir=tmp_path)
+    calls: list[tuple[int, int]] = []
+    seen: dict[int, list[str]] = {i: [] for i in range(len(PATTERNS))}
+
+    def make(i: int):
+        def handler(ev: Event) -> None:
+            seen[i].append(ev.kind)
+            calls.append((int(ev.id[1:]), i))
+        handler.__name__ = f"h{i}"
+        return handler
+
+    for i, pattern in enumerate(PATTERNS):
+        pipe.on(*pattern)(make(i))
+    await pipe.run(handle_signals=False)
+    for i, pattern in enumerate(PATTERNS):
+        want = [k for k in kinds if not pattern or any(fnmatch.fnmatchcase(k, p) for p in pattern)]
+        assert seen[i] == want, (pattern, seen[i], want)
+    assert calls == sorted(calls)  # event by event; within one event, in decoration order
+    assert seen[PATTERNS.index(("gift",))] == ["gift", "gift"]  # not gift_combo, not gifts
+    assert seen[PATTERNS.index(("nope",))] == seen[PATTERNS.index(("DANMAKU",))] == []
