@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from livepipe.errors import LivepipeError
+
 __all__ = [
     "WrongKind", "Medal", "Danmaku", "GiftItem", "Gift", "GiftCombo", "SuperChat", "Guard", "UserAction",
     "Block", "Silent", "RoomChange", "Live", "OnlineCount", "Watched", "LikeCount", "Popularity", "DeadLetter",
@@ -27,7 +29,7 @@ __all__ = [
 GUARD_NAMES = {1: "governor", 2: "admiral", 3: "captain"}
 
 
-class WrongKind(AttributeError):
+class WrongKind(LivepipeError, AttributeError):
     """The view of one kind was asked of an event of another (``ev.gift`` on a danmaku)."""
 
 

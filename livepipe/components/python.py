@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from livepipe.component import Context, Emit, Processor, Sink
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event
 from livepipe.runtime.errorlog import ErrorLog
 from livepipe.schema import ProcessorConfig, SinkConfig, field
@@ -42,7 +43,7 @@ from livepipe.schema import ProcessorConfig, SinkConfig, field
 FILE_MODULE_PREFIX = "livepipe_script_"
 
 
-class UserCodeError(Exception):
+class UserCodeError(ConfigurationError):
     """The user's module cannot be used: not found, does not import, or lacks the function."""
 
 
