@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
@@ -28,20 +29,22 @@ def format_traceback(exc: BaseException) -> str:
 class ErrorLog:
     """Rate-limited error logging for one component (see the module docstring)."""
 
-    def __init__(self, log: logging.Logger, interval: float = 60.0, level: int = logging.ERROR) -> None:
+    def __init__(self, log: logging.Logger, interval: float = 60.0, level: int = logging.ERROR,
+                 now: Callable[[], float] = monotonic) -> None:
         self.log = log
         self.interval = interval
         self.level = level
+        self._now = now
         self._keys: set[str] = set()
         self._repeats = 0
-        self._last = monotonic()
+        self._last = now()
 
     def report(self, key: str, msg: str, *args: Any, exc_info: BaseException | None = None) -> bool:
         """Log ``msg % args`` if ``key`` is new; otherwise count it, and every ``interval`` s log the count.
 
         Returns True when this call wrote the message itself.
         """
-        now = monotonic()
+        now = self._now()
         if key not in self._keys and len(self._keys) < MAX_KEYS:
             self._keys.add(key)
             self._last = now
