@@ -29,7 +29,7 @@ def test_first_of_each_kind_at_once_then_a_count_per_interval(caplog):
         errors.report("KeyError", "failed: %s", "late")
         assert len(caplog.records) == 3
         assert caplog.records[-1].getMessage() == (
-            "failed: late (501 errors like it in the last 60 s, this one included; all are counted in "
+            "failed: late (501 errors like it in the last 61 s, this one included; all are counted in "
             "component_errors_total)")
         errors.report("KeyError", "failed: %s", "again")
         assert len(caplog.records) == 3  # a fresh interval begins
