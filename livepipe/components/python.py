@@ -336,12 +336,9 @@ class _PythonComponent:
 
     def _setup(self) -> None:
         c = self.config
-        try:
-            self.user = UserFunction(c.module, c.function, self.context.config_dir, self.log, reload=c.reload,
-                                     interval=c.reload_interval, now=self.context.clock.monotonic,
-                                     on_reload_error=lambda: self.metrics.error("reload"))
-        except UserCodeError as e:
-            raise UserCodeError(f"{e} (module = {c.module!r}, function = {c.function!r})") from None
+        self.user = UserFunction(c.module, c.function, self.context.config_dir, self.log, reload=c.reload,
+                                 interval=c.reload_interval, now=self.context.clock.monotonic,
+                                 on_reload_error=lambda: self.metrics.error("reload"))
         self._errors = ErrorLog(self.log)
 
     async def _run(self, event: Event) -> Any:
