@@ -1,17 +1,13 @@
-"""The scripts and commands the Python pages show work as written.
+"""What the general runner of docs shell blocks (tests/docs_shell.py) cannot check on the Python pages.
 
-Conventions in the Markdown (invisible on the site):
-
-* ``<!-- file: NAME -->`` before a fenced block: the block is the file NAME; a page's files are written
-  together into one directory.
-* ``<!-- run -->`` before a ``console`` block: each ``$`` line runs there and must exit 0; every output
-  line shown must match a line printed (numbers may differ).
-* ``<!-- run: interrupt after N lines -->``: the command runs until it has printed N lines, then gets
-  Ctrl-C (SIGINT) and must stop cleanly (exit 0); its lines must start like the lines shown.
-
-The "Coming from blivedm" page's two scripts run side by side against one simulator: each with its
-library's Bilibili hosts redirected to the simulator (blivedm's URL constants, livepipe's default
-endpoints) and nothing else changed, and for the same messages they must print the same lines.
+* ``<!-- run: interrupt after N lines -->`` above a ``console`` block (with the runner's own markers
+  below it): the command runs until it has printed N lines, then gets Ctrl-C (SIGINT) and must stop
+  cleanly (exit 0, no traceback); its lines must start like the lines shown. The page's
+  ``<!-- file: NAME -->`` blocks are saved beside it first.
+* The "Coming from blivedm" page's two scripts run side by side against one simulator: each with its
+  library's Bilibili hosts redirected to the simulator (blivedm's URL constants, livepipe's default
+  endpoints) and nothing else changed, and for the same messages they must print the same lines, in
+  the same order.
 """
 
 from __future__ import annotations
@@ -35,20 +31,20 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = ["python.md", "components/python.md"]
 
-_FILE = re.compile(r"<!-- file: (\S+) -->\s*(?:<!-- no-validate -->\s*)?```[\w-]*\n(.*?)```", re.S)
-_RUN = re.compile(r"<!-- run(?:: interrupt after (\d+) lines)? -->\s*```console\n(.*?)```", re.S)
+_FILE = re.compile(r"<!-- file: (\S+)[^>]*-->\s*```[\w-]*\n(.*?)```", re.S)
+_RUN = re.compile(r"<!-- run: interrupt after (\d+) lines -->\s*(?:<!--[^>]*-->\s*)*```console\n(.*?)```", re.S)
 
 
 def _files(page: str) -> dict[str, str]:
     return {name: body for name, body in _FILE.findall((DOCS / page).read_text(encoding="utf-8"))}
 
 
-def _runs(page: str) -> list[tuple[int | None, list[str], list[str]]]:
+def _runs(page: str) -> list[tuple[int, list[str], list[str]]]:
     out = []
     for lines, block in _RUN.findall((DOCS / page).read_text(encoding="utf-8")):
         commands = [x[2:] for x in block.splitlines() if x.startswith("$ ")]
         shown = [x for x in block.splitlines() if x and not x.startswith("$ ") and x != "^C"]
-        out.append((int(lines) if lines else None, commands, shown))
+        out.append((int(lines), commands, shown))
     return out
 
 
@@ -63,10 +59,6 @@ def _argv(command: str) -> list[str]:
 
 def _env() -> dict[str, str]:
     return {**os.environ, "LIVEPIPE_LOAD_PLUGINS": "", "PYTHONUNBUFFERED": "1"}
-
-
-def _shape(line: str) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\?\d+", r"\\d+", re.escape(line)))
 
 
 def _read_lines(proc: subprocess.Popen[str], n: int, timeout: float) -> list[str]:
@@ -97,23 +89,16 @@ def _cases() -> list[tuple[str, int]]:
 def test_the_pages_have_scripts_and_commands():
     assert {"chat.py", "questions.py", "pipeline.toml"} <= set(_files("python.md"))
     assert {"handlers.py", "pipeline.toml"} <= set(_files("components/python.md"))
-    assert len(_cases()) >= 3
+    assert len(_cases()) >= 1
     assert {"blivedm_example.py", "livepipe_example.py"} == set(_files("coming-from-blivedm.md"))
 
 
 @pytest.mark.parametrize("page,index", _cases(), ids=[f"{p}#{i}" for p, i in _cases()])
-def test_shown_commands_work_as_written(page, index, tmp_path):
+def test_scripts_stop_cleanly_on_ctrl_c(page, index, tmp_path):
     for name, body in _files(page).items():
         (tmp_path / name).write_text(body, encoding="utf-8")
     interrupt_after, commands, shown = _runs(page)[index]
     for command in commands:
-        if interrupt_after is None:
-            r = subprocess.run(_argv(command), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=180)
-            assert r.returncode == 0, f"{command} exited {r.returncode}:\n{r.stdout}\n{r.stderr}"
-            printed = r.stdout.splitlines()
-            for line in shown:
-                assert any(_shape(line).fullmatch(p) for p in printed), (line, printed)
-            continue
         proc = subprocess.Popen(_argv(command), cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
