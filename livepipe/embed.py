@@ -218,7 +218,8 @@ class Pipeline:
 
     def use_simulator(self, **settings: Any) -> None:
         """Run livepipe's Bilibili simulator inside this process and point every Bilibili component at it
-        (the ``[simulator]`` table: ``rooms``, ``rate``, ``seed``, ...). For trying a script offline."""
+        (the ``[simulator]`` table: ``rooms``, ``rate``, ``seed``, ...), or with ``url=`` point them at a
+        simulator already running (``livepipe sim``). For trying a script offline."""
         self._simulator = dict(settings)
 
     def on(self, *kinds: str, inputs: list[str] | None = None, group: str | None = None,

@@ -78,6 +78,27 @@ async def test_decorated_handlers_see_their_kinds_from_a_live_room(tmp_path):
     assert m.value("component_received_events_total", component_id="handlers") == len(everything)
 
 
+async def test_use_simulator_url_points_the_script_at_a_running_simulator(tmp_path):
+    async with run_simulator(rooms=[1000], rate=0, seed=8) as sim:
+        pipe = Pipeline(base_dir=tmp_path)
+        pipe.use_simulator(url=sim.base_url)
+        pipe.add_source("bilibili.danmaku", room_ids=[1000])
+        got: list[str] = []
+        connected: list[str] = []
+        pipe.on("source.connected")(lambda ev: connected.append(ev.kind))
+
+        @pipe.on("danmaku")
+        def chat(ev: Event) -> None:
+            got.append(ev.danmaku.text)
+            pipe.stop()
+
+        async with anyio.create_task_group() as tg:
+            await tg.start(functools.partial(pipe.run, handle_signals=False))
+            await wait_until(lambda: connected, what="the connection")
+            sim.inject_danmaku(1000, "from the running simulator", uid=77)
+    assert got == ["from the running simulator"]
+
+
 async def test_a_failing_handler_does_not_keep_the_others_of_its_group_from_the_event(tmp_path):
     pipe = Pipeline(base_dir=tmp_path)
     pipe.use_simulator(rooms=[1000], rate=40, seed=6)
