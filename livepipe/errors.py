@@ -11,7 +11,7 @@ tree, with the module of each class::
     │   ├── CredentialError           livepipe.bilibili.credential: a credential table or cookie file
     │   ├── OpenPlatformError         livepipe.bilibili.open_source: open platform keys/codes missing or refused
     │   ├── UserCodeError             livepipe.components.python: a python component's module or function
-    │   └── (plugins: RuleError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
+    │   └── (plugins: RuleError, CorpusError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
     ├── PluginError                   livepipe.plugins: a plugin could not be registered
     │   └── RegistryError             livepipe.registry: a component type registered badly
     ├── PipelineError                 livepipe.runtime.pipeline: could not start, or a component stopped it

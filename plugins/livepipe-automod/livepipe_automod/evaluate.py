@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event
 
 from livepipe_automod.matchers import RANK, Hit
@@ -30,7 +31,7 @@ from livepipe_automod.rules import SCOPES, RuleError, RuleSource
 from livepipe_automod.ruleset import RuleSet
 
 
-class CorpusError(ValueError):
+class CorpusError(ConfigurationError, ValueError):
     """A corpus line cannot be used; the message names the file, the line and the fix."""
 
 
