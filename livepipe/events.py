@@ -61,6 +61,8 @@ KINDS: dict[str, str] = {
     "raw": "a cmd livepipe does not model yet; the whole message is in `raw`",
     "source.connected": "a source connected (status event)",
     "source.disconnected": "a source lost its connection (status event)",
+    "source.degraded": "a source runs on a fallback, e.g. a key-less connection (status event)",
+    "source.recovered": "a degraded source is back on its normal path (status event)",
     "dead_letter": "an event a component failed on, with the error",
     "action.ban": "ask the bilibili.ban sink to ban a user",
     "action.unban": "ask the bilibili.ban sink to lift a ban",

@@ -12,6 +12,7 @@ port speaks HTTPS/WSS (self-signed certificate generated at start) and a second 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import hashlib
@@ -109,6 +110,10 @@ class Simulator:
         self.faults = faults or Faults()
         self.state = SimState()
         self.tokens: dict[str, tuple[int, int]] = {}
+        #: path -> HTTP requests received (faulted ones included; not /_sim/ and not /sub)
+        self.http_calls: collections.Counter[str] = collections.Counter()
+        #: buvid3 values activated through ExClimbWuzhi
+        self.activated_buvids: set[str] = set()
         self.img_key, self.sub_key = wbi_keys(seed)
         #: room id -> (type, level, second) for room-wide silence (get_info room_silent_*)
         self.room_silent: dict[int, tuple[str, int, int]] = {}
@@ -209,6 +214,7 @@ class Simulator:
     async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         if not path.startswith(_WEB_PATH_PREFIXES_EXEMPT):
+            self.http_calls[path] += 1
             f = self.faults
             if f.http_delay > 0:
                 await asyncio.sleep(f.http_delay)
@@ -499,6 +505,7 @@ class Simulator:
             "clients": len(self.hub.all_clients()),
         }
         out.update(self.hub.stats(reset_max=reset_max))
+        out["http_calls"] = dict(self.http_calls)
         return out
 
     def reset(self) -> None:
