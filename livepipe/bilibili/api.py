@@ -30,6 +30,7 @@ import httpx
 
 from livepipe.bilibili import wbi
 from livepipe.bilibili.credential import Credential
+from livepipe.bilibili.transport import proxy_label, scrub
 
 log = logging.getLogger("livepipe.bilibili.api")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL
@@ -207,7 +208,18 @@ class BilibiliAPI:
         await self._http.aclose()
 
     def __repr__(self) -> str:
-        return f"<BilibiliAPI {self.credential!r} at {self.endpoints.api_live}>"
+        via = f" via {proxy_label(self.proxy)}" if self.proxy else ""
+        return f"<BilibiliAPI {self.credential!r} at {self.endpoints.api_live}{via}>"
+
+    def _network_error(self, e: Exception) -> str:
+        """What went wrong on the wire, naming the proxy (never its credentials) when one is set."""
+        if not self.proxy:
+            return f"network error: {type(e).__name__}: {e}"
+        detail = scrub(str(e), self.proxy) or type(e).__name__
+        if isinstance(e, (httpx.ProxyError, httpx.ConnectError, httpx.ConnectTimeout)):
+            return (f"network error through the proxy {proxy_label(self.proxy)}: {type(e).__name__}: {detail} "
+                    "(is the proxy running and reachable?)")
+        return f"network error through the proxy {proxy_label(self.proxy)}: {type(e).__name__}: {detail}"
 
     def _cookie_header(self) -> dict[str, str]:
         cookies = self.credential.cookies()
@@ -253,8 +265,7 @@ class BilibiliAPI:
                 resp = await self._http.request(method, url, params=q or None, data=data, files=files,
                                                 json=json_body, headers=self._cookie_header())
             except httpx.HTTPError as e:
-                raise ApiError(-1000, f"network error: {type(e).__name__}: {e}", name,
-                               http_status=0, outcome=Outcome.RETRY) from None
+                raise ApiError(-1000, self._network_error(e), name, http_status=0, outcome=Outcome.RETRY) from None
             if resp.status_code != 200:
                 code = -412 if resp.status_code == 412 else -resp.status_code
                 raise ApiError(code, resp.reason_phrase or "", name, http_status=resp.status_code)

@@ -35,6 +35,7 @@ from livepipe.bilibili.client import (
 from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.bilibili.protocol import ProtocolError
 from livepipe.bilibili.retry import TokenPacer, budget, full_jitter, risk_delay
+from livepipe.bilibili.transport import TransportConfig, proxy_label
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
 from livepipe.schema import SourceConfig
@@ -49,7 +50,7 @@ IDENTITY_REFRESH_EVERY = 30.0
 logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
-class DanmakuSourceConfig(SourceConfig):
+class DanmakuSourceConfig(SourceConfig, TransportConfig):
     """Config of the bilibili.danmaku source."""
 
     room_ids: list[int] = cfg_field(
@@ -310,7 +311,11 @@ class DanmakuSource(Source):
         tune_gc()
         self._ssl = self._ssl_context()
         self.credential = await self._load_credential()
-        self.api = BilibiliAPI(self.credential, self.endpoints, verify=self._ssl or True)
+        c = self.config
+        self.api = BilibiliAPI(self.credential, self.endpoints, verify=self._ssl or True, user_agent=c.user_agent,
+                               headers=c.headers, proxy=c.proxy_url())  # fmt: skip
+        if c.proxy is not None:
+            self.log.info("HTTP API and WebSocket go through the proxy %s", proxy_label(c.proxy.get_secret_value()))
         if not self.credential.logged_in:
             self.log.info("connecting anonymously: user names will be masked and uids 0 (set `credential`)")
 
@@ -470,7 +475,9 @@ class DanmakuSource(Source):
 
         assert self.api is not None
         try:
-            new = await refresh_credential(self.api.credential, self.endpoints, verify=self._ssl or True)
+            c = self.config
+            new = await refresh_credential(self.api.credential, self.endpoints, verify=self._ssl or True,
+                                           user_agent=c.user_agent, headers=c.headers, proxy=c.proxy_url())
         except (LoginError, ApiError, httpx.HTTPError) as e:
             self.log.warning("credential %s: cookie refresh failed (%s); keeping the current cookies",
                              self.credential.name, e)
@@ -673,7 +680,8 @@ class DanmakuSource(Source):
             room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,
             heartbeat_interval=self.config.heartbeat_interval, liveness_timeout=self.config.liveness_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout, connect_timeout=self.config.connect_timeout,
-            ssl_context=self._ssl, user_agent=self.api.user_agent, stats=room.stats,
+            ssl_context=self._ssl, user_agent=self.api.user_agent, headers=self.config.headers,
+            proxy=self.config.proxy_url(), stats=room.stats,
         )  # fmt: skip
         ended: ConnectionEnded | None = None
         try:
