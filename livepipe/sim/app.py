@@ -172,7 +172,8 @@ class Simulator:
         pop = make_population(room, self.seed, size=population_size)
         room.admins = set(pop.admins)
         self.populations[room_id] = pop
-        self.generators[room_id] = traffic.TrafficGenerator(room, pop, self.seed)
+        self.generators[room_id] = traffic.TrafficGenerator(room, pop, self.seed,
+                                                            viewers=lambda rid=room_id: self._viewers(rid))
         self.ctx.users[owner_uid] = SimUser(uid=owner_uid, uname=owner_name, level=40, face=fake_face(owner_uid))
         for u in pop.users:
             self.ctx.users.setdefault(u.uid, u)
@@ -278,6 +279,10 @@ class Simulator:
             await self._runner.cleanup()
             self._runner = None
         self.hub.detach_all()
+
+    def _viewers(self, room_id: int) -> list[int]:
+        hub = getattr(self, "hub", None)
+        return sorted({c.uid for c in hub.clients.get(room_id, ()) if c.uid}) if hub is not None else []
 
     def _traffic_rooms(self) -> list[tuple[Room, traffic.TrafficGenerator]]:
         return [(r, self.generators[rid]) for rid, r in self.state.rooms.items() if rid in self.generators]

@@ -189,6 +189,10 @@ class Hub:
 
         def listener(message: dict[str, Any]) -> None:
             if self.clients.get(rid):
+                target = M.private_to(message)
+                if target is not None:  # a private note: only that user's connections, at once
+                    self._send_private(rid, message, target)
+                    return
                 last, raw = room.last_encoded
                 self.pending.setdefault(rid, []).append((message, raw if last is message else encode_json(message)))
 
@@ -209,11 +213,23 @@ class Hub:
 
     # --- sending -------------------------------------------------------------------------------
 
+    def _send_private(self, room_id: int, message: dict[str, Any], uid: int) -> None:
+        for c in list(self.clients.get(room_id, ())):
+            if uid > 0 and c.uid == uid:
+                c.send(encode_batch([message], P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI), 1)
+
     def send_now(self, room_id: int, msgs: list[dict[str, Any]], ver: int = P.VER_BROTLI) -> int:
         """Send ``msgs`` at once to the room's clients as one frame of wrapping ``ver`` (0, 2 or 3).
 
         Masked copies go to anonymous clients. Returns how many clients got it.
         """
+        private = [m for m in msgs if M.private_to(m) is not None]
+        if private:
+            for m in private:
+                self._send_private(room_id, m, M.private_to(m) or 0)
+            msgs = [m for m in msgs if M.private_to(m) is None]
+            if not msgs:
+                return len(self.clients.get(room_id, ()))
         cache: dict[bool, bytes] = {}
         n = 0
         for c in list(self.clients.get(room_id, ())):
