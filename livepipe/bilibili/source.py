@@ -350,7 +350,7 @@ class DanmakuSource(Source):
                     fails_since_token = 0
             except _Pause as p:
                 attempt += 1
-                if p.fallback and self._keyless_usable():
+                if p.fallback and room.real_id is not None and self._keyless_usable():  # AUTH needs the real id
                     await self._run_degraded(room, emit, p, attempt, total)
                 else:
                     await self.clock.sleep(p.delay)

@@ -194,3 +194,31 @@ def test_proxy_password_is_redacted_in_reprs_and_messages():
     assert PASSWORD not in scrub(f"failed {url} with lp:{PASSWORD} / {PASSWORD}", url)
     api = BilibiliAPI(None, proxy=url)
     assert PASSWORD not in repr(api) and "socks5://127.0.0.1:1080" in repr(api)
+
+
+def test_config_show_and_config_errors_never_print_the_proxy_password(tmp_path):
+    from livepipe.config import ConfigError
+    from livepipe.testing import load_toml
+
+    good = f"""
+[sources.live]
+type = "bilibili.danmaku"
+room_ids = [1]
+proxy = "socks5://lp:{PASSWORD}@127.0.0.1:1080"
+[sinks.say]
+type = "bilibili.send"
+inputs = ["live"]
+credential = "main"
+proxy = "http://lp:{PASSWORD}@127.0.0.1:3128"
+[credentials.main]
+SESSDATA = "x"
+bili_jct = "y"
+"""
+    cfg = load_toml(good, tmp_path)
+    assert cfg.display["sources"]["live"]["proxy"] == "<redacted>"
+    assert cfg.display["sinks"]["say"]["proxy"] == "<redacted>"
+    assert PASSWORD not in repr(cfg.components)
+    with pytest.raises(ConfigError) as e:
+        load_toml(good.replace("@127.0.0.1:1080", "@127.0.0.1"), tmp_path, "bad.toml")
+    assert "bad.toml:5: sources.live: key 'proxy'" in str(e.value) and "host and a port" in str(e.value)
+    assert PASSWORD not in str(e.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 import httpx
 import pytest
 
@@ -218,3 +219,51 @@ async def test_keyless_fallback_on_the_real_clock_flows_within_5s_of_start():
                 sim.inject_danmaku(room, f"hello {room}")
             await wait_until(lambda: {e.text for e in run.kinds("danmaku")} >= {"hello 1000", "hello 1001"},
                              timeout=5 - (time.monotonic() - t0), what="danmaku in both rooms")  # fmt: skip
+
+
+async def test_health_endpoint_reports_degraded_rooms_then_ok(tmp_path):
+    """/health of a real pipeline: "degraded" with the room and its reason while key-less, "ok" after."""
+    from livepipe.testing import running_pipeline
+
+    async with run_simulator(rooms=ROOMS, rate=0, population_size=10, allow_keyless=True) as sim:
+        await set_faults(sim, http_352=[DANMU_INFO])
+        toml = f"""
+[livepipe.metrics]
+listen = "127.0.0.1:0"
+[sources.live]
+type = "bilibili.danmaku"
+room_ids = [1000, 1001]
+base_url = "{sim.base_url}"
+risk_retry_initial = 0.2
+risk_retry_max = 0.5
+start_gap = 0
+[sinks.out]
+type = "testing.capture"
+inputs = ["live"]
+"""
+        async with running_pipeline(toml, tmp_path) as p:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.metrics_port}") as http:
+                body: dict = {}
+
+                async def health() -> dict:
+                    resp = await http.get("/health")
+                    assert resp.status_code == 200
+                    return resp.json()
+
+                for _ in range(500):
+                    body = await health()
+                    if len(body.get("sources", {}).get("live", {}).get("degraded", {})) == 2:
+                        break
+                    await anyio.sleep(0.02)
+                assert body["status"] == "degraded", body
+                assert set(body["sources"]["live"]["degraded"]) == {"1000", "1001"}
+                assert all("-352" in why for why in body["sources"]["live"]["degraded"].values())
+                assert p.metrics.value("bilibili_degraded_rooms", component_id="live") == 2
+                await set_faults(sim, http_352=[])
+                for _ in range(500):
+                    body = await health()
+                    if body["status"] == "ok" and body["sources"]["live"]["connected"] == 2:
+                        break
+                    await anyio.sleep(0.02)
+                assert body == {"status": "ok", "sources": {"live": {"rooms": 2, "connected": 2, "degraded": {}}}}
+            p.request_shutdown()
