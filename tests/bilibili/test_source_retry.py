@@ -267,3 +267,25 @@ inputs = ["live"]
                     await anyio.sleep(0.02)
                 assert body == {"status": "ok", "sources": {"live": {"rooms": 2, "connected": 2, "degraded": {}}}}
             p.request_shutdown()
+
+
+async def test_a_hundred_rooms_under_minus_352_share_the_process_budget():
+    """Worst case (all rooms start at once, key-less refused): retries stay within the per-process
+    budget of 5 getDanmuInfo calls per second instead of every room retrying every few seconds."""
+    rooms = list(range(5000, 5100))
+    clock = ManualClock()
+    async with run_simulator(rooms=rooms, rate=0, population_size=5, stop_list_every=0) as sim:
+        await set_faults(sim, http_352=[DANMU_INFO])
+        async with running_source(sim, room_ids=rooms, defaults=True, jitter_seed=5, base_url=sim.base_url,
+                                  start_gap=0, clock=clock) as run:  # fmt: skip
+            await step_clock(clock, until=10, sleepers=idle(run, len(rooms)), real_timeout=60)
+            before = sim.http_calls[DANMU_INFO]
+            await step_clock(clock, until=30, sleepers=idle(run, len(rooms)), real_timeout=60)
+            calls = (sim.http_calls[DANMU_INFO] - before) / 2  # each -352'd call is retried once with fresh WBI keys
+            # 20 s at 5 per second (plus what was already queued at 10 s); unpaced, 100 rooms would
+            # retry every 1-6 s: about 500 calls
+            assert 60 <= calls <= 5 * 20 + 10, calls
+            await set_faults(sim, http_352=[])
+            await step_clock(clock, until=90, sleepers=idle(run, len(rooms)), real_timeout=60,
+                             done=lambda: run.metric("bilibili_connected_rooms") == len(rooms))  # fmt: skip
+            assert run.metric("bilibili_connected_rooms") == len(rooms)
