@@ -135,6 +135,11 @@ class DanmakuSourceConfig(SourceConfig, TransportConfig):
     jitter_seed: int | None = cfg_field(None, description="seed for the backoff jitter (tests); unset = random")
 
 
+def backoff_ceiling(config: Any, attempt: int) -> float:
+    """``min(backoff_max, backoff_initial * backoff_multiplier ** attempt)`` of a source's config."""
+    return min(config.backoff_max, config.backoff_initial * (config.backoff_multiplier ** max(attempt, 0)))
+
+
 class _Pause(Exception):
     """A room should wait ``delay`` seconds before its next attempt.
 
@@ -296,13 +301,14 @@ class DanmakuSource(Source):
         if not url:
             raise CredentialError(
                 f"[credentials.{SIMULATOR_CREDENTIAL}] is empty: an empty table named '{SIMULATOR_CREDENTIAL}' "
-                "is only filled in by an embedded [simulator]; give cookies or a cookie_file instead"
+                "is only filled in when a [simulator] runs (or `livepipe run --sim URL`); give cookies or a "
+                "cookie_file instead"
             )
         async with httpx.AsyncClient(timeout=10, verify=self._ssl or True) as http:
             resp = await http.post(f"{url.rstrip('/')}/_sim/accounts", json={"uname": "livepipe-demo"})
             resp.raise_for_status()
             body = resp.json()
-        self.log.info("embedded simulator: connecting as its demo account uid %s", body["uid"])
+        self.log.info("simulator: connecting as its demo account uid %s", body["uid"])
         table = {**body["cookies"], "refresh_token": body.get("refresh_token", "")}
         return Credential.from_table(SIMULATOR_CREDENTIAL, table)
 
@@ -368,7 +374,8 @@ class DanmakuSource(Source):
             if isinstance(ended, AuthFailed):
                 # the server answers, so try again within seconds; fresh tokens are paced by room.pacer
                 room.token_stale = True
-                await self.clock.sleep(full_jitter(self.rng, min(self.config.auth_retry_max, self._ceiling(attempt))))
+                ceiling = min(self.config.auth_retry_max, backoff_ceiling(self.config, attempt))
+                await self.clock.sleep(full_jitter(self.rng, ceiling))
             else:
                 await self.clock.sleep(self._backoff(attempt))
 
@@ -413,13 +420,10 @@ class DanmakuSource(Source):
             await anyio.sleep_forever()  # until recover() cancels the scope
         room.connected = False
 
-    def _ceiling(self, attempt: int) -> float:
-        c = self.config
-        return min(c.backoff_max, c.backoff_initial * (c.backoff_multiplier ** max(attempt, 0)))
-
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, initial * multiplier**attempt)]."""
-        return full_jitter(self.rng, self._ceiling(attempt))
+        """Full jitter: uniform in [0, min(max, initial * multiplier**attempt)] (uses only ``config`` and
+        ``rng``, so the open-platform source borrows it)."""
+        return full_jitter(self.rng, backoff_ceiling(self.config, attempt))
 
     # ---- API steps ---------------------------------------------------------------------------
 
