@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from livepipe.bilibili.credential import COOKIE_KEYS
+from livepipe.bilibili.open_source import CREDENTIAL_KEYS as OPEN_CREDENTIAL_KEYS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,8 +19,10 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-#: what a [credentials.NAME] table accepts (livepipe/bilibili/credential.py), in the spelling the docs use
-CREDENTIAL_KEYS = set(COOKIE_KEYS) | {"cookie_file", "refresh_token"}
+#: what a [credentials.NAME] table accepts, in the spelling the docs use: the web cookies
+#: (livepipe/bilibili/credential.py) or an open-platform app (livepipe/bilibili/open_source.py)
+WEB_CREDENTIAL_KEYS = set(COOKIE_KEYS) | {"cookie_file", "refresh_token"}
+CREDENTIAL_KEYS = WEB_CREDENTIAL_KEYS | set(OPEN_CREDENTIAL_KEYS)
 
 
 def _toml_blocks() -> list[tuple[str, dict]]:
@@ -53,7 +56,7 @@ def test_credential_key_names_on_the_credentials_page_are_the_real_ones():
     text = (DOCS / "credentials.md").read_text(encoding="utf-8")
     table = text[text.index("| key | cookie | needed for |"):].split("\n\n", 1)[0]
     listed = set(re.findall(r"^\| `([a-z_0-9]+)`", table, re.M)) | set(re.findall(r"`([a-z_0-9]+)`", table))
-    assert CREDENTIAL_KEYS <= listed, CREDENTIAL_KEYS - listed
+    assert WEB_CREDENTIAL_KEYS <= listed, WEB_CREDENTIAL_KEYS - listed
 
 
 def test_the_command_table_lists_every_command_the_cli_has():
