@@ -66,3 +66,13 @@ class ManualClock(Clock):
             for _ in range(5):
                 await anyio.sleep(0)
         self._now = target
+
+    def sleepers(self) -> int:
+        """How many :meth:`sleep` calls are waiting (tests use it to know every task is idle)."""
+        return len(self._waiters)
+
+    def next_due(self) -> float | None:
+        """Seconds until the earliest sleeper is due (None when nobody sleeps)."""
+        if not self._waiters:
+            return None
+        return max(0.0, min(w[0] for w in self._waiters) - self._now)

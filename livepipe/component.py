@@ -120,6 +120,11 @@ class Source(Component):
         """Produce events with ``await emit(event)`` until done or cancelled (cancellation = shutdown)."""
         raise NotImplementedError
 
+    def health(self) -> dict[str, Any] | None:
+        """Detail for ``/health`` (JSON-ready), or None. A non-empty ``degraded`` entry marks the
+        process ``degraded`` (still serving, on a fallback)."""
+        return None
+
 
 class Processor(Component):
     """Transforms, filters or routes events. Implement :meth:`process`."""

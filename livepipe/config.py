@@ -253,7 +253,8 @@ class ComponentSpec:
     role: str  # source | processor | sink
     type: str
     config: ComponentConfig
-    table: dict[str, Any]  # as written (secret references kept as written)
+    #: as written (secret references kept as written, literal secrets too: kept out of the repr)
+    table: dict[str, Any] = field(repr=False)
     file: str
     line: int | None
     secret_keys: set[str] = field(default_factory=set)

@@ -54,9 +54,15 @@ MATRIX: dict[str, list[str]] = {
     ],
     "auth failure": [
         "tests/bilibili/test_source_faults.py::test_auth_failure_fetches_a_fresh_token_and_recovers",
+        "tests/bilibili/test_source_retry.py::"
+        "test_auth_failing_60s_on_2_rooms_stays_within_12_token_fetches_and_recovers_within_5s",
     ],
-    "-352 / 412 risk control": [
-        "tests/bilibili/test_source_faults.py::test_risk_control_pauses_the_api_then_recovers",
+    "-352 risk control": [
+        "tests/bilibili/test_source_retry.py::test_minus_352_for_30s_then_receiving_within_10s_without_keyless",
+        "tests/bilibili/test_source_retry.py::test_keyless_fallback_flows_at_once_then_returns_to_normal",
+    ],
+    "412 IP block": [
+        "tests/bilibili/test_source_faults.py::test_ip_block_pauses_the_api_then_recovers",
     ],
     "malformed frame": [
         "tests/bilibili/test_source_faults.py::test_malformed_frame_is_counted_and_skipped_without_reconnecting",

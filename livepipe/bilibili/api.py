@@ -17,26 +17,50 @@ Base URLs are configuration (:class:`Endpoints`); the defaults are the real host
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from livepipe.bilibili import wbi
 from livepipe.bilibili.credential import Credential
+from livepipe.bilibili.transport import proxy_label, scrub
 from livepipe.errors import ServiceError
 
 log = logging.getLogger("livepipe.bilibili.api")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL
 
+#: The default User-Agent: a current desktop Chrome (the token is tied to the UA, so the HTTP API
+#: and the WebSocket send the same one). Sources and action sinks can set their own (``user_agent``).
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36"
+    "Chrome/143.0.0.0 Safari/537.36"
 )
 WBI_TTL = 11 * 3600 + 59 * 60  # keys rotate about daily; refresh a little under 12 h
+
+
+def fingerprint_payload(user_agent: str, *, width: int = 1920, height: int = 1080) -> str:
+    """The JSON text ExClimbWuzhi expects in ``payload``: a desktop browser's fingerprint.
+
+    The keys are the short codes the web page uses; the values are those of an ordinary Windows
+    Chrome window, with this process's User-Agent.
+    """
+    return json.dumps({
+        "3064": 1, "5062": str(int(time.time() * 1000)), "03bf": "https://live.bilibili.com/", "39c8": "444.8.fp.risk",
+        "34f1": "", "d402": "", "654a": "", "6e7c": f"{width}x{height}", "3c43": {
+            "2673": 0, "5766": 24, "6527": 0, "7003": 1, "807e": 1, "b8ce": user_agent, "641c": 0,
+            "07a4": "zh-CN", "1c57": 8, "0bd0": 8, "748e": [width, height], "d61f": [width, height - 40],
+            "fc9d": -480, "6aa9": "Asia/Shanghai", "75b8": 1, "3b21": 1, "8a1c": 0, "d52f": "not available",
+            "adca": "Win32", "80c9": [], "13ab": "", "bfe9": "", "a3c1": [], "6bc5": "", "ed31": 0, "72bd": 0,
+            "097b": 0, "52cd": [0, 0, 0], "a658": [], "d02f": "",
+        }, "54ef": "{}", "8b94": "", "df35": "", "07a4": "zh-CN", "5f45": None, "db46": 0,
+    }, separators=(",", ":"))  # fmt: skip
 
 
 class Outcome(str, Enum):
@@ -129,6 +153,19 @@ class Endpoints:
         b = base_url.rstrip("/")
         return cls(api_live=b, api=b, passport=b, www=b, live=b)
 
+    @property
+    def fallback_ws(self) -> str:
+        """The WebSocket URL a key-less connection uses when getDanmuInfo cannot be had.
+
+        For the real hosts that is the default broadcast host (``broadcastlv.chat.bilibili.com``,
+        wss on 443, as blivedm falls back to); for anything else, ``/sub`` on the api_live host.
+        """
+        if self.api_live == Endpoints.api_live:
+            return "wss://broadcastlv.chat.bilibili.com:443/sub"
+        parts = urlsplit(self.api_live)
+        scheme = "wss" if parts.scheme in ("https", "wss") else "ws"
+        return f"{scheme}://{parts.netloc}/sub"
+
 
 class BilibiliAPI:
     """The HTTP API for one credential. Use as ``async with BilibiliAPI(...) as api:`` or call ``aclose``."""
@@ -139,19 +176,23 @@ class BilibiliAPI:
         endpoints: Endpoints | None = None,
         *,
         timeout: float = 10.0,
-        user_agent: str = USER_AGENT,
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
         verify: Any = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.credential = credential or Credential.anonymous()
         self.endpoints = endpoints or Endpoints()
-        self.user_agent = user_agent
+        self.user_agent = user_agent or USER_AGENT
+        self.proxy = proxy
         self._http = httpx.AsyncClient(
             timeout=timeout,
-            headers={"User-Agent": user_agent, "Referer": "https://live.bilibili.com/",
-                     "Origin": "https://live.bilibili.com"},
+            headers={"User-Agent": self.user_agent, "Referer": "https://live.bilibili.com/",
+                     "Origin": "https://live.bilibili.com", **(headers or {})},
             verify=verify,
             transport=transport,
+            proxy=proxy if transport is None else None,
             follow_redirects=False,
         )
         self._wbi: tuple[str, str] | None = None
@@ -168,7 +209,18 @@ class BilibiliAPI:
         await self._http.aclose()
 
     def __repr__(self) -> str:
-        return f"<BilibiliAPI {self.credential!r} at {self.endpoints.api_live}>"
+        via = f" via {proxy_label(self.proxy)}" if self.proxy else ""
+        return f"<BilibiliAPI {self.credential!r} at {self.endpoints.api_live}{via}>"
+
+    def _network_error(self, e: Exception) -> str:
+        """What went wrong on the wire, naming the proxy (never its credentials) when one is set."""
+        if not self.proxy:
+            return f"network error: {type(e).__name__}: {e}"
+        detail = scrub(str(e), self.proxy) or type(e).__name__
+        if isinstance(e, (httpx.ProxyError, httpx.ConnectError, httpx.ConnectTimeout)):
+            return (f"network error through the proxy {proxy_label(self.proxy)}: {type(e).__name__}: {detail} "
+                    "(is the proxy running and reachable?)")
+        return f"network error through the proxy {proxy_label(self.proxy)}: {type(e).__name__}: {detail}"
 
     def _cookie_header(self) -> dict[str, str]:
         cookies = self.credential.cookies()
@@ -184,6 +236,7 @@ class BilibiliAPI:
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         files: dict[str, Any] | None = None,
+        json_body: Any = None,
         wbi_sign: bool = False,
         csrf: bool = False,
         check_silent: bool = False,
@@ -211,10 +264,9 @@ class BilibiliAPI:
                 q = wbi.sign(q, img, sub)
             try:
                 resp = await self._http.request(method, url, params=q or None, data=data, files=files,
-                                                headers=self._cookie_header())
+                                                json=json_body, headers=self._cookie_header())
             except httpx.HTTPError as e:
-                raise ApiError(-1000, f"network error: {type(e).__name__}: {e}", name,
-                               http_status=0, outcome=Outcome.RETRY) from None
+                raise ApiError(-1000, self._network_error(e), name, http_status=0, outcome=Outcome.RETRY) from None
             if resp.status_code != 200:
                 code = -412 if resp.status_code == 412 else -resp.status_code
                 raise ApiError(code, resp.reason_phrase or "", name, http_status=resp.status_code)
@@ -265,9 +317,48 @@ class BilibiliAPI:
             sub = (data.get("wbi_img") or {}).get("sub_url", "")
             if not img or not sub:
                 raise ApiError(-1002, "nav carried no wbi_img keys", "nav", outcome=Outcome.RETRY)
-            self._wbi = (wbi.key_from_url(img), wbi.key_from_url(sub))
-            self._wbi_at = time.monotonic()
+            self._set_wbi(img, sub)
         return self._wbi
+
+    def _set_wbi(self, img_url: str, sub_url: str) -> None:
+        self._wbi = (wbi.key_from_url(img_url), wbi.key_from_url(sub_url))
+        self._wbi_at = time.monotonic()
+
+    async def gen_web_ticket(self) -> str:
+        """``GenWebTicket``: a fresh ``bili_ticket`` cookie (a JWT valid ~3 days), as the web page gets it.
+
+        The reply also carries the current WBI keys, which replace the cached ones. The ticket
+        goes into :attr:`credential` (it is secret: it never appears in reprs or logs).
+        """
+        ts = int(time.time())
+        data = await self.request(
+            "POST", f"{self.endpoints.api}/bapis/bilibili.api.ticket.v1.Ticket/GenWebTicket",
+            params={"key_id": "ec02", "hexsign": wbi.ticket_hexsign(ts), "context[ts]": ts,
+                    "csrf": self.credential.csrf or ""},
+            endpoint="GenWebTicket",
+        ) or {}  # fmt: skip
+        ticket = str(data.get("ticket") or "")
+        if not ticket:
+            raise ApiError(-1002, "GenWebTicket carried no ticket", "GenWebTicket", outcome=Outcome.RETRY)
+        nav = data.get("nav") or {}
+        if nav.get("img") and nav.get("sub"):
+            self._set_wbi(str(nav["img"]), str(nav["sub"]))
+        self.credential = self.credential.with_ticket(ticket)
+        return ticket
+
+    async def activate_buvid(self) -> None:
+        """``ExClimbWuzhi``: report the browser fingerprint that "activates" the buvid3 in use.
+
+        The web page posts this once per new device id; an unactivated buvid3 is more likely to
+        meet -352. The payload is a plausible desktop-browser fingerprint (see
+        :func:`fingerprint_payload`).
+        """
+        if not self.credential.buvid3:
+            return
+        await self.request(
+            "POST", f"{self.endpoints.api}/x/internal/gaia-gateway/ExClimbWuzhi",
+            json_body={"payload": fingerprint_payload(self.user_agent)}, endpoint="ExClimbWuzhi",
+        )
 
     def reset_wbi(self) -> None:
         """Forget the cached WBI keys (after -352); the next signed request fetches them again."""

@@ -16,7 +16,7 @@ import inspect
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 import anyio
 import orjson
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidURI, ProxyError
 
 from livepipe.bilibili import DecodeStats, ProtocolError, decode_events, decode_frame, parse_auth_reply
 from livepipe.bilibili.protocol import OP_AUTH, OP_AUTH_REPLY, encode_packet, heartbeat
+from livepipe.bilibili.transport import proxy_label, scrub
 from livepipe.errors import TransportError
 from livepipe.events import Event
 from livepipe.runtime.metrics import Counter
@@ -130,6 +131,9 @@ class DanmakuClient:
         connect_timeout: limit for opening the socket plus the auth reply.
         ssl_context: TLS settings for ``wss://`` (None = the system's default verification).
         user_agent: sent on the upgrade request (the same UA as the HTTP API).
+        headers: extra headers of the upgrade request.
+        proxy: ``http(s)://`` or ``socks5(h)://`` proxy URL (may carry credentials; errors show
+            only :func:`~livepipe.bilibili.transport.proxy_label`), or None for a direct connection.
     """
 
     def __init__(
@@ -145,6 +149,8 @@ class DanmakuClient:
         connect_timeout: float = 10.0,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
         stats: ConnectionStats | None = None,
     ) -> None:
         self.room_id = room_id
@@ -157,6 +163,8 @@ class DanmakuClient:
         self.connect_timeout = connect_timeout
         self.ssl_context = ssl_context
         self.user_agent = user_agent
+        self.headers = dict(headers or {})
+        self.proxy = proxy
         self.stats = stats or ConnectionStats()
 
     async def run(self, url: str, auth: bytes) -> None:
@@ -167,8 +175,8 @@ class DanmakuClient:
         """
         kwargs: dict[str, Any] = {
             "open_timeout": None, "close_timeout": 2.0, "ping_interval": None, "compression": None,
-            "max_size": 8 * 1024 * 1024, "max_queue": 64, "proxy": None,
-            "additional_headers": {"Origin": "https://live.bilibili.com"},
+            "max_size": 8 * 1024 * 1024, "max_queue": 64, "proxy": self.proxy,
+            "additional_headers": {"Origin": "https://live.bilibili.com", **self.headers},
         }  # fmt: skip
         if self.user_agent:
             kwargs["user_agent_header"] = self.user_agent
@@ -187,8 +195,9 @@ class DanmakuClient:
             raise ConnectFailed(f"could not connect within {self.connect_timeout:g} s") from None
         except ConnectionClosed as e:
             raise AuthFailed(f"closed before the auth reply ({_close_text(e)})") from None
-        except (OSError, InvalidHandshake, InvalidURI, ssl.SSLError) as e:
-            raise ConnectFailed(f"{type(e).__name__}: {e}") from None
+        except (OSError, InvalidHandshake, InvalidURI, InvalidProxy, ProxyError, ssl.SSLError) as e:
+            via = f" through the proxy {proxy_label(self.proxy)}" if self.proxy else ""
+            raise ConnectFailed(f"{type(e).__name__}{via}: {scrub(str(e), self.proxy)}") from None
         assert ws is not None
         try:
             self._check_auth(first)

@@ -37,7 +37,8 @@ from livepipe.bilibili import pb
 from livepipe.errors import DecodeError
 from livepipe.events import Event, RawMessage, make_id
 
-__all__ = ["MessageError", "parse_command", "body_id", "CMD_KINDS", "PREFIX_KINDS", "kind_for_cmd"]
+__all__ = ["COMMANDS", "CMD_KINDS", "PREFIXES", "PREFIX_KINDS", "MessageError", "body_id", "kind_for_cmd",
+           "parse_command"]
 
 _new_event = tuple.__new__
 _loads = orjson.loads
@@ -905,91 +906,248 @@ def _raw(message: dict[str, Any], cmd: str, room_id: int) -> Event:
     return _mk(message, "raw", cmd, room_id, None, None, None, None, {})
 
 
+# --- PK battles, lotteries, red packets, medals ---------------------------------------------------
+
+#: ``winner_type`` / ``result_type`` values seen in PK messages: 3 won, -1 lost, 2 draw
+PK_RESULTS = {3: "win", -1: "lose", 2: "draw"}
+
+
+def _pk_side(info: Any) -> dict[str, Any]:
+    i = _d(info)
+    return {"room_id": _int(i.get("room_id")), "votes": _int(i.get("votes")),
+            "best_uname": _str(i.get("best_uname")) or None}  # fmt: skip
+
+
+def _pk_common(message: dict[str, Any], room_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(data, init side, match side)`` shared by the PK kinds, and which side is this room."""
+    d = _d(message.get("data"))
+    init, match = _pk_side(d.get("init_info")), _pk_side(d.get("match_info"))
+    own, other = (match, init) if match["room_id"] == room_id and init["room_id"] != room_id else (init, match)
+    data = {
+        "pk_id": _int(message.get("pk_id")) or _int(d.get("pk_id")),
+        "status": _int(message.get("pk_status")),
+        "battle_type": _int(d.get("battle_type")),
+        "init": init,
+        "match": match,
+        "votes": own["votes"] if own["room_id"] == room_id else None,
+        "opponent_room_id": other["room_id"] if own["room_id"] == room_id else None,
+        "opponent_votes": other["votes"] if own["room_id"] == room_id else None,
+    }
+    return data, own, other
+
+
+def _pk_start(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    data, _, _ = _pk_common(message, room_id)
+    data.update({
+        "start_time": _int(d.get("pk_start_time")), "frozen_time": _int(d.get("pk_frozen_time")),
+        "end_time": _int(d.get("pk_end_time")), "votes_name": _str(d.get("pk_votes_name")) or None,
+    })  # fmt: skip
+    return _mk(message, "pk_start", cmd, room_id, _secs(message.get("timestamp")), None, None, None, data)
+
+
+def _pk_progress(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    data, _, _ = _pk_common(message, room_id)
+    return _mk(message, "pk_progress", cmd, room_id, _secs(message.get("timestamp")), None, None, None, data)
+
+
+def _pk_end(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    data, own, other = _pk_common(message, room_id)
+    wt = {s: _int(_d(d.get(key)).get("winner_type")) for s, key in (("init", "init_info"), ("match", "match_info"))}
+    data["init"]["result"] = PK_RESULTS.get(wt["init"]) if wt["init"] is not None else None
+    data["match"]["result"] = PK_RESULTS.get(wt["match"]) if wt["match"] is not None else None
+    winner = None
+    for side in (data["init"], data["match"]):
+        if side["result"] == "win":
+            winner = side["room_id"]
+    data["winner_room_id"] = winner
+    data["result"] = own.get("result") if own["room_id"] == room_id else None
+    return _mk(message, "pk_end", cmd, room_id, _secs(message.get("timestamp")), None, None, None, data)
+
+
+def _pk_settle(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    result_type = _int(d.get("result_type"))
+    info = _d(d.get("result_info"))
+    assists = d.get("assist_info") if type(d.get("assist_info")) is list else d.get("assist_list")
+    helpers = []
+    for a in assists if type(assists) is list else ():
+        if type(a) is dict:
+            uid, uname, masked = _user(a.get("uid"), a.get("uname"))
+            helpers.append({"uid": uid, "uname": uname, "rank": _int(a.get("rank")), "masked": masked})
+    data = {
+        "pk_id": _int(message.get("pk_id")) or _int(d.get("pk_id")),
+        "status": _int(message.get("pk_status")),
+        "battle_type": _int(d.get("battle_type")),
+        "result_type": result_type,
+        "result": PK_RESULTS.get(result_type) if result_type is not None else None,
+        "votes": _int(info.get("pk_votes")),
+        "assists": helpers,
+    }
+    return _mk(message, "pk_settle", cmd, room_id, _secs(message.get("timestamp")), None, None, None, data)
+
+
+def _lottery_start(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    award = _str(d.get("award_name")) or None
+    data = {
+        "lot_id": _int(d.get("id")),
+        "award_name": award,
+        "award_num": _int(d.get("award_num")),
+        "danmu": _str(d.get("danmu")) or None,
+        "require_type": _int(d.get("require_type")),
+        "require_value": _int(d.get("require_value")),
+        "require_text": _str(d.get("require_text")) or None,
+        "gift_id": _int(d.get("gift_id")) or None,
+        "gift_name": _str(d.get("gift_name")) or None,
+        "gift_num": _int(d.get("gift_num")),
+        "gift_price": _int(d.get("gift_price")),
+        "duration": _int(d.get("max_time")),
+        "remaining": _int(d.get("time")),
+    }
+    return _mk(message, "lottery_start", cmd, room_id, _secs(d.get("current_time")), None, None, award, data)
+
+
+def _lottery_award(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    award = _str(d.get("award_name")) or None
+    winners = []
+    users = d.get("award_users")
+    for u in users if type(users) is list else ():
+        if type(u) is dict:
+            uid, uname, masked = _user(u.get("uid"), u.get("uname"))
+            winners.append({"uid": uid, "uname": uname, "face": _str(u.get("face")) or None, "masked": masked})
+    data = {"lot_id": _int(d.get("id")), "award_name": award, "award_num": _int(d.get("award_num")),
+            "winners": winners}  # fmt: skip
+    return _mk(message, "lottery_award", cmd, room_id, None, None, None, award, data)
+
+
+def _red_packet_start(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    uid, uname, masked = _user(d.get("sender_uid"), d.get("sender_name"))
+    awards = []
+    items = d.get("awards")
+    for a in items if type(items) is list else ():
+        if type(a) is dict:
+            awards.append({"gift_id": _int(a.get("gift_id")), "gift_name": _str(a.get("gift_name")) or None,
+                           "num": _int(a.get("num"))})  # fmt: skip
+    danmu = _str(d.get("danmu")) or None
+    data = {
+        "lot_id": _int(d.get("lot_id")),
+        "danmu": danmu,
+        "start_time": _int(d.get("start_time")),
+        "end_time": _int(d.get("end_time")),
+        "duration": _int(d.get("last_time")),
+        "total_price": _int(d.get("total_price")),
+        "awards": awards,
+        "face": _str(d.get("sender_face")) or None,
+        "masked": masked,
+    }
+    return _mk(message, "red_packet_start", cmd, room_id, _secs(d.get("start_time")), uid, uname, danmu, data)
+
+
+def _red_packet_winners(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    awards = _d(d.get("awards"))
+    winners = []
+    rows = d.get("winner_info")
+    for w in rows if type(rows) is list else ():
+        if type(w) is list:
+            uid, uname, masked = _user(_at(w, 0), _at(w, 1))
+            gift_id = _int(_at(w, 3))
+            award = _d(awards.get(str(gift_id)))
+            winners.append({"uid": uid, "uname": uname, "gift_id": gift_id,
+                            "gift_name": _str(award.get("award_name")) or None,
+                            "price": _int(award.get("award_price")), "masked": masked})  # fmt: skip
+    data = {"lot_id": _int(d.get("lot_id")), "total_num": _int(d.get("total_num")), "winners": winners}
+    return _mk(message, "red_packet_winners", cmd, room_id, None, None, None, None, data)
+
+
+def _medal_change(message: dict[str, Any], cmd: str, room_id: int) -> Event:
+    d = _d(message.get("data"))
+    uid, _, masked = _user(d.get("uid"), None)
+    level = _int(d.get("medal_level"))
+    medal = {
+        "level": level,
+        "name": _str(d.get("medal_name")) or None,
+        "streamer_uid": _int(d.get("target_id")) or _int(d.get("up_uid")),
+        "streamer_name": _str(d.get("anchor_uname")) or None,
+        "room_id": _int(d.get("anchor_roomid")) or _int(d.get("roomid")),
+        "guard_level": _int(d.get("guard_level")) or 0,
+        "is_lighted": bool(d.get("is_lighted", 1)),
+    } if level else None  # fmt: skip
+    text = d.get("upper_bound_content") or d.get("sub_title") or d.get("msg_content") or d.get("msg_title")
+    data = {
+        "medal": medal,
+        "medal_id": _int(d.get("medal_id")),
+        "gained": cmd == "MESSAGEBOX_USER_GAIN_MEDAL",
+        "type": _int(d.get("type")),
+        "masked": masked,
+    }
+    text = _strip_marks(text) if type(text) is str and text else None
+    return _mk(message, "medal_change", cmd, room_id, None, uid, None, text, data)
+
+
 # --- dispatch -----------------------------------------------------------------------------------
 
 Handler = Callable[[dict[str, Any], str, int], Event]
 
-_HANDLERS: dict[str, Handler] = {
-    "DANMU_MSG": _danmaku,
-    "DANMU_MSG_MIRROR": _danmaku,
-    "SEND_GIFT": _send_gift,
-    "SEND_GIFT_V2": _send_gift_v2,
-    "COMBO_SEND": _combo_send,
-    "GUARD_BUY": _guard_buy,
-    "USER_TOAST_MSG": _user_toast,
-    "USER_TOAST_MSG_V2": _user_toast_v2,
-    "SUPER_CHAT_MESSAGE": _super_chat,
-    "SUPER_CHAT_MESSAGE_JPN": _super_chat,
-    "SUPER_CHAT_MESSAGE_DELETE": _super_chat_delete,
-    "INTERACT_WORD": _interact_word,
-    "INTERACT_WORD_V2": _interact_word_v2,
-    "ENTRY_EFFECT": _entry_effect,
-    "ENTRY_EFFECT_MUST_RECEIVE": _entry_effect,
-    "LIKE_INFO_V3_CLICK": _like_click,
-    "LIKE_INFO_V3_UPDATE": _like_update,
-    "WATCHED_CHANGE": _watched,
-    "ONLINE_RANK_COUNT": _online_count,
-    "ONLINE_RANK_V2": _online_rank_v2,
-    "ONLINE_RANK_V3": _online_rank_v3,
-    "ONLINE_RANK_TOP3": _online_rank_top3,
-    "DM_INTERACTION": _dm_interaction,
-    "LIVE": _live,
-    "PREPARING": _preparing,
-    "ROOM_CHANGE": _room_change,
-    "CHANGE_ROOM_INFO": _change_room_info,
-    "ROOM_REAL_TIME_MESSAGE_UPDATE": _room_real_time,
-    "WARNING": _warning,
-    "CUT_OFF": _cut_off,
-    "CUT_OFF_V2": _cut_off_v2,
-    "ROOM_SILENT_ON": _silent,
-    "ROOM_SILENT_OFF": _silent,
-    "ROOM_BLOCK_MSG": _block,
-    "ROOM_ADMINS": _room_admins,
-    "room_admin_entrance": _admin_change,
-    "ROOM_ADMIN_REVOKE": _admin_change,
-    "RECALL_DANMU_MSG": _recall,
-    "LOG_IN_NOTICE": _login_notice,
-    "NOTICE_MSG": _notice,
-    "COMMON_NOTICE_DANMAKU": _notice,
-    "SYS_MSG": _notice,
-    "WIDGET_BANNER": _notice,
-    "STOP_LIVE_ROOM_LIST": _notice,
-    "POPULAR_RANK_CHANGED": _notice,
-    "AREA_RANK_CHANGED": _notice,
-}
-
-#: cmd families matched by prefix (after exact names); all are broadcasts.
-_PREFIX_HANDLERS: tuple[tuple[str, Handler], ...] = (
-    ("HOT_RANK_", _notice),
-    ("PK_", _notice),
-    ("ANCHOR_LOT_", _notice),
-    ("POPULARITY_RED_POCKET_", _notice),
-)
-
-#: The kind each known cmd maps to (INTERACT_WORD(_V2) depend on ``msg_type``: see INTERACT_KINDS).
-CMD_KINDS: dict[str, str] = {
-    "DANMU_MSG": "danmaku", "DANMU_MSG_MIRROR": "danmaku",
-    "SEND_GIFT": "gift", "SEND_GIFT_V2": "gift", "COMBO_SEND": "gift_combo",
-    "GUARD_BUY": "guard", "USER_TOAST_MSG": "guard", "USER_TOAST_MSG_V2": "guard",
-    "SUPER_CHAT_MESSAGE": "super_chat", "SUPER_CHAT_MESSAGE_JPN": "super_chat",
-    "SUPER_CHAT_MESSAGE_DELETE": "super_chat_delete",
-    "INTERACT_WORD": "enter", "INTERACT_WORD_V2": "enter",
-    "ENTRY_EFFECT": "enter", "ENTRY_EFFECT_MUST_RECEIVE": "enter",
-    "LIKE_INFO_V3_CLICK": "like", "LIKE_INFO_V3_UPDATE": "like_count", "WATCHED_CHANGE": "watched",
-    "ONLINE_RANK_COUNT": "online_count",
-    "ONLINE_RANK_V2": "online_rank", "ONLINE_RANK_V3": "online_rank", "ONLINE_RANK_TOP3": "online_rank",
-    "DM_INTERACTION": "interaction", "LIVE": "live", "PREPARING": "preparing", "ROOM_CHANGE": "room_change",
-    "CHANGE_ROOM_INFO": "room_info", "ROOM_REAL_TIME_MESSAGE_UPDATE": "room_info",
-    "WARNING": "warning", "CUT_OFF": "cut_off", "CUT_OFF_V2": "cut_off",
-    "ROOM_SILENT_ON": "silent", "ROOM_SILENT_OFF": "silent", "ROOM_BLOCK_MSG": "block",
-    "ROOM_ADMINS": "admins", "room_admin_entrance": "admins", "ROOM_ADMIN_REVOKE": "admins",
-    "RECALL_DANMU_MSG": "recall", "LOG_IN_NOTICE": "login_notice",
-    "NOTICE_MSG": "notice", "COMMON_NOTICE_DANMAKU": "notice", "SYS_MSG": "notice", "WIDGET_BANNER": "notice",
-    "STOP_LIVE_ROOM_LIST": "notice", "POPULAR_RANK_CHANGED": "notice", "AREA_RANK_CHANGED": "notice",
+#: The one table of known cmds: cmd -> (parser, kind). The kinds and their ``data`` are documented in
+#: docs/bilibili/events.md (INTERACT_WORD(_V2) vary by ``msg_type``: see there).
+COMMANDS: dict[str, tuple[Handler, str]] = {
+    "DANMU_MSG": (_danmaku, "danmaku"), "DANMU_MSG_MIRROR": (_danmaku, "danmaku"),
+    "SEND_GIFT": (_send_gift, "gift"), "SEND_GIFT_V2": (_send_gift_v2, "gift"),
+    "COMBO_SEND": (_combo_send, "gift_combo"),
+    "GUARD_BUY": (_guard_buy, "guard"), "USER_TOAST_MSG": (_user_toast, "guard"),
+    "USER_TOAST_MSG_V2": (_user_toast_v2, "guard"),
+    "SUPER_CHAT_MESSAGE": (_super_chat, "super_chat"), "SUPER_CHAT_MESSAGE_JPN": (_super_chat, "super_chat"),
+    "SUPER_CHAT_MESSAGE_DELETE": (_super_chat_delete, "super_chat_delete"),
+    "INTERACT_WORD": (_interact_word, "enter"), "INTERACT_WORD_V2": (_interact_word_v2, "enter"),
+    "ENTRY_EFFECT": (_entry_effect, "enter"), "ENTRY_EFFECT_MUST_RECEIVE": (_entry_effect, "enter"),
+    "LIKE_INFO_V3_CLICK": (_like_click, "like"), "LIKE_INFO_V3_UPDATE": (_like_update, "like_count"),
+    "WATCHED_CHANGE": (_watched, "watched"), "ONLINE_RANK_COUNT": (_online_count, "online_count"),
+    "ONLINE_RANK_V2": (_online_rank_v2, "online_rank"), "ONLINE_RANK_V3": (_online_rank_v3, "online_rank"),
+    "ONLINE_RANK_TOP3": (_online_rank_top3, "online_rank"),
+    "DM_INTERACTION": (_dm_interaction, "interaction"),
+    "LIVE": (_live, "live"), "PREPARING": (_preparing, "preparing"), "ROOM_CHANGE": (_room_change, "room_change"),
+    "CHANGE_ROOM_INFO": (_change_room_info, "room_info"),
+    "ROOM_REAL_TIME_MESSAGE_UPDATE": (_room_real_time, "room_info"),
+    "WARNING": (_warning, "warning"), "CUT_OFF": (_cut_off, "cut_off"), "CUT_OFF_V2": (_cut_off_v2, "cut_off"),
+    "ROOM_SILENT_ON": (_silent, "silent"), "ROOM_SILENT_OFF": (_silent, "silent"),
+    "ROOM_BLOCK_MSG": (_block, "block"),
+    "ROOM_ADMINS": (_room_admins, "admins"), "room_admin_entrance": (_admin_change, "admins"),
+    "ROOM_ADMIN_REVOKE": (_admin_change, "admins"),
+    "RECALL_DANMU_MSG": (_recall, "recall"), "LOG_IN_NOTICE": (_login_notice, "login_notice"),
+    "PK_BATTLE_START": (_pk_start, "pk_start"), "PK_BATTLE_START_NEW": (_pk_start, "pk_start"),
+    "PK_BATTLE_PROCESS": (_pk_progress, "pk_progress"), "PK_BATTLE_PROCESS_NEW": (_pk_progress, "pk_progress"),
+    "PK_BATTLE_END": (_pk_end, "pk_end"),
+    "PK_BATTLE_SETTLE": (_pk_settle, "pk_settle"), "PK_BATTLE_SETTLE_V2": (_pk_settle, "pk_settle"),
+    "ANCHOR_LOT_START": (_lottery_start, "lottery_start"), "ANCHOR_LOT_AWARD": (_lottery_award, "lottery_award"),
+    "POPULARITY_RED_POCKET_START": (_red_packet_start, "red_packet_start"),
+    "POPULARITY_RED_POCKET_V2_START": (_red_packet_start, "red_packet_start"),
+    "POPULARITY_RED_POCKET_WINNER_LIST": (_red_packet_winners, "red_packet_winners"),
+    "POPULARITY_RED_POCKET_V2_WINNER_LIST": (_red_packet_winners, "red_packet_winners"),
+    "MESSAGEBOX_USER_MEDAL_CHANGE": (_medal_change, "medal_change"),
+    "MESSAGEBOX_USER_GAIN_MEDAL": (_medal_change, "medal_change"),
+    "NOTICE_MSG": (_notice, "notice"), "COMMON_NOTICE_DANMAKU": (_notice, "notice"), "SYS_MSG": (_notice, "notice"),
+    "WIDGET_BANNER": (_notice, "notice"), "STOP_LIVE_ROOM_LIST": (_notice, "notice"),
+    "POPULAR_RANK_CHANGED": (_notice, "notice"), "AREA_RANK_CHANGED": (_notice, "notice"),
 }  # fmt: skip
 
-#: Prefix families and their kind.
-PREFIX_KINDS: dict[str, str] = {prefix: "notice" for prefix, _ in _PREFIX_HANDLERS}
+#: cmd families matched by prefix (after exact names), with their parser and kind; all are broadcasts.
+PREFIXES: tuple[tuple[str, Handler, str], ...] = (
+    ("HOT_RANK_", _notice, "notice"),
+    ("PK_", _notice, "notice"),
+    ("ANCHOR_LOT_", _notice, "notice"),
+    ("POPULARITY_RED_POCKET_", _notice, "notice"),
+)
+
+_HANDLERS: dict[str, Handler] = {cmd: h for cmd, (h, _) in COMMANDS.items()}
+#: The kind each known cmd maps to (derived from :data:`COMMANDS`).
+CMD_KINDS: dict[str, str] = {cmd: kind for cmd, (_, kind) in COMMANDS.items()}
+#: Prefix families and their kind (derived from :data:`PREFIXES`).
+PREFIX_KINDS: dict[str, str] = {prefix: kind for prefix, _, kind in PREFIXES}
 
 # Full cmd string (suffix included) -> (handler, stripped cmd). Filled lazily, bounded.
 _DISPATCH: dict[str, tuple[Handler, str]] = {name: (h, name) for name, h in _HANDLERS.items()}
@@ -1001,7 +1159,7 @@ def _resolve(cmd: str) -> tuple[Handler, str]:
     h = _HANDLERS.get(base)
     if h is None:
         h = _raw
-        for prefix, ph in _PREFIX_HANDLERS:
+        for prefix, ph, _ in PREFIXES:
             if base.startswith(prefix):
                 h = ph
                 break
@@ -1062,6 +1220,7 @@ def register_cmds(handlers: dict[str, Handler], kinds: dict[str, str]) -> None:
     Used by :mod:`livepipe.bilibili.open_commands` for the open platform's ``LIVE_OPEN_PLATFORM_*``
     cmds, so every reader of raw messages (the sources, ``replay``, ``livepipe test``) knows them.
     """
+    COMMANDS.update({name: (h, kinds[name]) for name, h in handlers.items()})
     _HANDLERS.update(handlers)
     CMD_KINDS.update(kinds)
     for name, h in handlers.items():

@@ -94,6 +94,10 @@ class Credential:
         """A copy with device ids filled in (they are not secret)."""
         return replace(self, buvid3=buvid3, buvid4=buvid4 or self.buvid4)
 
+    def with_ticket(self, ticket: str) -> Credential:
+        """A copy with a new ``bili_ticket`` cookie (from GenWebTicket)."""
+        return replace(self, bili_ticket=SecretStr(ticket))
+
     def with_cookies(self, cookies: dict[str, str], refresh_token: str | None = None) -> Credential:
         """A copy with new cookie values (after login or refresh)."""
         c = self

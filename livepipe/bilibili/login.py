@@ -19,7 +19,7 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,11 @@ def correspond_path(ts_ms: int | None = None) -> str:
     return key.encrypt(f"refresh_{ts_ms}".encode(), pad).hex()
 
 
-def _http(credential: Credential, verify: Any) -> httpx.AsyncClient:
+def _http(verify: Any, user_agent: str | None = None, headers: Mapping[str, str] | None = None,
+          proxy: str | None = None) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        timeout=15.0, verify=verify, follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Referer": "https://www.bilibili.com/"},
+        timeout=15.0, verify=verify, follow_redirects=False, proxy=proxy,
+        headers={"User-Agent": user_agent or USER_AGENT, "Referer": "https://www.bilibili.com/", **(headers or {})},
     )  # fmt: skip
 
 
@@ -252,8 +253,13 @@ async def check_credential(credential: Credential, endpoints: Endpoints | None =
 
 
 async def refresh_credential(credential: Credential, endpoints: Endpoints | None = None, *, verify: Any = True,
-                             force: bool = False, write_back: bool = True) -> Credential | None:  # fmt: skip
+                             force: bool = False, write_back: bool = True, user_agent: str | None = None,
+                             headers: Mapping[str, str] | None = None,
+                             proxy: str | None = None) -> Credential | None:  # fmt: skip
     """Refresh the cookies when the session asks for it (or ``force``); None when no refresh was needed.
+
+    ``user_agent``, ``headers`` and ``proxy`` are those of the component that asks (see
+    :mod:`livepipe.bilibili.transport`).
 
     Needs the refresh token. On success the returned credential carries the new cookies and refresh
     token, and (with ``write_back``) they are written to ``credential.cookie_file`` atomically.
@@ -264,7 +270,7 @@ async def refresh_credential(credential: Credential, endpoints: Endpoints | None
     ep = endpoints or Endpoints()
     old_token = credential.refresh_token.get_secret_value()
     cookies = credential.cookies()
-    async with _http(credential, verify) as http:
+    async with _http(verify, user_agent, headers, proxy) as http:
         info = _envelope(await http.get(f"{ep.passport}/x/passport-login/web/cookie/info",
                                         params={"csrf": credential.csrf or ""}, headers=_cookie_header(cookies)),
                          "cookie/info")  # fmt: skip

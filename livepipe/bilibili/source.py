@@ -18,11 +18,12 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from livepipe.bilibili.api import USER_AGENT, ApiError, BilibiliAPI, Endpoints, Outcome
+from livepipe.bilibili.api import ApiError, BilibiliAPI, Endpoints, Outcome
 from livepipe.bilibili.client import (
     AuthFailed,
     ConnectionEnded,
@@ -33,6 +34,8 @@ from livepipe.bilibili.client import (
 )
 from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.bilibili.protocol import ProtocolError
+from livepipe.bilibili.retry import TokenPacer, budget, full_jitter, risk_delay
+from livepipe.bilibili.transport import TransportConfig, proxy_label
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
 from livepipe.schema import SourceConfig
@@ -41,11 +44,13 @@ from livepipe.schema import field as cfg_field
 #: The credential name that, with an embedded ``[simulator]`` and an empty table, logs in as a demo account.
 SIMULATOR_CREDENTIAL = "simulator"
 SESSION_TTL = 12 * 3600.0
+#: after -352, WBI keys / bili_ticket / buvid are refreshed at most this often (seconds) per source
+IDENTITY_REFRESH_EVERY = 30.0
 # httpcore logs response headers (Set-Cookie: SESSDATA=...) at DEBUG; secrets must never reach a log.
 logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
-class DanmakuSourceConfig(SourceConfig):
+class DanmakuSourceConfig(SourceConfig, TransportConfig):
     """Config of the bilibili.danmaku source."""
 
     room_ids: list[int] = cfg_field(
@@ -82,10 +87,31 @@ class DanmakuSourceConfig(SourceConfig):
     backoff_multiplier: float = cfg_field(2.0, description="ceiling growth per failed attempt", ge=1)
     token_refresh_after: int = cfg_field(
         3, description="fetch a fresh token and host list after this many failed attempts in a row "
-        "(always after an auth failure)", ge=1,
+        "(and after an auth failure), paced by `token_backoff_initial` / `token_backoff_max`", ge=1,
     )
-    risk_backoff: float = cfg_field(
-        300.0, description="pause (seconds) of every API call of this source after a -352 risk-control answer", ge=0
+    healthy_after: float = cfg_field(
+        10.0, description="seconds an authenticated connection must stay up to count as healthy; only a healthy "
+        "session resets the reconnect backoff and the token pacing", ge=0,
+    )
+    auth_retry_max: float = cfg_field(
+        4.0, description="largest delay (seconds, full jitter) before the next connection attempt after the server "
+        "refused AUTH: the server answers, so the room comes back within seconds once it accepts again", gt=0,
+    )
+    token_backoff_initial: float = cfg_field(
+        5.0, description="while connections keep failing, the second fresh getDanmuInfo token waits this long "
+        "(equal jitter), each further one twice as long", gt=0,
+    )
+    token_backoff_max: float = cfg_field(60.0, description="longest wait between fresh tokens of one room", gt=0)
+    risk_retry_initial: float = cfg_field(
+        2.0, description="first retry delay ceiling (seconds) of getDanmuInfo after a -352 risk-control answer; "
+        "the ceiling then grows to a fifth of the time the -352s have lasted", gt=0,
+    )
+    risk_retry_max: float = cfg_field(60.0, description="largest retry delay ceiling (seconds) while -352 lasts",
+                                      gt=0)
+    keyless_fallback: bool = cfg_field(
+        True, description="while getDanmuInfo fails with risk control (-352, -412), connect to the default host "
+        "without a token (anonymous, as blivedm does) and mark the room degraded; the proper path is retried in "
+        "the background. A server that refuses it is not asked again for `permanent_backoff` seconds",
     )
     blocked_backoff: float = cfg_field(
         1800.0, description="pause (seconds) of every API call of this source after -412 / HTTP 412 "
@@ -102,17 +128,29 @@ class DanmakuSourceConfig(SourceConfig):
         True, description="refresh the credential's cookies when Bilibili asks for it and the refresh token is "
         "known (written back to its cookie_file)",
     )
-    status_events: bool = cfg_field(True, description="emit `source.connected` / `source.disconnected` events")
+    status_events: bool = cfg_field(
+        True, description="emit `source.connected` / `source.disconnected` / `source.degraded` / `source.recovered` "
+        "events",
+    )
     jitter_seed: int | None = cfg_field(None, description="seed for the backoff jitter (tests); unset = random")
 
 
-class _Pause(Exception):
-    """A room should wait ``delay`` seconds before its next attempt."""
+def backoff_ceiling(config: Any, attempt: int) -> float:
+    """``min(backoff_max, backoff_initial * backoff_multiplier ** attempt)`` of a source's config."""
+    return min(config.backoff_max, config.backoff_initial * (config.backoff_multiplier ** max(attempt, 0)))
 
-    def __init__(self, delay: float, why: str) -> None:
+
+class _Pause(Exception):
+    """A room should wait ``delay`` seconds before its next attempt.
+
+    ``fallback`` is true when the cause is risk control, so a key-less connection may stand in.
+    """
+
+    def __init__(self, delay: float, why: str, *, fallback: bool = False) -> None:
         super().__init__(why)
         self.delay = delay
         self.why = why
+        self.fallback = fallback
 
 
 @dataclass
@@ -125,6 +163,9 @@ class _Room:
     owner_uid: int | None = None
     token: str | None = None
     token_uid: int = 0
+    #: the server refused AUTH with this token: fetch a fresh one when the pacer allows
+    token_stale: bool = False
+    pacer: TokenPacer = field(default_factory=lambda: TokenPacer(5.0, 60.0))
     hosts: list[dict[str, Any]] = field(default_factory=list)
     host_index: int = 0
     connected: bool = False
@@ -133,7 +174,10 @@ class _Room:
     warned_masked: bool = False
     last_error: str | None = None
     stats: ConnectionStats | None = None
-
+    #: AUTH refusals in a row (for logging once per streak)
+    refusals: int = 0
+    #: why the room runs on a fallback (None = the normal path)
+    degraded: str | None = None
 
 
 #: gen0 threshold while a danmaku source runs (CPython's default is 700).
@@ -178,7 +222,8 @@ class DanmakuSource(Source):
         self.ready = False
         self.clock = context.clock
         self.rng = random.Random(config.jitter_seed)
-        self.rooms = [_Room(spec=rid, index=i) for i, rid in enumerate(dict.fromkeys(config.room_ids))]
+        self.rooms = [_Room(spec=rid, index=i, pacer=TokenPacer(config.token_backoff_initial, config.token_backoff_max))
+                      for i, rid in enumerate(dict.fromkeys(config.room_ids))]
         self.credential: Credential = Credential.anonymous()
         self.api: BilibiliAPI | None = None
         self.endpoints = self._endpoints()
@@ -187,6 +232,11 @@ class DanmakuSource(Source):
         self._session_lock = anyio.Lock()
         self._api_pause_until = 0.0
         self._buvid_generated = False
+        self._risk_since: float | None = None  # monotonic time of the first -352 of the current episode
+        self._identity_due = False  # a -352 asked for fresh WBI keys, bili_ticket and buvid activation
+        self._identity_at: float | None = None
+        self._identity_lock = anyio.Lock()
+        self._keyless_refused_until = 0.0
         self._ssl: ssl.SSLContext | None = None
         m = self.metrics
         self.m_connected = m.gauge("bilibili_connected_rooms", "rooms with an authenticated connection",
@@ -200,6 +250,11 @@ class DanmakuSource(Source):
         self.m_auth_failures = m.counter("bilibili_auth_failures_total", "AUTH packets the server refused")
         self.m_token_fetches = m.counter("bilibili_token_fetches_total", "getDanmuInfo tokens fetched")
         self.m_cookie_refreshes = m.counter("bilibili_cookie_refreshes_total", "cookie refreshes completed")
+        m.gauge("bilibili_degraded_rooms", "rooms running on a fallback (key-less connection)",
+                fn=lambda: sum(r.degraded is not None and r.connected for r in self.rooms))  # fmt: skip
+        self.m_fallbacks = m.counter("bilibili_fallback_connects_total", "key-less fallback connections made")
+        self.m_identity = m.counter("bilibili_identity_refreshes_total",
+                                    "WBI key / bili_ticket / buvid refreshes after risk control")  # fmt: skip
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -262,7 +317,11 @@ class DanmakuSource(Source):
         tune_gc()
         self._ssl = self._ssl_context()
         self.credential = await self._load_credential()
-        self.api = BilibiliAPI(self.credential, self.endpoints, verify=self._ssl or True)
+        c = self.config
+        self.api = BilibiliAPI(self.credential, self.endpoints, verify=self._ssl or True, user_agent=c.user_agent,
+                               headers=c.headers, proxy=c.proxy_url())  # fmt: skip
+        if c.proxy is not None:
+            self.log.info("HTTP API and WebSocket go through the proxy %s", proxy_label(c.proxy.get_secret_value()))
         if not self.credential.logged_in:
             self.log.info("connecting anonymously: user names will be masked and uids 0 (set `credential`)")
 
@@ -285,39 +344,86 @@ class DanmakuSource(Source):
     async def _room_loop(self, room: _Room, emit: Emit) -> None:
         if room.index and self.config.start_gap:
             await self.clock.sleep(room.index * self.config.start_gap)
-        attempt = 0  # failed attempts in a row
+        attempt = 0  # failed attempts since the last healthy session
         fails_since_token = 0
         total = 0
         while True:
             total += 1
-            need_token = room.token is None or fails_since_token >= self.config.token_refresh_after
+            if total > 1:
+                await budget("reconnect", self.clock).take()
             try:
-                await self._prepare(room, need_token)
+                if await self._prepare(room, fails_since_token >= self.config.token_refresh_after):
+                    fails_since_token = 0
             except _Pause as p:
                 attempt += 1
-                await self.clock.sleep(p.delay)
+                if p.fallback and room.real_id is not None and self._keyless_usable():  # AUTH needs the real id
+                    await self._run_degraded(room, emit, p, attempt, total)
+                else:
+                    await self.clock.sleep(p.delay)
                 continue
-            if need_token:
-                fails_since_token = 0
-            ended = await self._connect_once(room, emit, attempt, total)
-            healthy = room.stats is not None and room.stats.session_frames > 0
-            if healthy:
+            ended, lasted = await self._connect_once(room, emit, attempt, total)
+            if lasted is not None and lasted >= self.config.healthy_after:
+                # healthy: authenticated in this attempt and up long enough; the delays start over
                 attempt = 0
                 fails_since_token = 0
+                room.pacer.reset()
             else:
                 attempt += 1
                 fails_since_token += 1
-            if isinstance(ended, AuthFailed):
-                room.token = None  # fresh token next time
-                fails_since_token = 0
             room.host_index += 1
-            await self.clock.sleep(self._backoff(attempt))
+            if isinstance(ended, AuthFailed):
+                # the server answers, so try again within seconds; fresh tokens are paced by room.pacer
+                room.token_stale = True
+                ceiling = min(self.config.auth_retry_max, backoff_ceiling(self.config, attempt))
+                await self.clock.sleep(full_jitter(self.rng, ceiling))
+            else:
+                await self.clock.sleep(self._backoff(attempt))
+
+    def _keyless_usable(self) -> bool:
+        return self.config.keyless_fallback and self.clock.monotonic() >= self._keyless_refused_until
+
+    async def _run_degraded(self, room: _Room, emit: Emit, pause: _Pause, attempt: int, total: int) -> None:
+        """Stay connected key-less while the proper path (a getDanmuInfo token) is retried in the background.
+
+        Returns once the proper path works again (the key-less connection is closed first) or the
+        server refused the key-less connection and the retries then succeeded.
+        """
+        async with anyio.create_task_group() as tg:
+
+            async def recover() -> None:
+                delay = pause.delay
+                while True:
+                    await self.clock.sleep(delay)
+                    try:
+                        await self._prepare(room, False)
+                    except _Pause as p:
+                        delay = p.delay
+                        continue
+                    if room.token is None or room.token_stale:  # the pacer holds the next fetch back
+                        delay = max(0.1, room.pacer.not_before - self.clock.monotonic())
+                        continue
+                    tg.cancel_scope.cancel()
+                    return
+
+            tg.start_soon(recover)
+            while self._keyless_usable():
+                ended, lasted = await self._connect_once(room, emit, attempt, total, keyless=pause.why)
+                total += 1
+                if isinstance(ended, AuthFailed) and lasted is None:
+                    self._keyless_refused_until = self.clock.monotonic() + self.config.permanent_backoff
+                    self.log.warning("room %s: the server refused a key-less connection (%s); waiting for "
+                                     "getDanmuInfo instead, and not trying key-less for %g s",
+                                     room.real_id or room.spec, ended, self.config.permanent_backoff)  # fmt: skip
+                    break
+                attempt = 0 if lasted is not None and lasted >= self.config.healthy_after else attempt + 1
+                await self.clock.sleep(self._backoff(attempt))
+            await anyio.sleep_forever()  # until recover() cancels the scope
+        room.connected = False
 
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(max, initial * multiplier**attempt)]."""
-        c = self.config
-        ceiling = min(c.backoff_max, c.backoff_initial * (c.backoff_multiplier ** max(attempt, 0)))
-        return self.rng.uniform(0, ceiling)
+        """Full jitter: uniform in [0, min(max, initial * multiplier**attempt)] (uses only ``config`` and
+        ``rng``, so the open-platform source borrows it)."""
+        return full_jitter(self.rng, backoff_ceiling(self.config, attempt))
 
     # ---- API steps ---------------------------------------------------------------------------
 
@@ -373,7 +479,9 @@ class DanmakuSource(Source):
 
         assert self.api is not None
         try:
-            new = await refresh_credential(self.api.credential, self.endpoints, verify=self._ssl or True)
+            c = self.config
+            new = await refresh_credential(self.api.credential, self.endpoints, verify=self._ssl or True,
+                                           user_agent=c.user_agent, headers=c.headers, proxy=c.proxy_url())
         except (LoginError, ApiError, httpx.HTTPError) as e:
             self.log.warning("credential %s: cookie refresh failed (%s); keeping the current cookies",
                              self.credential.name, e)
@@ -384,32 +492,81 @@ class DanmakuSource(Source):
             self.credential = self.api.credential
             self.m_cookie_refreshes.inc()
 
-    async def _prepare(self, room: _Room, need_token: bool) -> None:
-        """Session, room id and token for the next attempt; raises :class:`_Pause` on API trouble."""
+    async def _prepare(self, room: _Room, refresh_due: bool) -> bool:
+        """Session, room id and token for the next attempt; raises :class:`_Pause` on API trouble.
+
+        Returns True when a fresh token was fetched. A token is fetched when the room has none,
+        the server refused it, or ``refresh_due``; while ``room.pacer`` says wait, the current
+        token is used again.
+        """
         assert self.api is not None
         try:
             await self._wait_api()
             await self._ensure_session()
+            if self._identity_due:
+                await self._refresh_identity()
             if room.real_id is None:
                 init = await self.api.room_init(room.spec)
                 room.real_id = int(init["room_id"])
                 room.owner_uid = int(init.get("uid") or 0) or None
                 if room.real_id != room.spec:
                     self.log.info("room %s is real room %s", room.spec, room.real_id)
-            if need_token or room.token is None or room.token_uid != self.uid:
-                info = await self.api.danmu_info(room.real_id)
-                room.token = str(info.get("token") or "")
-                room.token_uid = self.uid
-                room.hosts = [h for h in (info.get("host_list") or []) if isinstance(h, dict) and h.get("host")]
-                room.host_index = 0
-                self.m_token_fetches.inc()
-                if not room.hosts:
-                    raise ApiError(-1003, "getDanmuInfo returned an empty host_list", "getDanmuInfo",
-                                   outcome=Outcome.RETRY)  # fmt: skip
+            now = self.clock.monotonic()
+            want = room.token is None or room.token_stale or refresh_due
+            if room.token is not None and room.token_uid != self.uid:
+                want = True  # the login changed: the old token names another uid
+            elif want and room.token is not None and not room.pacer.allowed(now):
+                want = False  # reuse the current token until the pacer allows a fetch
+            if not want:
+                return False
+            if room.pacer.level:
+                await budget("danmu_info", self.clock).take()  # retries share a per-process budget
+            room.pacer.fetched(self.clock.monotonic(), self.rng)
+            info = await self.api.danmu_info(room.real_id)
+            room.token = str(info.get("token") or "")
+            room.token_uid = self.uid
+            room.token_stale = False
+            room.hosts = [h for h in (info.get("host_list") or []) if isinstance(h, dict) and h.get("host")]
+            room.host_index = 0
+            self.m_token_fetches.inc()
+            if self._risk_since is not None:
+                self.log.info("risk control cleared after %.1f s: getDanmuInfo answers again",
+                              self.clock.monotonic() - self._risk_since)  # fmt: skip
+                self._risk_since = None
+            if not room.hosts:
+                raise ApiError(-1003, "getDanmuInfo returned an empty host_list", "getDanmuInfo",
+                               outcome=Outcome.RETRY)  # fmt: skip
+            return True
         except ApiError as e:
             raise self._api_pause(room, e) from None
         except (KeyError, TypeError, ValueError) as e:
             raise _Pause(self._backoff(3), f"unexpected reply: {type(e).__name__}") from None
+
+    async def _refresh_identity(self) -> None:
+        """After -352, do what the web page does: fresh WBI keys and ``bili_ticket`` (GenWebTicket), and a
+        new, activated buvid (ExClimbWuzhi). At most once per :data:`IDENTITY_REFRESH_EVERY` seconds for the
+        whole source; each step is best effort."""
+        assert self.api is not None
+        async with self._identity_lock:
+            now = self.clock.monotonic()
+            if not self._identity_due or (self._identity_at is not None
+                                          and now - self._identity_at < IDENTITY_REFRESH_EVERY):
+                return
+            self._identity_due = False
+            self._identity_at = now
+            api = self.api
+            api.reset_wbi()
+            if self._buvid_generated:  # a device id we made up may be the flagged one
+                api.credential = dataclasses.replace(api.credential, buvid3=None, buvid4=None)
+            steps = (("bili_ticket", api.gen_web_ticket), ("WBI keys", api.wbi_keys),
+                     ("buvid", api.ensure_buvid), ("buvid activation", api.activate_buvid))
+            for what, step in steps:
+                try:
+                    await step()
+                except (ApiError, httpx.HTTPError) as e:
+                    self.log.warning("risk control: refreshing the %s failed (%s); going on", what, e)
+            self.m_identity.inc()
+            self.log.info("risk control: fresh WBI keys, bili_ticket and an activated buvid")
 
     def _api_pause(self, room: _Room, e: ApiError) -> _Pause:
         label = room.real_id or room.spec
@@ -419,17 +576,17 @@ class DanmakuSource(Source):
         if e.code == -412 or e.http_status == 412:
             self._pause_api(c.blocked_backoff)
             self.log.error("room %s: %s; pausing API calls for %g s", label, e, c.blocked_backoff)
-            return _Pause(0, str(e))
+            return _Pause(0, str(e), fallback=True)
         if e.code == -352:
-            self._pause_api(c.risk_backoff)
-            if self.api is not None:
-                self.api.reset_wbi()  # fresh WBI keys on the next call
-                if self._buvid_generated:  # a device id we made up may be the flagged one
-                    self.api.credential = dataclasses.replace(self.api.credential, buvid3=None, buvid4=None)
-            self._session_at = None
-            self.log.warning("room %s: %s; new WBI keys and buvid, pausing API calls for %g s", label, e,
-                             c.risk_backoff)  # fmt: skip
-            return _Pause(0, str(e))
+            now = self.clock.monotonic()
+            if self._risk_since is None:
+                self._risk_since = now
+                self.log.warning("room %s: %s; refreshing WBI keys, bili_ticket and buvid, retrying within "
+                                 "seconds", label, e)  # fmt: skip
+            self._identity_due = True
+            delay = risk_delay(self.rng, now - self._risk_since, initial=c.risk_retry_initial,
+                               maximum=c.risk_retry_max)  # fmt: skip
+            return _Pause(delay, str(e), fallback=True)
         if e.outcome is Outcome.FATAL:
             self._session_at = None  # re-check the login state
             self.log.error("room %s: %s", label, e)
@@ -446,17 +603,30 @@ class DanmakuSource(Source):
 
     # ---- one connection -------------------------------------------------------------------------
 
-    async def _connect_once(self, room: _Room, emit: Emit, attempt: int, total: int) -> ConnectionEnded | None:
-        assert room.real_id is not None and room.token is not None and self.api is not None
+    async def _connect_once(self, room: _Room, emit: Emit, attempt: int, total: int,
+                            keyless: str | None = None) -> tuple[ConnectionEnded | None, float | None]:
+        """One connection attempt: ``(why it ended, seconds it was authenticated or None if never)``.
+
+        ``keyless`` (the reason) makes it the fallback: the default host, no token, uid 0, and the
+        room marked degraded while it lasts.
+        """
+        assert self.api is not None
         if room.stats is None:
             room.stats = ConnectionStats(frames=self.m_frames, bytes=self.m_bytes, decode_errors=self.m_decode_errors)
             self.metrics.gauge("bilibili_last_message_age_seconds", "seconds since the room's last frame",
-                               fn=lambda r=room: self._age(r), room_id=room.real_id)  # fmt: skip
-        room_id = room.real_id
-        host = room.hosts[room.host_index % len(room.hosts)]
-        url = ws_url(self.endpoints.api_live, host)
-        uid = room.token_uid
+                               fn=lambda r=room: self._age(r), room_id=room.real_id or room.spec)  # fmt: skip
+        room_id = room.real_id or room.spec
+        if keyless is None:
+            assert room.real_id is not None and room.token is not None
+            host = room.hosts[room.host_index % len(room.hosts)]
+            url = ws_url(self.endpoints.api_live, host)
+            uid, key = room.token_uid, room.token
+        else:
+            url = self.endpoints.fallback_ws
+            host = {"host": urlsplit(url).hostname}
+            uid, key = 0, ""
         buvid = self.api.credential.buvid3 or ""
+        mode = "keyless" if keyless is not None else "normal"
 
         async def on_authenticated() -> None:
             first = not room.authenticated_once
@@ -464,18 +634,36 @@ class DanmakuSource(Source):
             room.authenticated_once = True
             room.connected_since = self.clock.monotonic()
             room.last_error = None
+            if room.refusals > 1:
+                self.log.info("room %s: AUTH accepted again after %d refusals", room_id, room.refusals)
+            room.refusals = 0
             self.m_connects.inc()
             if not first:
                 self.m_reconnects.inc()
             if not self.ready and all(r.authenticated_once for r in self.rooms):
                 self.ready = True
                 self.log.info("all %d room(s) connected", len(self.rooms))
-            self.log.log(logging.INFO if first else logging.DEBUG, "room %s connected (%s, uid %s)",
-                         room_id, host.get("host"), uid)  # fmt: skip
+            self.log.log(logging.INFO if first else logging.DEBUG, "room %s connected (%s, uid %s, %s)",
+                         room_id, host.get("host"), uid, mode)  # fmt: skip
+            events = [make_event("source.connected", room_id=room_id, data={
+                "source": self.name, "room_id": room_id, "attempt": attempt + 1, "connections": total,
+                "host": str(host.get("host")), "uid": uid, "anonymous": uid == 0, "mode": mode})]  # fmt: skip
+            if keyless is not None:
+                self.m_fallbacks.inc()
+                if room.degraded is None:
+                    self.log.warning("room %s: degraded: connected key-less (anonymous, masked names) because %s; "
+                                     "retrying the normal path in the background", room_id, keyless)  # fmt: skip
+                    events.append(make_event("source.degraded", room_id=room_id, data={
+                        "source": self.name, "room_id": room_id, "mode": mode, "reason": keyless}))  # fmt: skip
+                room.degraded = keyless
+            elif room.degraded is not None:
+                self.log.info("room %s: back on the normal path (was degraded: %s)", room_id, room.degraded)
+                events.append(make_event("source.recovered", room_id=room_id, data={
+                    "source": self.name, "room_id": room_id, "mode": mode, "was": room.degraded}))  # fmt: skip
+                room.degraded = None
             if self.config.status_events:
-                await emit(make_event("source.connected", room_id=room_id, data={
-                    "source": self.name, "room_id": room_id, "attempt": attempt + 1, "connections": total,
-                    "host": str(host.get("host")), "uid": uid, "anonymous": uid == 0}))  # fmt: skip
+                for ev in events:
+                    await emit(ev)
 
         async def on_events(events: list[Event]) -> None:
             if uid == 0 and not room.warned_masked:
@@ -496,33 +684,43 @@ class DanmakuSource(Source):
             room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,
             heartbeat_interval=self.config.heartbeat_interval, liveness_timeout=self.config.liveness_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout, connect_timeout=self.config.connect_timeout,
-            ssl_context=self._ssl, user_agent=self.api.user_agent or USER_AGENT, stats=room.stats,
+            ssl_context=self._ssl, user_agent=self.api.user_agent, headers=self.config.headers,
+            proxy=self.config.proxy_url(), stats=room.stats,
         )  # fmt: skip
+        ended: ConnectionEnded | None = None
         try:
-            await client.run(url, auth_body(uid, room_id, room.token, buvid))
+            await client.run(url, auth_body(uid, room_id, key, buvid))
         except ConnectionEnded as e:
             ended = e
-        else:  # pragma: no cover - run() always raises
-            ended = None
+        finally:
+            was_connected = room.connected
+            room.connected = False
+            lasted = self.clock.monotonic() - room.connected_since if was_connected else None
         reason = ended.reason if ended is not None else "closed"
         self.metrics.counter("bilibili_disconnects_total", "connection attempts that ended, by reason",
                              reason=reason).inc()  # fmt: skip
         if isinstance(ended, AuthFailed):
             self.m_auth_failures.inc()
-            self.log.warning("room %s: %s; fetching a fresh token", room_id, ended)
-        was_connected = room.connected
-        room.connected = False
-        if was_connected:
-            lasted = self.clock.monotonic() - room.connected_since
+            room.refusals += 1
+            # the first refusal of a streak is a warning; the rest only count (the metric has them all)
+            self.log.log(logging.WARNING if room.refusals == 1 else logging.DEBUG,
+                         "room %s: %s; retrying every few seconds, fresh tokens paced (further refusals are "
+                         "counted in bilibili_auth_failures_total)", room_id, ended)  # fmt: skip
+        if lasted is not None:
             self.log.log(logging.INFO if reason != "closed" else logging.DEBUG,
                          "room %s disconnected (%s: %s) after %.1f s", room_id, reason, ended, lasted)  # fmt: skip
             if self.config.status_events:
                 await emit(make_event("source.disconnected", room_id=room_id, data={
                     "source": self.name, "room_id": room_id, "reason": reason, "error": str(ended),
-                    "attempt": attempt + 1, "connected_for": round(lasted, 3)}))  # fmt: skip
+                    "attempt": attempt + 1, "connected_for": round(lasted, 3), "mode": mode}))  # fmt: skip
         elif not isinstance(ended, AuthFailed):
             self.log.info("room %s: attempt %d failed (%s: %s)", room_id, attempt + 1, reason, ended)
-        return ended
+        return ended, lasted
+
+    def health(self) -> dict[str, Any]:
+        """``/health`` detail: rooms connected, and each degraded room with the reason."""
+        degraded = {str(r.real_id or r.spec): r.degraded for r in self.rooms if r.degraded and r.connected}
+        return {"rooms": len(self.rooms), "connected": sum(r.connected for r in self.rooms), "degraded": degraded}
 
     def _age(self, room: _Room) -> float:
         st = room.stats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -54,3 +55,12 @@ def verify(params: Mapping[str, Any], img_key: str, sub_key: str) -> bool:
     items = sorted((k, str(v).translate(_STRIP)) for k, v in params.items() if k != "w_rid")
     query = urllib.parse.urlencode(items, quote_via=urllib.parse.quote)
     return hashlib.md5((query + mixin).encode()).hexdigest() == given
+
+
+#: The HMAC key of the web page's GenWebTicket request (``hexsign``); public, in every browser.
+TICKET_HMAC_KEY = b"XgwSnGZ1p"
+
+
+def ticket_hexsign(ts: int) -> str:
+    """The ``hexsign`` parameter of GenWebTicket for unix time ``ts``: HMAC-SHA256 of ``"ts<ts>"``."""
+    return hmac.new(TICKET_HMAC_KEY, f"ts{ts}".encode(), hashlib.sha256).hexdigest()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import anyio
 from aiohttp import web
 
+from livepipe.component import Source
+
 if TYPE_CHECKING:
     from livepipe.runtime.pipeline import Pipeline
 
@@ -31,7 +33,16 @@ def make_app(pipeline: Pipeline) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         if pipeline.draining:
             return web.json_response({"status": "draining"}, status=503)
-        return web.json_response({"status": "ok"})
+        details = {}
+        for c in pipeline.components.values():
+            detail = c.health() if isinstance(c, Source) else None
+            if detail is not None:
+                details[c.name] = detail
+        degraded = any(d.get("degraded") for d in details.values())
+        body: dict[str, object] = {"status": "degraded" if degraded else "ok"}
+        if details:
+            body["sources"] = details
+        return web.json_response(body)
 
     async def ready(_: web.Request) -> web.Response:
         if pipeline.ready:

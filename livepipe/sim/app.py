@@ -12,6 +12,7 @@ port speaks HTTPS/WSS (self-signed certificate generated at start) and a second 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import hashlib
@@ -111,6 +112,10 @@ class Simulator:
         self.faults = faults or Faults()
         self.state = SimState()
         self.tokens: dict[str, tuple[int, int]] = {}
+        #: path -> HTTP requests received (faulted ones included; not /_sim/ and not /sub)
+        self.http_calls: collections.Counter[str] = collections.Counter()
+        #: buvid3 values activated through ExClimbWuzhi
+        self.activated_buvids: set[str] = set()
         self.img_key, self.sub_key = wbi_keys(seed)
         #: room id -> (type, level, second) for room-wide silence (get_info room_silent_*)
         self.room_silent: dict[int, tuple[str, int, int]] = {}
@@ -173,7 +178,8 @@ class Simulator:
         pop = make_population(room, self.seed, size=population_size)
         room.admins = set(pop.admins)
         self.populations[room_id] = pop
-        self.generators[room_id] = traffic.TrafficGenerator(room, pop, self.seed)
+        self.generators[room_id] = traffic.TrafficGenerator(room, pop, self.seed,
+                                                            viewers=lambda rid=room_id: self._viewers(rid))
         self.ctx.users[owner_uid] = SimUser(uid=owner_uid, uname=owner_name, level=40, face=fake_face(owner_uid))
         for u in pop.users:
             self.ctx.users.setdefault(u.uid, u)
@@ -217,6 +223,7 @@ class Simulator:
     async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         if not path.startswith(_WEB_PATH_PREFIXES_EXEMPT):
+            self.http_calls[path] += 1
             f = self.faults
             if f.http_delay > 0:
                 await asyncio.sleep(f.http_delay)
@@ -282,6 +289,10 @@ class Simulator:
             self._runner = None
         self.hub.detach_all()
         self.open.hub.detach_all()
+
+    def _viewers(self, room_id: int) -> list[int]:
+        hub = getattr(self, "hub", None)
+        return sorted({c.uid for c in hub.clients.get(room_id, ()) if c.uid}) if hub is not None else []
 
     def _traffic_rooms(self) -> list[tuple[Room, traffic.TrafficGenerator]]:
         return [(r, self.generators[rid]) for rid, r in self.state.rooms.items() if rid in self.generators]
@@ -507,6 +518,7 @@ class Simulator:
             "clients": len(self.hub.all_clients()),
         }
         out.update(self.hub.stats(reset_max=reset_max))
+        out["http_calls"] = dict(self.http_calls)
         return out
 
     def reset(self) -> None:

@@ -7,6 +7,7 @@ All Bilibili hosts (``api.bilibili.com``, ``api.live.bilibili.com``, ``www.bilib
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import time
 import uuid
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from livepipe.bilibili import wbi
 from livepipe.sim.state import Room
 
 if TYPE_CHECKING:
@@ -127,9 +129,24 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         return api_ok({"buvid": f"{str(uuid.uuid4()).upper()}{secrets.randbelow(100000):05d}infoc"})
 
     async def exclimb(request: web.Request) -> web.Response:
+        # the page posts JSON {"payload": "<JSON text of the fingerprint>"} with its buvid3 cookie
+        try:
+            body = await request.json()
+            payload = json.loads(body["payload"])
+            if not isinstance(payload, dict):
+                raise ValueError("payload is not an object")
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"code": -400, "msg": "请求错误", "message": "请求错误", "data": {}})
+        buvid = request.cookies.get("buvid3")
+        if buvid:
+            sim.activated_buvids.add(buvid)
         return web.json_response({"code": 0, "msg": "", "data": {}})
 
     async def gen_web_ticket(request: web.Request) -> web.Response:
+        q = request.query
+        ts = q.get("context[ts]", "")
+        if q.get("key_id") != "ec02" or not ts.isdigit() or q.get("hexsign") != wbi.ticket_hexsign(int(ts)):
+            return web.json_response({"code": 400, "message": "参数错误", "ttl": 1})
         now = int(time.time())
         ticket = "eyJhbGciOiJIUzI1NiIsImtpZCI6InMwMyIsInR5cCI6IkpXVCJ9." + secrets.token_urlsafe(48) + "." + \
             secrets.token_urlsafe(32)  # fmt: skip

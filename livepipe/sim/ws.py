@@ -217,11 +217,23 @@ class Hub:
 
     # --- sending -------------------------------------------------------------------------------
 
+    def _send_private(self, room_id: int, message: dict[str, Any], uid: int) -> None:
+        for c in list(self.clients.get(room_id, ())):
+            if uid > 0 and c.uid == uid:
+                c.send(encode_batch([message], P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI), 1)
+
     def send_now(self, room_id: int, msgs: list[dict[str, Any]], ver: int = P.VER_BROTLI) -> int:
         """Send ``msgs`` at once to the room's clients as one frame of wrapping ``ver`` (0, 2 or 3).
 
         Masked copies go to anonymous clients. Returns how many clients got it.
         """
+        private = [m for m in msgs if M.private_to(m) is not None]
+        if private:
+            for m in private:
+                self._send_private(room_id, m, M.private_to(m) or 0)
+            msgs = [m for m in msgs if M.private_to(m) is None]
+            if not msgs:
+                return len(self.clients.get(room_id, ()))
         cache: dict[bool, bytes] = {}
         n = 0
         for c in list(self.clients.get(room_id, ())):
@@ -240,32 +252,48 @@ class Hub:
         variant, and the same bytes go to every client of that variant.
         """
         pending, self.pending = self.pending, {}
-        batch_max = self.batch_max
         for rid, msgs in pending.items():
             clients = self.clients.get(rid)
             if not clients:
                 continue
-            groups: dict[tuple[bool, int], list[Client]] = {}
-            for c in clients:
-                groups.setdefault((c.anonymous, P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI), []).append(c)
-            plain = [packet_for(raw) for _, raw in msgs]
-            masked: list[bytes] | None = None
-            n_msgs = len(msgs)
-            for (anonymous, ver), group in groups.items():
-                if anonymous:
-                    if masked is None:
-                        masked = [encode_message(M.mask(m)) if M.needs_mask(m) else b
-                                  for (m, _), b in zip(msgs, plain, strict=True)]  # fmt: skip
-                    packets = masked
-                else:
-                    packets = plain
-                for i in range(0, n_msgs, batch_max):
-                    frame = wrap_packets(b"".join(packets[i : i + batch_max]), ver)
-                    n = min(batch_max, n_msgs - i)
-                    for c in group:
-                        c.send(frame, n)
-            self.frames_sent += len(clients) * ((n_msgs + batch_max - 1) // batch_max)
-            self.messages_sent += n_msgs * len(clients)
+            run: list[tuple[dict[str, Any], bytes]] = []
+            for item in msgs:
+                target = M.private_to(item[0])
+                if target is None:
+                    run.append(item)
+                    continue
+                # a private note (MESSAGEBOX_*): only that user's connections, in its place in the stream
+                if run:
+                    self._flush_run(clients, run)
+                    run = []
+                self._send_private(rid, item[0], target)
+            if run:
+                self._flush_run(clients, run)
+
+    def _flush_run(self, clients: set[Client], msgs: list[tuple[dict[str, Any], bytes]]) -> None:
+        """Queue ``msgs`` (public messages of one room) to ``clients`` as shared frames."""
+        batch_max = self.batch_max
+        groups: dict[tuple[bool, int], list[Client]] = {}
+        for c in clients:
+            groups.setdefault((c.anonymous, P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI), []).append(c)
+        plain = [packet_for(raw) for _, raw in msgs]
+        masked: list[bytes] | None = None
+        n_msgs = len(msgs)
+        for (anonymous, ver), group in groups.items():
+            if anonymous:
+                if masked is None:
+                    masked = [encode_message(M.mask(m)) if M.needs_mask(m) else b
+                              for (m, _), b in zip(msgs, plain, strict=True)]  # fmt: skip
+                packets = masked
+            else:
+                packets = plain
+            for i in range(0, n_msgs, batch_max):
+                frame = wrap_packets(b"".join(packets[i : i + batch_max]), ver)
+                n = min(batch_max, n_msgs - i)
+                for c in group:
+                    c.send(frame, n)
+        self.frames_sent += len(clients) * ((n_msgs + batch_max - 1) // batch_max)
+        self.messages_sent += n_msgs * len(clients)
 
     async def run(self) -> None:
         """Flush loop plus the periodic faults and STOP_LIVE_ROOM_LIST; runs until cancelled."""

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 
 from livepipe.bilibili.source import DanmakuSource, DanmakuSourceConfig
+from livepipe.clock import Clock, ManualClock
 from livepipe.component import Context
 from livepipe.events import Event
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
@@ -20,7 +21,12 @@ FAST = {
     "backoff_initial": 0.05,
     "backoff_max": 0.5,
     "start_gap": 0.0,
-    "risk_backoff": 0.3,
+    "risk_retry_initial": 0.1,
+    "risk_retry_max": 0.5,
+    "auth_retry_max": 0.3,
+    "token_backoff_initial": 0.1,
+    "token_backoff_max": 0.5,
+    "healthy_after": 0.2,
     "blocked_backoff": 0.3,
     "permanent_backoff": 0.3,
     "jitter_seed": 7,
@@ -66,10 +72,16 @@ async def running_source(
     credentials: dict[str, dict[str, Any]] | None = None,
     settings: dict[str, Any] | None = None,
     name: str = "live",
+    clock: Clock | None = None,
+    defaults: bool = False,
     **options: Any,
 ) -> AsyncIterator[Running]:
-    """Start a bilibili.danmaku source against ``sim`` (its base URL unless ``settings`` says otherwise)."""
-    cfg = {"type": "bilibili.danmaku", **FAST, **options}
+    """Start a bilibili.danmaku source against ``sim`` (its base URL unless ``settings`` says otherwise).
+
+    ``defaults`` starts from the source's own defaults instead of :data:`FAST`; ``clock`` (a
+    :class:`ManualClock`) replaces the real one.
+    """
+    cfg = {"type": "bilibili.danmaku", **({} if defaults else FAST), **options}
     if settings is None:
         cfg.setdefault("base_url", sim.base_url)
     config = DanmakuSourceConfig.model_validate(cfg)
@@ -80,6 +92,7 @@ async def running_source(
         log=logging.getLogger(f"livepipe.source.{name}"),
         credentials=credentials or {},
         settings=settings or {},
+        clock=clock or Clock(),
     )
     source = DanmakuSource(config, ctx)
     run = Running(source, registry)
@@ -97,3 +110,28 @@ async def running_source(
             tg.cancel_scope.cancel()
     finally:
         await source.stop()
+
+
+async def step_clock(clock: ManualClock, *, until: float, sleepers: int | Callable[[], float],
+                     done: Callable[[], Any] | None = None, real_timeout: float = 20.0) -> float:
+    """Run a source on ``clock`` until manual time ``until`` or until ``done()``; return the manual time.
+
+    Time moves only when ``sleepers`` tasks (a number, or a function giving it) sleep on the
+    clock (every room is idle: no I/O in flight), and then straight to the next sleeper's due
+    time, so retries happen exactly when the source asks for them while sockets and HTTP run for
+    real.
+    """
+    deadline = time.monotonic() + real_timeout
+    while True:
+        if done is not None and done():
+            return clock.monotonic()
+        if clock.monotonic() >= until:
+            return clock.monotonic()
+        if clock.sleepers() >= (sleepers() if callable(sleepers) else sleepers):
+            due = clock.next_due()
+            step = until - clock.monotonic() if due is None else min(due, until - clock.monotonic())
+            await clock.advance(max(step, 0.0))
+        else:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for sleepers (have {clock.sleepers()})")
+            await anyio.sleep(0.002)

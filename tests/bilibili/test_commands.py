@@ -299,7 +299,7 @@ def test_block():
         ("sys_msg", "系统公告测试"),
         ("stop_live_room_list", None),
         ("hot_rank_changed_v2", None),
-        ("pk_battle_process", None),
+        ("pk_battle_final_process", None),
     ],
 )
 def test_notices(name, text):
@@ -335,7 +335,8 @@ def test_every_fixture_parses_to_a_known_kind():
 def test_cmd_table_matches_kinds_vocabulary():
     assert set(CMD_KINDS.values()) <= set(KINDS)
     assert kind_for_cmd("DANMU_MSG:4:0:2:2:2:0") == "danmaku"
-    assert kind_for_cmd("PK_BATTLE_END") == "notice"
+    assert kind_for_cmd("PK_BATTLE_END") == "pk_end"
+    assert kind_for_cmd("PK_BATTLE_FINAL_PROCESS") == "notice"
     assert kind_for_cmd("NEVER_SEEN") == "raw"
 
 

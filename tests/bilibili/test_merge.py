@@ -107,7 +107,7 @@ room_ids = [1000]
 credential = "simulator"
 backoff_initial = 0.05
 backoff_max = 0.3
-risk_backoff = 0.5
+risk_retry_initial = 0.5
 
 [sources.open]
 type = "bilibili.open"

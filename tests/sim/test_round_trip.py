@@ -38,12 +38,19 @@ END = "round-trip-end"
 TRAFFIC_BUILDERS = [
     "interact_word_v2", "like_click", "like_update", "send_gift", "send_gift_v2", "online_rank_count",
     "watched_change", "online_rank_v3", "super_chat", "guard_buy", "user_toast_v2", "room_admins",
+    "entry_effect", "dm_interaction", "pk_battle_start_new", "pk_battle_process_new", "pk_battle_end",
+    "pk_battle_settle_v2", "anchor_lot_start", "anchor_lot_award", "popularity_red_pocket_start",
+    "popularity_red_pocket_winner_list", "medal_change",
 ]  # fmt: skip
 TRAFFIC_FAMILIES = {
     "DANMU_MSG", "DANMU_MSG:4:0:2:2:2:0", "enter", "follow", "LIKE_INFO_V3_CLICK", "LIKE_INFO_V3_UPDATE",
     "SEND_GIFT", "SEND_GIFT_V2", "ONLINE_RANK_COUNT", "WATCHED_CHANGE", "ONLINE_RANK_V3", "SUPER_CHAT_MESSAGE",
-    "GUARD_BUY", "USER_TOAST_MSG_V2", "ROOM_ADMINS",
+    "GUARD_BUY", "USER_TOAST_MSG_V2", "ROOM_ADMINS", "ENTRY_EFFECT", "DM_INTERACTION", "PK_BATTLE_START_NEW",
+    "PK_BATTLE_PROCESS_NEW", "PK_BATTLE_END", "PK_BATTLE_SETTLE_V2", "ANCHOR_LOT_START", "ANCHOR_LOT_AWARD",
+    "POPULARITY_RED_POCKET_START", "POPULARITY_RED_POCKET_WINNER_LIST", "MESSAGEBOX_USER_MEDAL_CHANGE",
 }  # fmt: skip
+#: builders whose message names a user that anonymous connections see masked
+MASKED_BUILDERS = {"danmaku", "interact_word_v2", "like_click", "entry_effect"}
 
 
 class Call:
@@ -227,6 +234,99 @@ def expected(call: Call, masked: bool) -> dict[str, Any]:
         return _plain("online_rank", "ONLINE_RANK_V3", {"list": ranks})
     if n == "room_admins":
         return _plain("admins", "ROOM_ADMINS", {"action": "list", "uids": call.admins, "level": None})
+    return _expected_new_kinds(call, masked)
+
+
+def _pk_result(votes: int, other: int) -> str:
+    return "draw" if votes == other else "win" if votes > other else "lose"
+
+
+def _expected_new_kinds(call: Call, masked: bool) -> dict[str, Any]:
+    """Entry effects, interaction cards, PK battles, lotteries, red packets, medal changes."""
+    n, a, kw = call.name, call.args, call.kwargs
+    if n == "entry_effect":
+        u, room, ts = a
+        name = M.mask_name(u.uname) if masked else u.uname
+        role = M.GUARD_NAMES.get(u.guard_level)
+        return {
+            "kind": "enter", "cmd": "ENTRY_EFFECT", "uid": None if masked else u.uid, "uname": name,
+            "text": f"欢迎{role} {name} 进入直播间" if role else f"{name} 来了", "ts": int(ts * 1e9) / 1e9,
+            "data": {"msg_type": None, "guard_level": u.guard_level, "face": None if masked else (u.face or None),
+                     "effect": True, "masked": masked},
+        }  # fmt: skip
+    if n == "dm_interaction":
+        iid, kind = a
+        cnt, text = kw["count"], kw["text"]
+        payload = ({"combo": [{"id": iid, "status": 4, "content": text, "cnt": cnt}]} if kind == 102
+                   else {"cnt": cnt})  # fmt: skip
+        out = _plain("interaction", "DM_INTERACTION", {"type": kind, "id": iid, "status": 4})
+        out["payload_subset"] = payload
+        return out
+    if n in ("pk_battle_start_new", "pk_battle_process_new", "pk_battle_end"):
+        room, pk_id, opp, ts = a[:4]
+        votes, other = (a[4], a[5]) if len(a) > 4 else (None, None)
+        best = (a[6] if len(a) > 6 else "") or None
+        data: dict[str, Any] = {
+            "pk_id": pk_id, "battle_type": 1, "opponent_room_id": opp, "votes": votes, "opponent_votes": other,
+            "init": {"room_id": room.room_id, "votes": votes, "best_uname": best},
+            "match": {"room_id": opp, "votes": other, "best_uname": None},
+        }  # fmt: skip
+        if n == "pk_battle_start_new":
+            kind, cmd = "pk_start", "PK_BATTLE_START_NEW"
+            data.update(status=201, start_time=int(ts), frozen_time=int(ts) + 300, end_time=int(ts) + 310,
+                        votes_name="乱斗值")  # fmt: skip
+        elif n == "pk_battle_process_new":
+            kind, cmd = "pk_progress", "PK_BATTLE_PROCESS_NEW"
+            data["status"] = 201
+        else:
+            kind, cmd = "pk_end", "PK_BATTLE_END"
+            result = _pk_result(votes, other)
+            other_result = {"win": "lose", "lose": "win", "draw": "draw"}[result]
+            data["init"] = {**data["init"], "result": result}
+            data["match"] = {**data["match"], "result": other_result}
+            data.update(status=401, result=result,
+                        winner_room_id=room.room_id if result == "win" else opp if result == "lose" else None)
+        return {**_plain(kind, cmd, data), "ts": float(int(ts))}
+    if n == "pk_battle_settle_v2":
+        pk_id, ts, votes, other, helpers = a
+        result = _pk_result(votes, other)
+        return {**_plain("pk_settle", "PK_BATTLE_SETTLE_V2", {
+            "pk_id": pk_id, "status": 601, "result": result, "result_type": {"win": 3, "lose": -1, "draw": 2}[result],
+            "votes": votes, "assists": [{"uid": u.uid, "uname": u.uname, "rank": i + 1, "masked": False}
+                                        for i, u in enumerate(helpers)]}), "ts": float(int(ts))}  # fmt: skip
+    if n == "anchor_lot_start":
+        room, lot_id, ts, award, danmu = a
+        return {**_plain("lottery_start", "ANCHOR_LOT_START", {
+            "lot_id": lot_id, "award_name": award, "award_num": 1, "danmu": danmu, "require_type": 2,
+            "require_value": 1, "duration": 600, "remaining": 599}), "text": award, "ts": float(int(ts))}  # fmt: skip
+    if n == "anchor_lot_award":
+        lot_id, award, winners = a
+        return {**_plain("lottery_award", "ANCHOR_LOT_AWARD", {
+            "lot_id": lot_id, "award_name": award, "award_num": len(winners),
+            "winners": [{"uid": u.uid, "uname": u.uname, "face": u.face or None, "masked": False}
+                        for u in winners]}), "text": award}  # fmt: skip
+    if n == "popularity_red_pocket_start":
+        u, lot_id, ts = a
+        danmu = "老板大气！点点红包抽礼物！"
+        return {"kind": "red_packet_start", "cmd": "POPULARITY_RED_POCKET_START", "uid": u.uid, "uname": u.uname,
+                "text": danmu, "ts": float(int(ts)),
+                "data": {"lot_id": lot_id, "danmu": danmu, "duration": 180, "total_price": 1600,
+                         "awards": [{"gift_id": g, "gift_name": name, "num": k}
+                                    for (g, name, _), k in zip(M.RED_PACKET_GIFTS, (2, 3, 3), strict=True)],
+                         "masked": False}}  # fmt: skip
+    if n == "popularity_red_pocket_winner_list":
+        lot_id, winners = a
+        gifts = {g: (name, price) for g, name, price in M.RED_PACKET_GIFTS}
+        return _plain("red_packet_winners", "POPULARITY_RED_POCKET_WINNER_LIST", {
+            "lot_id": lot_id, "total_num": len(winners),
+            "winners": [{"uid": u.uid, "uname": u.uname, "gift_id": g, "gift_name": gifts[g][0], "price": gifts[g][1],
+                         "masked": False} for u, g in winners]})  # fmt: skip
+    if n == "medal_change":
+        uid, room, level, name = a
+        return {**_plain("medal_change", "MESSAGEBOX_USER_MEDAL_CHANGE", {
+            "medal": {"level": level, "name": name, "streamer_uid": room.owner_uid, "streamer_name": None,
+                      "room_id": None, "guard_level": 0, "is_lighted": True}, "gained": False, "masked": False}),
+            "uid": uid, "text": f"恭喜你的{name}粉丝勋章升到{level}级"}  # fmt: skip
     raise AssertionError(f"no expectation for builder {n}")
 
 
@@ -249,6 +349,17 @@ def check(ev: Event, exp: dict[str, Any], room_id: int, received_at: float, what
         assert ev.id == exp["id"], what
     for k, v in exp["data"].items():
         assert ev.data[k] == v, f"{what}: data[{k!r}] is {ev.data[k]!r}, the builder meant {v!r}"
+    if "payload_subset" in exp:
+        assert _subset(exp["payload_subset"], ev.data["payload"]), (what, ev.data["payload"])
+
+
+def _subset(want: Any, got: Any) -> bool:
+    """``want`` is contained in ``got`` (dict keys recursively; lists item by item)."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and _subset(v, got[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(got, list) and len(want) == len(got) and all(map(_subset, want, got))
+    return bool(want == got)
 
 
 # --- the tests ------------------------------------------------------------------------------------------
@@ -300,13 +411,19 @@ async def test_traffic_round_trips_field_for_field(monkeypatch: pytest.MonkeyPat
         ev = parse_command(orjson.loads(body), ROOM)
         check(ev, expected(call, masked=False), ROOM, received_at, f"{call.name}{call.args[:1]}")
 
-    # anonymous: the same stream in the same order after LOG_IN_NOTICE, with masked senders
+    # private notes (MESSAGEBOX_*) went to the logged-in account's connections only
+    private = [b for b in logged_bodies if b in by_wire and by_wire[b].name == "medal_change"]
+    account = next(a.uid for a in sim.state.accounts.values() if a.uname == "roundtrip")
+    assert private and {by_wire[b].args[0] for b in private} == {account}
+    public = [b for b in logged_bodies if b not in private]
+    # anonymous: the same public stream in the same order after LOG_IN_NOTICE, with masked senders
     anon_msgs = anon.messages()
     assert anon_msgs[0]["cmd"] == "LOG_IN_NOTICE"
-    assert len(anon_msgs) == len(logged_bodies) + 1
-    for body, msg in zip(logged_bodies[:-1], anon_msgs[1:-1], strict=True):
+    assert not any(m["cmd"].startswith("MESSAGEBOX_") for m in anon_msgs)
+    assert len(anon_msgs) == len(public) + 1
+    for body, msg in zip(public[:-1], anon_msgs[1:-1], strict=True):
         call = by_wire[body]
-        masked = call.name in ("danmaku", "interact_word_v2", "like_click")
+        masked = call.name in MASKED_BUILDERS
         if not masked:
             assert orjson.dumps(msg) == body
         ev = parse_command(msg, ROOM)

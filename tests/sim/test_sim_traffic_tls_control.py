@@ -28,9 +28,20 @@ def _shape(msg: dict) -> tuple:
     if cmd == "INTERACT_WORD_V2":
         fields = {f: v for f, _wt, v in pbwrite.read_fields(base64.b64decode(msg["data"]["pb"]))}
         return (cmd, fields[1], fields[5])
-    return (cmd, json.dumps({k: v for k, v in msg.get("data", {}).items() if "time" not in k and k not in
-                             ("batch_combo_id", "tid", "rnd", "timestamp", "pb", "ts", "payflow_id")},
-                            sort_keys=True, ensure_ascii=False))  # fmt: skip
+    return (cmd, json.dumps(_timeless(msg.get("data", {})), sort_keys=True, ensure_ascii=False))
+
+
+#: keys whose values come from the wall clock (or from random ids drawn per message)
+_CLOCK_KEYS = ("batch_combo_id", "tid", "rnd", "timestamp", "pb", "ts", "payflow_id", "pk_countdown")
+
+
+def _timeless(v):
+    """``v`` without wall-clock fields at any depth (keys containing "time", and _CLOCK_KEYS)."""
+    if isinstance(v, dict):
+        return {k: _timeless(x) for k, x in v.items() if "time" not in k and k not in _CLOCK_KEYS}
+    if isinstance(v, list):
+        return [_timeless(x) for x in v]
+    return v
 
 
 def _gen(seed: int, room_id: int = 1000) -> list[tuple]:

@@ -39,6 +39,7 @@ import anyio
 from livepipe.bilibili import actions as act
 from livepipe.bilibili.api import ApiError, BilibiliAPI, Endpoints, Outcome
 from livepipe.bilibili.credential import Credential, CredentialError
+from livepipe.bilibili.transport import TransportConfig
 from livepipe.clock import Clock
 from livepipe.component import Context, Emit, Sink
 from livepipe.errors import ServiceError
@@ -49,7 +50,7 @@ RESULTS = "results"
 ALERTS = "alerts"
 
 
-class ActionSinkConfig(SinkConfig):
+class ActionSinkConfig(SinkConfig, TransportConfig):
     """Keys every Bilibili action sink has."""
 
     credential: str = field(description="name of the `[credentials.NAME]` table whose account acts (required)")
@@ -235,7 +236,9 @@ class ActionSink(Sink):
             await self.api.aclose()
         endpoints = Endpoints.at(self.base_url) if self.base_url else Endpoints()
         self.credential = cred
-        self.api = BilibiliAPI(cred, endpoints, timeout=self.config.timeout)
+        c = self.config
+        self.api = BilibiliAPI(cred, endpoints, timeout=c.timeout, user_agent=c.user_agent, headers=c.headers,
+                               proxy=c.proxy_url())  # fmt: skip
         self._fingerprint = fingerprint(cred)
         self.account = account_state(self.base_url or "real", cred)
 
