@@ -7,7 +7,7 @@ command's exit status; otherwise a command must exit 0. Every documented output 
 what the command printed (stdout and stderr; whitespace runs count as one space; ``...`` or ``…``
 stand for any text).
 
-Each page runs in one session: a fresh directory holding a copy of ``examples/``, ``HOME`` pointing
+Each page runs in one session: a fresh directory holding a copy of ``examples/`` (and ``plugins/``, linked), ``HOME`` pointing
 into it, the test's Python environment first on ``PATH``, ``TZ=UTC`` (the docs show local times of
 a machine on UTC). HTML comments right above a block steer it:
 
@@ -173,6 +173,7 @@ class Session:
         self.dir = workdir
         shutil.copytree(root / "examples", workdir / "examples",
                         ignore=shutil.ignore_patterns("__pycache__", "out", "*.pyc"))
+        (workdir / "plugins").symlink_to(root / "plugins")  # pages name the plugins' example files
         (workdir / "home").mkdir()
         bindir = str(Path(sys.executable).parent)
         self.env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
