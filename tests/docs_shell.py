@@ -8,8 +8,8 @@ what the command printed (stdout and stderr; whitespace runs count as one space;
 stand for any text).
 
 Each page runs in one session: a fresh directory holding a copy of ``examples/`` (and ``plugins/``,
-linked), ``HOME`` pointing into it, the test's Python environment first on ``PATH``, ``TZ=UTC`` (the docs show local times of
-a machine on UTC). HTML comments right above a block steer it:
+linked), ``HOME`` pointing into it, the test's Python environment first on ``PATH``, ``TZ=UTC`` (the
+docs show local times of a machine on UTC). HTML comments right above a block steer it:
 
 * ``<!-- shell: skip REASON -->``: not run (needs the network, an account, installs packages...);
   the reason is required.
