@@ -1,10 +1,12 @@
-"""The thin WebSocket I/O for one live room: connect, AUTH, heartbeats, liveness, decode.
+"""The thin WebSocket I/O for one live room: a socket around a :class:`~livepipe.bilibili.session.DanmakuSession`.
 
-One :meth:`DanmakuClient.run` call is one connection attempt. It connects, sends AUTH at once,
-checks the auth reply, then reads frames until the connection ends, and always ends by raising a
-:class:`ConnectionEnded` subclass that says why (:class:`AuthFailed`, :class:`LivenessTimeout`,
-:class:`HeartbeatTimeout`, :class:`ConnectFailed`, :class:`Closed`). Reconnect policy (backoff,
-host rotation, fresh tokens) lives in :mod:`livepipe.bilibili.source`, not here.
+One :meth:`DanmakuClient.run` call is one connection attempt. It connects, then only moves bytes and
+time: frames go into the sans-I/O session, what the session queues (AUTH, heartbeats) goes out, and
+the session is ticked at its deadlines on the client's :class:`~livepipe.clock.Clock`. The attempt
+always ends by raising the :class:`ConnectionEnded` subclass that says why (:class:`AuthFailed`,
+:class:`LivenessTimeout`, :class:`HeartbeatTimeout`, :class:`ConnectFailed`, :class:`Closed`; these
+are defined with the session and re-exported here). Reconnect policy (backoff, host rotation, fresh
+tokens) lives in :mod:`livepipe.bilibili.source`, not here.
 
 Decoding (brotli + JSON + parse) runs on the event loop: measured with ``bench/decode.py`` it
 costs tens of microseconds per message, far less than a thread hop, so nothing is moved off-loop.
@@ -15,7 +17,6 @@ from __future__ import annotations
 import inspect
 import logging
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,60 +27,25 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidURI, ProxyError
 
-from livepipe.bilibili import DecodeStats, ProtocolError, decode_events, decode_frame, parse_auth_reply
-from livepipe.bilibili.protocol import OP_AUTH, OP_AUTH_REPLY, encode_packet, heartbeat
+from livepipe.bilibili import DecodeStats, ProtocolError
+from livepipe.bilibili.session import (
+    AuthFailed,
+    Closed,
+    ConnectFailed,
+    ConnectionEnded,
+    DanmakuSession,
+    HeartbeatTimeout,
+    LivenessTimeout,
+    SessionState,
+)
 from livepipe.bilibili.transport import proxy_label, scrub
-from livepipe.errors import TransportError
+from livepipe.clock import Clock
 from livepipe.events import Event
 from livepipe.runtime.metrics import Counter
 
 log = logging.getLogger("livepipe.bilibili.client")
 # websockets logs every frame's bytes at DEBUG, the AUTH token included; keep that out of logs.
 logging.getLogger("websockets.client").setLevel(logging.INFO)
-
-#: The body the web page sends with each heartbeat.
-HEARTBEAT_BODY = b"[object Object]"
-
-
-class ConnectionEnded(TransportError):
-    """A connection attempt ended; ``reason`` is a short machine-readable word for metrics/events."""
-
-    reason = "closed"
-
-
-class ConnectFailed(ConnectionEnded):
-    """The WebSocket could not be opened (DNS, TCP, TLS, HTTP upgrade, or the attempt timed out)."""
-
-    reason = "connect_failed"
-
-
-class AuthFailed(ConnectionEnded):
-    """The server refused the AUTH packet (reply code != 0, or closed before replying)."""
-
-    reason = "auth_failed"
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class LivenessTimeout(ConnectionEnded):
-    """Nothing at all arrived for ``liveness_timeout`` seconds."""
-
-    reason = "liveness_timeout"
-
-
-class HeartbeatTimeout(ConnectionEnded):
-    """Heartbeats went unanswered for ``heartbeat_timeout`` seconds (a half-dead connection)."""
-
-    reason = "heartbeat_timeout"
-
-
-class Closed(ConnectionEnded):
-    """The server (or the network) closed an authenticated connection."""
-
-    reason = "closed"
-
 
 def ws_url(base_url: str, host: dict[str, Any]) -> str:
     """The ``/sub`` URL for one ``host_list`` entry: wss + ``wss_port`` for an https base, else ws + ``ws_port``."""
@@ -134,6 +100,8 @@ class DanmakuClient:
         headers: extra headers of the upgrade request.
         proxy: ``http(s)://`` or ``socks5(h)://`` proxy URL (may carry credentials; errors show
             only :func:`~livepipe.bilibili.transport.proxy_label`), or None for a direct connection.
+        stats: the room's counters, kept across connection attempts.
+        clock: where time comes from (heartbeat and timeout deadlines); the real clock by default.
     """
 
     def __init__(
@@ -152,6 +120,7 @@ class DanmakuClient:
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
         stats: ConnectionStats | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.room_id = room_id
         self.on_events = on_events
@@ -166,6 +135,10 @@ class DanmakuClient:
         self.headers = dict(headers or {})
         self.proxy = proxy
         self.stats = stats or ConnectionStats()
+        self.clock = clock or Clock()
+        self._heartbeats_counted = 0
+        self._wake_at = float("inf")  # the deadline the ticker sleeps toward, and its sleep
+        self._nap = anyio.CancelScope()
 
     async def run(self, url: str, auth: bytes) -> None:
         """Connect to ``url``, authenticate with the ``auth`` body, read until the connection ends.
@@ -182,127 +155,99 @@ class DanmakuClient:
             kwargs["user_agent_header"] = self.user_agent
         if url.startswith("wss://"):
             kwargs["ssl"] = self.ssl_context if self.ssl_context is not None else True
-        ws = None
+        started = self.clock.monotonic()
         try:
             with anyio.fail_after(self.connect_timeout):
                 ws = await connect(url, **kwargs)
-                await ws.send(encode_packet(OP_AUTH, auth))
-                first = await ws.recv(decode=False)
         except TimeoutError:
-            if ws is not None:
-                await _close(ws)
-                raise AuthFailed(f"no auth reply within {self.connect_timeout:g} s") from None
             raise ConnectFailed(f"could not connect within {self.connect_timeout:g} s") from None
-        except ConnectionClosed as e:
-            raise AuthFailed(f"closed before the auth reply ({_close_text(e)})") from None
         except (OSError, InvalidHandshake, InvalidURI, InvalidProxy, ProxyError, ssl.SSLError) as e:
             via = f" through the proxy {proxy_label(self.proxy)}" if self.proxy else ""
             raise ConnectFailed(f"{type(e).__name__}{via}: {scrub(str(e), self.proxy)}") from None
-        assert ws is not None
+        now = self.clock.monotonic()
+        session = DanmakuSession(
+            self.room_id, auth, started, auth_timeout=self.connect_timeout,
+            heartbeat_interval=self.heartbeat_interval, liveness_timeout=self.liveness_timeout,
+            heartbeat_timeout=self.heartbeat_timeout, stats=self.stats.decode,
+        )  # fmt: skip
+        self.stats.last_message = now
+        self._heartbeats_counted = 0
         try:
-            self._check_auth(first)
-            self.stats.session_frames = 0
-            if self.on_authenticated is not None:
-                result = self.on_authenticated()
-                if inspect.isawaitable(result):
-                    await result
-            await self._session(ws, first)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._keep_time, ws, session, tg.cancel_scope)
+                await self._read(ws, session)
+                tg.cancel_scope.cancel()
         finally:
             await _close(ws)
+        raise session.ended if session.ended is not None else Closed("connection ended")
 
-    def _check_auth(self, frame: bytes | str) -> None:
-        if isinstance(frame, str):
-            raise AuthFailed("the server sent a text frame instead of the auth reply")
-        try:
-            packets = decode_frame(frame)
-        except ProtocolError as e:
-            raise AuthFailed(f"undecodable auth reply: {e}") from None
-        for p in packets:
-            if p.op == OP_AUTH_REPLY:
-                try:
-                    code = parse_auth_reply(p)
-                except ProtocolError as e:
-                    raise AuthFailed(f"bad auth reply: {e}") from None
-                if code != 0:
-                    raise AuthFailed(f"auth refused with code {code}", code)
-                return
-        raise AuthFailed("the first frame was not an auth reply")
-
-    async def _session(self, ws: Any, first: bytes) -> None:
-        st = self.stats
-        st.last_message = time.monotonic()
-        st.frames.inc()
-        st.bytes.inc(len(first))
-        ended: ConnectionEnded | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._heartbeats, ws)
+    async def _send(self, ws: Any, session: DanmakuSession) -> None:
+        """Write what the session has queued; a closed socket ends the session."""
+        for data in session.data_to_send():
             try:
-                await self._read(ws)
-            except ConnectionEnded as e:
-                ended = e
-            finally:
-                tg.cancel_scope.cancel()
-        raise ended if ended is not None else Closed("connection ended")
+                await ws.send(data)
+            except ConnectionClosed as e:
+                session.connection_lost(_close_text(e))
+                return
+        self.stats.heartbeats_sent += session.heartbeats_sent - self._heartbeats_counted
+        self._heartbeats_counted = session.heartbeats_sent
 
-    async def _read(self, ws: Any) -> None:
+    async def _keep_time(self, ws: Any, session: DanmakuSession, scope: anyio.CancelScope) -> None:
+        """Tick the session at its deadlines (heartbeats, timeouts); end the connection when it ends."""
+        await self._send(ws, session)  # AUTH
+        while session.ended is None:
+            self._wake_at = session.next_deadline()
+            with anyio.CancelScope() as self._nap:
+                await self.clock.sleep(max(0.0, self._wake_at - self.clock.monotonic()))
+            session.tick(self.clock.monotonic())
+            await self._send(ws, session)
+        scope.cancel()
+
+    async def _read(self, ws: Any, session: DanmakuSession) -> None:
+        """Feed every frame to the session and hand its events on, until the session ends."""
         st = self.stats
-        last_frame = last_reply = time.monotonic()
-        try:
-            while True:
-                deadline = min(last_frame + self.liveness_timeout, last_reply + self.heartbeat_timeout)
-                wait = deadline - time.monotonic()
-                frame = None
-                if wait > 0:
-                    with anyio.move_on_after(wait):
-                        frame = await ws.recv(decode=False)
-                now = time.monotonic()
-                if frame is None:
-                    if now >= last_frame + self.liveness_timeout:
-                        raise LivenessTimeout(f"no frame for {self.liveness_timeout:g} s")
-                    raise HeartbeatTimeout(f"no heartbeat reply for {self.heartbeat_timeout:g} s")
-                last_frame = now
-                st.last_message = now
-                st.session_frames += 1
-                st.frames.inc()
-                if isinstance(frame, str):
-                    st.decode_errors.inc()
-                    if self.on_decode_error is not None:
-                        self.on_decode_error(ProtocolError("text frame"))
-                    continue
+        clock = self.clock
+        authenticated = False
+        replies_counted = 0
+        while session.ended is None:
+            try:
+                frame = await ws.recv(decode=False)
+            except ConnectionClosed as e:
+                session.connection_lost(_close_text(e))
+                return
+            now = clock.monotonic()
+            st.last_message = now
+            st.frames.inc()
+            if not isinstance(frame, str):
                 st.bytes.inc(len(frame))
-                try:
-                    events = decode_events(frame, self.room_id, st.decode)
-                except ProtocolError as e:
-                    st.decode_errors.inc()
-                    if self.on_decode_error is not None:
-                        self.on_decode_error(e)
-                    continue
-                if not events:
-                    continue
-                for ev in events:
-                    if ev.kind == "popularity":
-                        last_reply = now
-                        st.heartbeat_replies += 1
-                if now >= last_reply + self.heartbeat_timeout:
-                    raise HeartbeatTimeout(f"no heartbeat reply for {self.heartbeat_timeout:g} s")
-                t0 = time.monotonic()
+            events = session.receive_frame(frame, now)
+            if session.next_deadline() < self._wake_at:  # e.g. after the auth reply: wake the ticker now
+                self._nap.cancel()
+            for error in session.decode_errors:
+                st.decode_errors.inc()
+                if self.on_decode_error is not None:
+                    self.on_decode_error(error)
+            session.decode_errors.clear()
+            st.heartbeat_replies += session.heartbeat_replies - replies_counted
+            replies_counted = session.heartbeat_replies
+            if not authenticated:
+                if session.state is not SessionState.OPEN:
+                    return  # the auth reply was refused: session.ended says why
+                authenticated = True
+                st.session_frames = 0
+                await self._send(ws, session)  # the first heartbeat, at once
+                if self.on_authenticated is not None:
+                    result = self.on_authenticated()
+                    if inspect.isawaitable(result):
+                        await result
+                continue
+            st.session_frames += 1
+            if events:
+                t0 = clock.monotonic()
                 await self.on_events(events)
-                blocked = time.monotonic() - t0
+                blocked = clock.monotonic() - t0
                 if blocked > 1.0:  # time spent downstream is not the server's silence
-                    last_frame += blocked
-                    last_reply += blocked
-        except ConnectionClosed as e:
-            raise Closed(f"connection closed ({_close_text(e)})") from None
-
-    async def _heartbeats(self, ws: Any) -> None:
-        packet = heartbeat(HEARTBEAT_BODY)
-        while True:
-            try:
-                await ws.send(packet)
-            except ConnectionClosed:
-                return
-            self.stats.heartbeats_sent += 1
-            await anyio.sleep(self.heartbeat_interval)
+                    session.downstream_blocked(blocked)
 
 
 def _close_text(e: ConnectionClosed) -> str:
