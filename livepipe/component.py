@@ -32,6 +32,15 @@ Emit = Callable[..., Awaitable[None]]
 DEAD_LETTER_OUTPUT = "dead_letter"
 
 
+class PermanentFailure(Exception):
+    """Raised by a sink that cannot work until its configuration or the outside world changes.
+
+    For example a stream the server refuses to create, or credentials the server refuses. The
+    runtime stops the pipeline (``livepipe run`` exits 1) whatever ``on_error`` says, instead of
+    waiting or retrying forever. The message should name the cause and the fix.
+    """
+
+
 @dataclass
 class Context:
     """What the runtime hands every component: its metrics, logger, clock and shared settings.
@@ -130,6 +139,11 @@ class Sink(Component):
 
     role = "sink"
     Config = SinkConfig
+
+    #: False: an event counts as delivered (``sink_delivered_events_total``) when ``write`` returns
+    #: without raising or counting it lost. True: the sink confirms later itself, calling
+    #: ``self.metrics.delivered()`` (a NATS sink when the server acknowledges).
+    confirms_delivery: ClassVar[bool] = False
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Deliver one event."""

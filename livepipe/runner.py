@@ -16,7 +16,8 @@ import anyio
 from anyio.abc import TaskStatus
 
 from livepipe.config import ConfigError, PipelineConfig
-from livepipe.runtime.pipeline import Pipeline, PipelineError, print_status
+from livepipe.runtime.pipeline import Pipeline, PipelineError
+from livepipe.runtime.report import Totals, print_status, summary_lines
 
 log = logging.getLogger("livepipe")
 
@@ -61,35 +62,32 @@ async def run_config(
 
 
 def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = None, quiet: bool = False) -> int:
-    """Run until stopped; returns 0 after a clean shutdown, 1 after an error, 78 for a bad config."""
+    """Run until stopped and print the summary; returns the process exit status.
+
+    0: stopped and nothing accepted was lost. 1: a component failed (``on_error = "stop"``, a
+    permanent or persistent sink failure, a failed start) or accepted events were lost, for any
+    reason (drop policy, shutdown deadline, failure: the summary says which). 130: a forced stop
+    that lost nothing. 78: an invalid configuration.
+    """
+    built: list[Pipeline] = []
+    failure: PipelineError | None = None
     try:
-        pipeline = anyio.run(
-            lambda: run_config(config, duration=duration, quiet=quiet, handle_signals=True), backend="asyncio"
-        )
+        anyio.run(lambda: run_config(config, duration=duration, quiet=quiet, handle_signals=True,
+                                     pipeline_ready=built.append), backend="asyncio")  # fmt: skip
     except ConfigError as e:
         for issue in e.issues:
             print(f"livepipe: {issue}", file=sys.stderr)
         return 78
     except PipelineError as e:
-        print(f"livepipe: {e}", file=sys.stderr)
+        failure = e
+    if built and built[0].started_at is not None:
+        for line in summary_lines(built[0]):
+            print(line, file=sys.stderr)
+    if failure is not None:
+        print(f"livepipe: {failure}", file=sys.stderr, flush=True)
         return 1
-    print(summary_line(pipeline), file=sys.stderr, flush=True)
-    if pipeline.forced:
-        return 130 if not pipeline.lost_on_force else 1
-    return 0
-
-
-def summary_line(pipeline: Pipeline) -> str:
-    """The line printed when ``livepipe run`` ends: totals in, out, dropped, errors."""
-    from livepipe.component import Sink, Source
-
-    m = pipeline.metrics
-    sent = sum(m.value("component_sent_events_total", component_id=c)
-               for c, x in pipeline.components.items() if isinstance(x, Source))
-    written = sum(m.value("component_received_events_total", component_id=c)
-                  for c, x in pipeline.components.items() if isinstance(x, Sink))
-    drops = m.value("component_discarded_events_total", intentional="false")
-    errors = m.value("component_errors_total")
-    how = "forced stop" if pipeline.forced else "stopped"
-    return (f"livepipe: {how}; sources emitted {int(sent)}, sinks received {int(written)}, "
-            f"dropped {int(drops)}, errors {int(errors)}")
+    sys.stderr.flush()
+    pipeline = built[0]
+    if Totals.of(pipeline).lost:
+        return 1
+    return 130 if pipeline.forced else 0

@@ -2,8 +2,9 @@
 
 Output ids: a source or processor ``x`` has the default output ``x``; every component may have named
 outputs ``x.name`` (``route``'s routes, an action sink's ``results``, ``x.dead_letter`` when
-``on_error = "dead_letter"``). ``inputs`` entries are output ids or shell-style wildcards over them
-(``"automod.*"`` matches ``automod.ban`` and ``automod.warn``, not ``automod``).
+``on_error = "dead_letter"``, ``x.alerts`` when ``on_persistent_failure = "alert"``). ``inputs``
+entries are output ids or shell-style wildcards over them (``"automod.*"`` matches ``automod.ban``
+and ``automod.warn``, not ``automod``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from livepipe.component import DEAD_LETTER_OUTPUT, Component, Context
 from livepipe.config import ConfigIssue
 from livepipe.registry import ComponentRegistry
+from livepipe.runtime.health import ALERTS_OUTPUT
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 
 if TYPE_CHECKING:
@@ -37,10 +39,12 @@ class Graph:
 
 
 def output_names(spec: ComponentSpec, instance: Component) -> list[str]:
-    """Named outputs of one component instance (dead_letter included when configured)."""
+    """Named outputs of one component instance (dead_letter and alerts included when configured)."""
     names = list(instance.output_names())
     if getattr(spec.config, "on_error", None) == "dead_letter" and DEAD_LETTER_OUTPUT not in names:
         names.append(DEAD_LETTER_OUTPUT)
+    if getattr(spec.config, "on_persistent_failure", None) == "alert" and ALERTS_OUTPUT not in names:
+        names.append(ALERTS_OUTPUT)
     return names
 
 
