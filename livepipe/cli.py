@@ -51,9 +51,9 @@ def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level:
     """Run the pipeline described by CONFIG files (merged in order)."""
     cfg = _load_or_exit(config)
     _setup_logging(log_level or cfg.settings.log_level)
-    from livepipe.runner import run_pipeline_blocking
+    from livepipe.runner import exit_now, run_pipeline_blocking
 
-    sys.exit(run_pipeline_blocking(cfg, duration=duration, quiet=quiet))
+    exit_now(run_pipeline_blocking(cfg, duration=duration, quiet=quiet))
 
 
 @cli.command()

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -61,7 +64,8 @@ async def run_config(
         return pipeline
 
 
-def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = None, quiet: bool = False) -> int:
+def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = None, quiet: bool = False,
+                          pipeline_ready: Any = None) -> int:  # fmt: skip
     """Run until stopped and print the summary; returns the process exit status.
 
     0: stopped and nothing accepted was lost. 1: a component failed (``on_error = "stop"``, a
@@ -71,9 +75,15 @@ def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = No
     """
     built: list[Pipeline] = []
     failure: PipelineError | None = None
+
+    def ready(pipeline: Pipeline) -> None:
+        built.append(pipeline)
+        if pipeline_ready is not None:
+            pipeline_ready(pipeline)
+
     try:
         anyio.run(lambda: run_config(config, duration=duration, quiet=quiet, handle_signals=True,
-                                     pipeline_ready=built.append), backend="asyncio")  # fmt: skip
+                                     pipeline_ready=ready), backend="asyncio")  # fmt: skip
     except ConfigError as e:
         for issue in e.issues:
             print(f"livepipe: {issue}", file=sys.stderr)
@@ -91,3 +101,23 @@ def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = No
     if Totals.of(pipeline).lost:
         return 1
     return 130 if pipeline.forced else 0
+
+
+def exit_now(status: int, grace: float = 0.3) -> None:
+    """End the process with ``status``, even if a worker thread is stuck in a system call.
+
+    Python waits for every non-daemon thread at exit; a thread blocked for good (an ``fsync`` on a
+    dead disk, a write to a pipe nobody reads) would keep the process alive past the shutdown
+    deadline. Such threads get ``grace`` seconds, then the process exits without them.
+    """
+    deadline = time.monotonic() + grace
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and not t.daemon:
+            t.join(max(deadline - time.monotonic(), 0.0))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        log.debug("worker threads still busy at exit; leaving without them")
+        logging.shutdown()
+        os._exit(status)
+    sys.exit(status)

@@ -76,8 +76,8 @@ class SinkConfig(_ConsumerConfig):
     fail_after: float | None = field(
         None,
         description="seconds of total failure (every write failing or losing its event, or one write stuck) "
-        "after which `on_persistent_failure` applies; unset = never",
-        gt=0,
+        "after which `on_persistent_failure` applies; unset or 0 = never",
+        ge=0,
     )
     on_persistent_failure: OnPersistentFailure = field(
         "stop",

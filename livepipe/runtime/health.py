@@ -77,7 +77,7 @@ class SinkHealth:
         if resolved:
             message = f"sink '{self.name}' delivers again"
         else:
-            message = (f"sink '{self.name}' has delivered nothing for {self.failing_for():.0f} s "
+            message = (f"sink '{self.name}' has delivered nothing for {self.failing_for():.1f} s "
                        f"(fail_after = {self.fail_after:g}): {self.why()}")
         data: dict[str, Any] = {
             "severity": "info" if resolved else "critical",

@@ -563,13 +563,16 @@ class Pipeline:
         finally:
             outputs.close()
 
-    @staticmethod
-    async def _flush(comp: Processor | Sink, final: bool = False) -> None:
+    async def _flush(self, comp: Processor | Sink, final: bool = False) -> None:
         try:
             await comp.flush()
         except Exception as e:
             comp.metrics.error(type(e).__name__)
-            log.error("%s '%s' failed %s: %s", comp.role, comp.name, "its final flush" if final else "to flush", e)
+            health = self.health.get(comp.name)
+            if health is not None:
+                health.failed(f"flush: {type(e).__name__}: {e}")
+            self.handling_errors.log(logging.ERROR, f"{comp.name}:flush:{type(e).__name__}", "%s '%s' failed %s: %s",
+                                     comp.role, comp.name, "its final flush" if final else "to flush", e)
 
     async def _drain_deadline(self) -> None:
         """Once shutdown begins, force the stop when ``shutdown_timeout`` has passed."""
@@ -594,12 +597,12 @@ class Pipeline:
                     continue
                 comp.metrics.error("persistent_failure")
                 if comp.config.on_persistent_failure == "alert":
-                    log.error("sink '%s' has delivered nothing for %.0f s (fail_after = %g): %s; emitting an alert "
+                    log.error("sink '%s' has delivered nothing for %.1f s (fail_after = %g): %s; emitting an alert "
                               "and going on (on_persistent_failure = \"alert\")", cid, h.failing_for(), h.fail_after,
                               h.why())
                     await self._outputs[cid].emit(h.alert(resolved=False, ts=self.clock.time()), ALERTS_OUTPUT)
                 elif not self.draining:
-                    msg = (f"sink '{cid}' has delivered nothing for {h.failing_for():.0f} s (fail_after = "
+                    msg = (f"sink '{cid}' has delivered nothing for {h.failing_for():.1f} s (fail_after = "
                            f"{h.fail_after:g}): {h.why()}")
                     log.error("%s; stopping the pipeline (on_persistent_failure = \"stop\")", msg)
                     self.request_shutdown(PipelineError(msg))
@@ -670,6 +673,9 @@ class Pipeline:
                                 if isinstance(comp, Source):
                                     sources.start_soon(self._run_source, comp, name=f"livepipe:{comp.name}")
                             self.started = True
+                            roles = [c.role for c in self.components.values()]
+                            log.info("running: %d sources, %d processors, %d sinks", roles.count("source"),
+                                     roles.count("processor"), roles.count("sink"))
                             pm.hook.livepipe_pipeline_started(pipeline=self)
                             task_status.started(self)
                         if not self.draining:  # every source finished on its own
