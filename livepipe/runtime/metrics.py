@@ -136,6 +136,8 @@ class ComponentMetrics:
         self.sent = registry.counter("component_sent_events_total", "events a component emitted", **self.labels)
         #: events this component lost (every unintentional discard), for cheap checks per event
         self.lost = 0
+        #: of those, lost before it received them (its input buffer full, or a shutdown)
+        self.lost_before_receipt = 0
         self._counters: dict[tuple[object, ...], Counter] = {}
 
     def counter(self, name: str, help: str = "", **labels: object) -> Counter:

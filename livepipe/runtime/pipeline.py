@@ -85,6 +85,7 @@ class _Edge:
 
     def _lost(self, delivery: Delivery | None, reason: str) -> None:
         self.metrics.discarded(intentional=False, reason=reason)
+        self.metrics.lost_before_receipt += 1
         if reason == "buffer_full":
             self.metrics.counter("buffer_discarded_events_total", "events dropped because a buffer was full").inc()
             self.pipeline.buffer_drops.log(logging.WARNING, self.consumer,
@@ -526,7 +527,7 @@ class Pipeline:
                 if delivery is not None:
                     _current.set(delivery)
                 ok = False
-                lost_before = cm.lost
+                lost_before = cm.lost - cm.lost_before_receipt  # losses of its own, not its buffer's
                 if health is not None:
                     health.write_started()
                 try:
@@ -544,12 +545,13 @@ class Pipeline:
                     if delivery is not None:
                         _current.set(None)
                         delivery.release(ok)
-                if ok and cm.lost == lost_before:
+                lost_own = cm.lost - cm.lost_before_receipt != lost_before
+                if ok and not lost_own:
                     if counts_delivery:
                         cm.delivered()
                     if health is not None:
                         health.succeeded()
-                elif health is not None and cm.lost != lost_before:
+                elif health is not None and lost_own:
                     health.failed(health.last_error or "events are lost")
                 dirty = True
                 if has_flush:
