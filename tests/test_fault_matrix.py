@@ -78,6 +78,24 @@ MATRIX: dict[str, list[str]] = {
         "tests/test_acceptance_core.py::test_sigterm_mid_run_loses_nothing_the_source_read",
         "tests/test_acceptance_core.py::test_second_signal_stops_at_once",
     ],
+    "SIGTERM, sink cannot deliver": [
+        "tests/test_fault_shutdown.py::test_sigterm_with_nats_down_ends_within_the_deadline",
+        "tests/test_fault_shutdown.py::test_sigterm_with_nats_refusing_credentials_ends_within_the_deadline",
+        "tests/test_fault_shutdown.py::test_sigterm_with_a_file_sink_over_1000_rooms_ends_within_the_deadline",
+        "tests/test_acceptance_core.py::test_second_signal_stops_at_once",
+    ],
+    "slow sink beside a fast one": [
+        "tests/test_fault_shutdown.py::test_console_on_a_pipe_nobody_reads_costs_the_file_sink_nothing",
+        "tests/test_runtime.py::test_a_full_block_buffer_never_delays_its_siblings",
+    ],
+    "persistent sink failure": [
+        "tests/test_fault_shutdown.py::test_full_disk_logs_a_few_lines_and_stops_after_fail_after",
+        "tests/test_runtime.py::test_persistent_failure_alerts_and_goes_on_then_resolves",
+        "tests/test_runtime.py::test_persistent_failure_stops_the_pipeline",
+    ],
+    "JetStream stream refused": [
+        "tests/nats/test_nats_stream.py::test_a_refused_stream_fails_the_pipeline_with_the_fix",
+    ],
     "fuzz: decode_frame": [
         "tests/bilibili/test_protocol_fuzz.py::test_random_bytes",
         "tests/bilibili/test_protocol_fuzz.py::test_compressed_bombs_bounded",

@@ -89,7 +89,8 @@ class Totals:
 def _fanout_note(pipeline: Pipeline, totals: Totals) -> str:
     readers = [c for c, x in pipeline.components.items() if isinstance(x, Sink)]
     if len(readers) > 1 or sum(totals.delivered.values()) > totals.accepted:
-        return " (each sink counts its own copy of the events it reads, so the sum can exceed accepted)"
+        return (" (each sink counts its own copy of the events it reads: fan-out can make the sum exceed "
+                "accepted, filters make it smaller)")
     return ""
 
 
