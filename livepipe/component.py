@@ -95,6 +95,19 @@ class Component:
         """Named outputs of this instance; override when they depend on the config (``route``)."""
         return self.outputs
 
+    def can_update_config(self, config: Any) -> bool:
+        """True if this running instance can take ``config`` (a changed table) in place (``livepipe reload``).
+
+        The default is False: a change to the component's table then needs a restart. Override it
+        together with :meth:`update_config` when part of the settings can change while running (a
+        source's list of rooms, a processor's word list). Must not change anything.
+        """
+        return False
+
+    def update_config(self, config: Any) -> None:
+        """Take ``config`` in place, keeping connections and state (only after :meth:`can_update_config`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot change its configuration while running")
+
     async def start(self) -> None:
         """Open resources (files, connections). Called before any event moves."""
 

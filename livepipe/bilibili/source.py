@@ -133,6 +133,7 @@ class _Room:
     warned_masked: bool = False
     last_error: str | None = None
     stats: ConnectionStats | None = None
+    scope: anyio.CancelScope | None = None  # cancels this room's loop when a reload removes the room
 
 
 
@@ -278,8 +279,41 @@ class DanmakuSource(Source):
         if self.api is None:
             await self.start()
         async with anyio.create_task_group() as tg:
+            self._rooms_tg, self._emit = tg, emit
             for room in self.rooms:
-                tg.start_soon(self._room_loop, room, emit)
+                self._start_room(room)
+            await anyio.sleep_forever()  # rooms come and go with reloads; shutdown cancels
+
+    def _start_room(self, room: _Room) -> None:
+        room.scope = anyio.CancelScope()
+
+        async def loop() -> None:
+            with room.scope:  # type: ignore[union-attr]
+                await self._room_loop(room, self._emit)
+
+        self._rooms_tg.start_soon(loop, name=f"livepipe:{self.name}:{room.spec}")
+
+    def can_update_config(self, config: Any) -> bool:
+        """True when only ``room_ids`` changed: rooms are then added and removed while the others stay connected."""
+        return config.model_copy(update={"room_ids": self.config.room_ids}) == self.config
+
+    def update_config(self, config: Any) -> None:
+        """Connect the rooms ``config`` adds, close the ones it removes; the others keep their connections."""
+        wanted = list(dict.fromkeys(config.room_ids))
+        kept = [r for r in self.rooms if r.spec in wanted]
+        for room in self.rooms:
+            if room.spec not in wanted and room.scope is not None:
+                room.scope.cancel()
+                self.log.info("room %s removed by a reload: closing its connection", room.spec)
+        have = {r.spec for r in kept}
+        added = [_Room(spec=rid, index=0) for rid in wanted if rid not in have]
+        self.rooms = kept + added
+        self.config = config
+        self.metrics.gauge("bilibili_rooms", "rooms this source watches").set(len(self.rooms))
+        for room in added:
+            self.log.info("room %s added by a reload: connecting", room.spec)
+            if getattr(self, "_rooms_tg", None) is not None:
+                self._start_room(room)
 
     async def _room_loop(self, room: _Room, emit: Emit) -> None:
         if room.index and self.config.start_gap:

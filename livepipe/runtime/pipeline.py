@@ -41,6 +41,7 @@ from livepipe.runtime.delivery import Delivery, _current
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.health import ALERTS_OUTPUT, SinkHealth
 from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, MetricsRegistry
+from livepipe.runtime.reload import ReloadRefused, reload
 
 log = logging.getLogger("livepipe.runtime")
 
@@ -610,10 +611,18 @@ class Pipeline:
                     self.request_shutdown(PipelineError(msg))
 
     async def _watch_signals(self, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             task_status.started()
             async for sig in signals:
                 name = signal.Signals(sig).name
+                if sig == signal.SIGHUP:
+                    if not self.draining:
+                        log.info("SIGHUP received: reloading %s", ", ".join(str(f) for f in self.config.files))
+                        try:
+                            reload(self)
+                        except ReloadRefused:
+                            pass  # logged; the running configuration goes on
+                    continue
                 if not self.draining:
                     log.warning("%s received: draining for at most %g s (send it again to stop at once)",
                                 name, self.config.settings.shutdown_timeout)
