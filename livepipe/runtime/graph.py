@@ -146,26 +146,31 @@ def instantiate(
     config: PipelineConfig, registry: ComponentRegistry, metrics: MetricsRegistry, **context_args: object
 ) -> dict[str, Component]:
     """Create one instance per component (constructors must not do I/O)."""
-    out: dict[str, Component] = {}
-    for cid, spec in config.components.items():
-        reg = registry.get(spec.type, spec.role)
-        assert reg is not None
-        ctx = Context(
-            name=cid,
-            metrics=ComponentMetrics(metrics, cid, spec.type),
-            log=logging.getLogger(f"livepipe.{spec.role}.{cid}"),
-            credentials=config.credentials,
-            config_dir=config.config_dir,
-            **context_args,  # type: ignore[arg-type]
-        )
-        try:
-            out[cid] = reg.cls(spec.config, ctx)
-        except Exception as e:
-            from livepipe.config import ConfigError
+    return {cid: instantiate_one(config, cid, registry, metrics, **context_args) for cid in config.components}
 
-            raise ConfigError([ConfigIssue(spec.file, spec.line, spec.qualified, None,
-                                           f"rejected its configuration: {type(e).__name__}: {e}")]) from e
-    return out
+
+def instantiate_one(
+    config: PipelineConfig, cid: str, registry: ComponentRegistry, metrics: MetricsRegistry, **context_args: object
+) -> Component:
+    """Create the instance of component ``cid`` (its metrics continue those of an earlier instance)."""
+    spec = config.components[cid]
+    reg = registry.get(spec.type, spec.role)
+    assert reg is not None
+    ctx = Context(
+        name=cid,
+        metrics=ComponentMetrics(metrics, cid, spec.type),
+        log=logging.getLogger(f"livepipe.{spec.role}.{cid}"),
+        credentials=config.credentials,
+        config_dir=config.config_dir,
+        **context_args,  # type: ignore[arg-type]
+    )
+    try:
+        return reg.cls(spec.config, ctx)
+    except Exception as e:
+        from livepipe.config import ConfigError
+
+        raise ConfigError([ConfigIssue(spec.file, spec.line, spec.qualified, None,
+                                       f"rejected its configuration: {type(e).__name__}: {e}")]) from e
 
 
 def check_graph(config: PipelineConfig, registry: ComponentRegistry) -> list[ConfigIssue]:

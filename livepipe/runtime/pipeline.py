@@ -236,9 +236,8 @@ class Pipeline:
         self.clock = clock or Clock()
         self.metrics = metrics or MetricsRegistry()
         ctx_settings = {**config.settings.model_dump(), **(settings or {})}
-        self.components = components or instantiate(
-            config, plugins.registry(), self.metrics, clock=self.clock, settings=ctx_settings
-        )
+        self._context_args: dict[str, Any] = {"clock": self.clock, "settings": ctx_settings}
+        self.components = components or instantiate(config, plugins.registry(), self.metrics, **self._context_args)
         graph, issues = resolve(config, self.components)
         if issues:
             from livepipe.config import ConfigError
@@ -262,6 +261,7 @@ class Pipeline:
         self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
         self._outputs: dict[str, _Outputs] = {}
         self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
+        self._swaps: dict[str, Component] = {}  # consumer id -> the instance that takes over at its next event
         self.health: dict[str, SinkHealth] = {
             cid: SinkHealth(cid, comp.config.fail_after)
             for cid, comp in self.components.items()
@@ -477,18 +477,48 @@ class Pipeline:
                                  type(exc).__name__, exc)
         return False
 
+    def swap_later(self, new: Component) -> None:
+        """Replace the running processor or sink of the same name by ``new`` (built by the caller, not started).
+
+        The swap happens at the consumer's next event: the old instance has finished the event it
+        was handling; it is flushed and stopped once ``new`` has started (if ``new`` fails to start,
+        the old one goes on). Nothing buffered is lost: the new instance reads the same input buffer.
+        """
+        self._swaps[new.name] = new
+
+    async def _swap(self, old: Processor | Sink, has_flush: bool) -> Processor | Sink:
+        new = self._swaps.pop(old.name)
+        assert isinstance(new, (Processor, Sink))
+        try:
+            await new.start()
+        except Exception as e:
+            log.error("reload: the new %s '%s' failed to start (%s: %s); the old one goes on",
+                      new.role, new.name, type(e).__name__, e)
+            return old
+        if has_flush:
+            await self._flush(old, final=True)
+        try:
+            await old.stop()
+        except Exception as e:
+            log.error("%s '%s' failed to stop cleanly when replaced: %s", old.role, old.name, e)
+        self.components[new.name] = new
+        if isinstance(new, Sink) and getattr(new.config, "fail_after", None):
+            self.health[new.name] = SinkHealth(new.name, new.config.fail_after)
+        log.info("reload: %s '%s' replaced; it goes on from its input buffer", new.role, new.name)
+        return new
+
     async def _run_consumer(self, comp: Processor | Sink) -> None:
         recv = self._receivers[comp.name]
         outputs = self._outputs[comp.name]
         emit = outputs.emit
-        is_sink = isinstance(comp, Sink)
-        handler = comp.write if is_sink else comp.process
-        base = Sink if is_sink else Processor
-        has_flush = _overrides(comp, base, "flush")
-        received = comp.metrics.received
-        cm = comp.metrics
-        counts_delivery = is_sink and not getattr(comp, "confirms_delivery", False)
-        health = self.health.get(comp.name)
+
+        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None]:
+            is_sink = isinstance(c, Sink)
+            return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
+                    c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name))
+
+        handler, has_flush, cm, counts_delivery, health = bind(comp)
+        received = cm.received
         dirty = False
         last_flush = -FLUSH_INTERVAL
         try:
@@ -523,6 +553,9 @@ class Pipeline:
                                 break
                 except anyio.EndOfStream:
                     break
+                if self._swaps and comp.name in self._swaps:
+                    comp = await self._swap(comp, has_flush)
+                    handler, has_flush, cm, counts_delivery, health = bind(comp)
                 received.inc()
                 outputs.current = delivery
                 if delivery is not None:
