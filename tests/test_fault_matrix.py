@@ -96,6 +96,11 @@ MATRIX: dict[str, list[str]] = {
     "JetStream stream refused": [
         "tests/nats/test_nats_stream.py::test_a_refused_stream_fails_the_pipeline_with_the_fix",
     ],
+    "config reload": [
+        "tests/test_reload.py::test_reload_adds_and_removes_a_room_while_ten_others_stream",
+        "tests/test_reload.py::test_a_changed_sink_is_replaced_mid_stream_without_losing_or_repeating_an_event",
+        "tests/test_reload.py::test_reload_refuses_what_it_cannot_apply_in_place",
+    ],
     "fuzz: decode_frame": [
         "tests/bilibili/test_protocol_fuzz.py::test_random_bytes",
         "tests/bilibili/test_protocol_fuzz.py::test_compressed_bombs_bounded",

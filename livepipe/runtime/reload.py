@@ -128,6 +128,6 @@ def reload(pipeline: Pipeline) -> list[str]:
     if todo.in_place:
         parts.append(f"updated {', '.join(todo.in_place)} in place")
     if todo.swaps:
-        parts.append(f"replacing {', '.join(todo.swaps)} at their next event")
+        parts.append(f"replacing {', '.join(todo.swaps)} (each at its next event)")
     log.info("reloaded: %s; every other component kept running", "; ".join(parts))
     return todo.changed
