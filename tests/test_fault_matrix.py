@@ -80,7 +80,6 @@ MATRIX: dict[str, list[str]] = {
     ],
     "SIGTERM, sink cannot deliver": [
         "tests/test_fault_shutdown.py::test_sigterm_with_nats_down_ends_within_the_deadline",
-        "tests/test_fault_shutdown.py::test_sigterm_with_nats_refusing_credentials_ends_within_the_deadline",
         "tests/test_fault_shutdown.py::test_sigterm_with_a_file_sink_over_1000_rooms_ends_within_the_deadline",
         "tests/test_acceptance_core.py::test_second_signal_stops_at_once",
     ],
@@ -93,8 +92,9 @@ MATRIX: dict[str, list[str]] = {
         "tests/test_runtime.py::test_persistent_failure_alerts_and_goes_on_then_resolves",
         "tests/test_runtime.py::test_persistent_failure_stops_the_pipeline",
     ],
-    "JetStream stream refused": [
+    "sink failing permanently": [
         "tests/nats/test_nats_stream.py::test_a_refused_stream_fails_the_pipeline_with_the_fix",
+        "tests/test_fault_shutdown.py::test_nats_refusing_credentials_fails_the_pipeline",
     ],
     "config reload": [
         "tests/test_reload.py::test_reload_adds_and_removes_a_room_while_ten_others_stream",

@@ -207,6 +207,7 @@ class NatsSink(Sink):
                                    pending_size=config.pending_bytes)
         self.conn.on_disconnect = self._on_disconnect
         self.conn.on_reconnect = self._on_reconnect
+        self.conn.on_refused = self._on_refused
         m = self.metrics
         self._published = m.counter("nats_published_events_total", "events the nats sink published (first attempts)")
         self._confirmed = m.counter("nats_confirmed_events_total",
@@ -238,6 +239,7 @@ class NatsSink(Sink):
         self._js_ready = asyncio.Event()
         self._fatal: PermanentFailure | None = None  # the stream cannot be created: every write fails
         self._refusals = RateLimitedLog(self.log)
+        self._fatal_set = asyncio.Event()
         self._inbox = ""
         self._token = 0
 
@@ -353,10 +355,38 @@ class NatsSink(Sink):
 
     # -- writing --------------------------------------------------------------------------------
 
+    def _on_refused(self, why: str) -> None:
+        """The server refused the credentials: a permanent failure (waiting will not change its mind)."""
+        if self._fatal is not None:
+            return
+        msg = (f"NATS at {self.conn.servers_text} refused the credentials ({why}); check user and password, "
+               f"token, nkey_seed or creds_file")
+        self.log.error("%s; the sink fails", msg)
+        self._fatal = PermanentFailure(msg)
+        self._fatal_set.set()
+        self._room.set()
+        self._js_ready.set()
+
+    async def _until_connected(self) -> None:
+        """Wait for the connection; raise the permanent failure if there is one instead."""
+        if not self.conn.connected.is_set() and self._fatal is None:
+            waits = [asyncio.ensure_future(self.conn.connected.wait()), asyncio.ensure_future(self._fatal_set.wait())]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        if self._fatal is not None:
+            raise self._fatal
+
     async def write(self, event: Event, emit: Emit) -> None:
         """Publish one event (waits while ``max_in_flight`` events await confirmation)."""
+        if self._fatal is not None:
+            raise self._fatal
         out = self._message(event)
         while self.in_flight >= self.cfg.max_in_flight:
+            if self._fatal is not None:
+                raise self._fatal
             if not self.cfg.jetstream and self.cfg.when_full != "block" and not self.conn.connected.is_set():
                 self._warn_dropping()
                 self._drop(out, "buffer_full")
@@ -422,7 +452,7 @@ class NatsSink(Sink):
             self._warn_dropping()
             self._drop(out, "buffer_full")
             return None
-        await self.conn.connected.wait()
+        await self._until_connected()
         return self.conn.nc
 
     def _warn_dropping(self) -> None:
@@ -617,6 +647,7 @@ class NatsSink(Sink):
                                f"create_stream = false")
                         self.log.error("%s; the sink fails (every event it receives is lost)", msg)
                         self._fatal = PermanentFailure(msg)
+                        self._fatal_set.set()
                         self._room.set()
                         return
                     level = logging.DEBUG if why in reported else logging.ERROR

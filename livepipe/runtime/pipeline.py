@@ -418,11 +418,16 @@ class Pipeline:
         deadline = self.deadline if self.deadline is not None else monotonic() + self.config.settings.shutdown_timeout
         budget = max(deadline - monotonic(), 0.0) + STOP_GRACE
 
+        stopping: set[str] = set()
+
         async def stop(comp: Component) -> None:
+            stopping.add(comp.name)
             try:
                 await comp.stop()
             except Exception as e:
                 log.error("%s '%s' failed to stop cleanly: %s", comp.role, comp.name, e)
+            finally:
+                stopping.discard(comp.name)
 
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(budget) as scope:
@@ -430,7 +435,7 @@ class Pipeline:
                     for comp in self.components.values():
                         tg.start_soon(stop, comp)
             if scope.cancelled_caught:
-                log.error("components still stopping after the shutdown deadline were cut short")
+                log.warning("still stopping at the shutdown deadline, cut short: %s", ", ".join(sorted(stopping)))
 
     async def _run_source(self, comp: Source) -> None:
         outputs = self._outputs[comp.name]
@@ -451,8 +456,9 @@ class Pipeline:
         mode = comp.config.on_error
         if mode == "stop" or isinstance(exc, PermanentFailure):
             why = "on_error = stop" if mode == "stop" else "a permanent failure"
-            log.error("%s '%s' failed on event %s (%s): %s: %s",
-                      comp.role, comp.name, event.id, why, type(exc).__name__, exc)
+            self.handling_errors.log(logging.ERROR, f"{comp.name}:stop:{type(exc).__name__}",
+                                     "%s '%s' failed on event %s (%s): %s: %s",
+                                     comp.role, comp.name, event.id, why, type(exc).__name__, exc)
             comp.metrics.discarded(intentional=False)
             self.request_shutdown(PipelineError(f"{comp.role} '{comp.name}' failed: {type(exc).__name__}: {exc}"))
             return False
@@ -683,10 +689,14 @@ class Pipeline:
         ``task_status.started(self)`` fires once events are moving.
         """
         self.started_at = monotonic()
-        await self._start_components()
+        self.error_logs.attach()
+        try:
+            await self._start_components()
+        except BaseException:
+            self.error_logs.detach()
+            raise
         pm = plugins.manager()
         error: BaseException | None = None
-        self.error_logs.attach()
         try:
             async with anyio.create_task_group() as aux:
                 if handle_signals:
