@@ -193,22 +193,23 @@ class ErrorLogCounter:
 
     def __init__(self, registry: MetricsRegistry) -> None:
         self.counter = registry.counter("log_error_records_total", "ERROR and CRITICAL log records written")
-        self._previous: Callable[..., logging.LogRecord] | None = None
+        self._previous: Callable[..., logging.LogRecord] = logging.LogRecord
+        self._counting = False
 
     def _factory(self, *args: object, **kwargs: object) -> logging.LogRecord:
-        assert self._previous is not None
         record = self._previous(*args, **kwargs)
-        if record.levelno >= logging.ERROR:
+        if self._counting and record.levelno >= logging.ERROR:
             self.counter.inc()
         return record
 
     def attach(self) -> None:
         """Start counting."""
         self._previous = logging.getLogRecordFactory()
+        self._counting = True
         logging.setLogRecordFactory(self._factory)
 
     def detach(self) -> None:
-        """Stop counting."""
-        if self._previous is not None and logging.getLogRecordFactory() == self._factory:
+        """Stop counting (the factory stays in the chain if another one was installed after it)."""
+        self._counting = False
+        if logging.getLogRecordFactory() == self._factory:
             logging.setLogRecordFactory(self._previous)
-        self._previous = None
