@@ -35,6 +35,7 @@ from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.bilibili.protocol import ProtocolError
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
+from livepipe.lograte import RateLimitedLog
 from livepipe.schema import SourceConfig
 from livepipe.schema import field as cfg_field
 
@@ -180,6 +181,7 @@ class DanmakuSource(Source):
         self.clock = context.clock
         self.rng = random.Random(config.jitter_seed)
         self.rooms = [_Room(spec=rid, index=i) for i, rid in enumerate(dict.fromkeys(config.room_ids))]
+        self._decode_errors = RateLimitedLog(self.log)  # a flood of bad frames: first, then a count per 10 s
         self.credential: Credential = Credential.anonymous()
         self.api: BilibiliAPI | None = None
         self.endpoints = self._endpoints()
@@ -523,7 +525,8 @@ class DanmakuSource(Source):
                 await emit(ev)
 
         def on_decode_error(e: ProtocolError) -> None:
-            self.log.warning("room %s: skipped a frame that cannot be decoded: %s", room_id, e)
+            self._decode_errors.log(logging.WARNING, str(room_id),
+                                    "room %s: skipped a frame that cannot be decoded: %s", room_id, e)
 
         client = DanmakuClient(
             room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,
