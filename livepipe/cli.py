@@ -25,9 +25,12 @@ def _setup_logging(level: str) -> None:
     )
 
 
-def _load_or_exit(paths: tuple[str, ...]) -> PipelineConfig:
+def _load_or_exit(paths: tuple[str, ...], sim_url: str | None = None) -> PipelineConfig:
     try:
-        return load_config(paths)
+        cfg = load_config(paths)
+        if sim_url is not None:
+            cfg.use_simulator_at(sim_url)
+        return cfg
     except ConfigError as e:
         n = len(e.issues)
         click.echo(f"livepipe: invalid configuration ({n} problem{'s' if n != 1 else ''}):", err=True)
@@ -47,15 +50,18 @@ def cli() -> None:
 @click.option("--duration", type=float, default=None, help="Stop gracefully after this many seconds.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the periodic status line.")
 @click.option("--log-level", default=None, help="debug, info, warning or error (overrides [livepipe] log_level).")
+@click.option("--sim", "sim_url", metavar="URL", default=None,
+              help="Point every Bilibili component without its own base_url at the simulator at URL "
+                   "(`livepipe sim`); same as [simulator] url = URL.")
 @click.option("--pid-file", type=click.Path(dir_okay=False), default=None,
               help="Write the process id here while running (for `livepipe reload --pid-file`).")
 def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level: str | None,
-        pid_file: str | None) -> None:  # fmt: skip
+        sim_url: str | None, pid_file: str | None) -> None:  # fmt: skip
     """Run the pipeline described by CONFIG files (merged in order). SIGHUP reloads them."""
     import os
     from pathlib import Path
 
-    cfg = _load_or_exit(config)
+    cfg = _load_or_exit(config, sim_url)
     _setup_logging(log_level or cfg.settings.log_level)
     from livepipe.runner import exit_now, run_pipeline_blocking
 

@@ -4,13 +4,16 @@ Layout of a config file::
 
     [livepipe]            # globals (GlobalConfig)
     [credentials.NAME]    # cookies / tokens shared by components
-    [simulator]           # optional: run the built-in Bilibili simulator in-process
+    [simulator]           # optional: run the built-in Bilibili simulator in-process, or point at one (url)
     [sources.ID]          # type = "..."
     [processors.ID]       # type = "...", inputs = [...]
     [sinks.ID]            # type = "...", inputs = [...]
     [[tests]]             # config unit tests (``livepipe test``)
 
-Several files merge into one (a component id may be defined once). Any value may be given as
+Several files merge into one, in order (:func:`merge_tables`): a later file may add components and
+set or replace keys of a table an earlier file defined (``[sinks.ban] dry_run = false``); tables merge
+key by key, any other value (arrays included) is replaced. A later file may not change a component's
+``type`` or move an id to another section. Any value may be given as
 ``{ env = "VAR" }`` or ``{ file = "path" }``; these are resolved after parsing (never by text
 substitution) and their values never appear in ``config show``, logs or errors.
 
@@ -29,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from livepipe.errors import ConfigurationError
 from livepipe.registry import ComponentRegistry
 from livepipe.schema import ComponentConfig, secret_fields
 
@@ -67,7 +71,7 @@ class ConfigIssue:
         return f"{where}{comp}{key}{self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration is invalid; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[ConfigIssue] | str) -> None:
@@ -91,12 +95,18 @@ class MetricsSettings(BaseModel):
 
 
 class SimulatorSettings(BaseModel):
-    """``[simulator]``: run the built-in Bilibili simulator in this process (see docs/simulator.md).
+    """``[simulator]``: run the built-in Bilibili simulator in this process, or use one already running.
 
-    Every Bilibili component without an explicit base URL then talks to it.
+    Every Bilibili component without an explicit base URL then talks to it (see docs/simulator.md).
+    With ``url`` nothing is started: the components talk to the simulator at that URL (``livepipe sim``),
+    and the keys that describe an embedded simulator may not be given.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    url: str | None = Field(
+        None, description='base URL of a running simulator (`livepipe sim`), e.g. "http://127.0.0.1:8400"; '
+        "unset = start one in this process"
+    )
     rooms: list[int | str] = Field(
         default_factory=lambda: [1000, 1001, "76:22000076", "520:22000520"],
         description='room ids; "SHORT:REAL" gives a room a short id',
@@ -110,6 +120,18 @@ class SimulatorSettings(BaseModel):
     require_buvid: bool = Field(True, description="answer -352 to getDanmuInfo without a buvid3 cookie")
     population_size: int = Field(150, ge=1, description="synthetic viewers per room")
 
+    @model_validator(mode="after")
+    def _url_or_embedded(self) -> SimulatorSettings:
+        if self.url is not None:
+            if not re.match(r"^https?://[^/\s]+", self.url):
+                raise ValueError(f"url must be an http:// or https:// base URL, got {self.url!r}")
+            embedded = sorted(self.model_fields_set - {"url"})
+            if embedded:
+                raise ValueError(f"{', '.join(embedded)} describe{'s' if len(embedded) == 1 else ''} an embedded "
+                                 "simulator and cannot be combined with url (a simulator already running); "
+                                 "remove one or the other")
+        return self
+
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`livepipe.sim.run_simulator`."""
         rooms: list[Any] = []
@@ -119,7 +141,7 @@ class SimulatorSettings(BaseModel):
                 rooms.append((int(short), int(real)))
             else:
                 rooms.append(int(r))
-        d = self.model_dump(exclude={"rooms"})
+        d = self.model_dump(exclude={"rooms", "url"})
         return {"rooms": rooms, **d}
 
 
@@ -268,6 +290,17 @@ class PipelineConfig:
         """Components of one role, in definition order."""
         return {k: v for k, v in self.components.items() if v.role == role}
 
+    def use_simulator_at(self, url: str) -> None:
+        """Point every Bilibili component without its own base URL at the simulator at ``url`` (``--sim``).
+
+        Replaces any ``[simulator]`` table; raises :class:`ConfigError` for a URL that is not http(s).
+        """
+        try:
+            self.simulator = SimulatorSettings(url=url)
+        except ValidationError as e:
+            msg = e.errors()[0].get("msg", "invalid URL").removeprefix("Value error, ")
+            raise ConfigError([ConfigIssue(None, None, "--sim", None, msg)]) from None
+
     @property
     def config_dir(self) -> Path:
         """Directory of the first file (relative paths resolve against it)."""
@@ -281,10 +314,30 @@ class _Loaded:
     locator: Locator
 
 
-def _read(path: Path, issues: list[ConfigIssue]) -> _Loaded | None:
+@dataclass(frozen=True)
+class ConfigText:
+    """A config given in memory instead of as a file: TOML ``text``, or ``tables`` already parsed.
+
+    ``path`` names it in messages, and its directory is where relative paths resolve (for the first
+    config). :func:`load_config` takes these among its paths (the embedding API builds them).
+    """
+
+    path: Path
+    text: str = ""
+    tables: dict[str, Any] | None = None
+
+
+def _read(source: Path | ConfigText, issues: list[ConfigIssue]) -> _Loaded | None:
+    if isinstance(source, ConfigText):
+        if source.tables is not None:
+            return _Loaded(source.path, source.tables, Locator(""))
+        path, text = source.path, source.text
+    else:
+        path, text = source, None
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         issues.append(ConfigIssue(shown, None, None, None, "file not found; check the path"))
         return None
@@ -347,7 +400,9 @@ def _redact(value: Any, path: list[str], secret_paths: set[str]) -> Any:
     return value
 
 
-_CREDENTIAL_SECRET_HINTS = ("sessdata", "bili_jct", "token", "password", "secret", "refresh", "cookie", "seed", "key")
+# "code": the open platform's identity code (身份码) in a credentials table for bilibili.open
+_CREDENTIAL_SECRET_HINTS = ("sessdata", "bili_jct", "token", "password", "secret", "refresh", "cookie", "seed", "key",
+                            "code")
 
 
 def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret_keys: set[str]) -> tuple[str, str]:
@@ -380,8 +435,48 @@ def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret
     return key, msg
 
 
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base`` (neither is changed): tables merge key by key, recursively; any other
+    value, arrays included, replaces the earlier one. A ``{ env = ... }`` / ``{ file = ... }`` reference
+    counts as a value, so it replaces what was there instead of merging into it."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict) and not _is_ref(old) and not _is_ref(value):
+            out[key] = merge_tables(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class _Merged:
+    """A table built from one or more files: the merged keys and the file each top-level key came from."""
+
+    src: _Loaded  # the file that defined the table first
+    table: Any
+    origins: dict[str, _Loaded]
+
+    @classmethod
+    def first(cls, src: _Loaded, table: Any) -> _Merged:
+        return cls(src, table, {k: src for k in table} if isinstance(table, dict) else {})
+
+    def add(self, src: _Loaded, table: dict[str, Any]) -> _Merged:
+        """This table with ``table`` (from a later file ``src``) merged on top."""
+        return _Merged(self.src, merge_tables(self.table, table), {**self.origins, **{k: src for k in table}})
+
+    def origin(self, key: str | None) -> _Loaded:
+        """The file that set ``key`` last (the defining file for the table itself)."""
+        return self.origins.get(key or "", self.src)
+
+    def resolve(self, path: list[str], on_error: Any, found: set[str]) -> Any:
+        """The table with its secret references resolved, each relative to the file that wrote it."""
+        return {k: _resolve_refs(v, [*path, k], on_error, self.origin(k).path.parent, found)
+                for k, v in self.table.items()}
+
+
 def load_config(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path | ConfigText],
     registry: ComponentRegistry | None = None,
     *,
     call_hooks: bool = True,
@@ -390,11 +485,12 @@ def load_config(
     from livepipe import plugins
 
     registry = registry or plugins.registry()
-    paths = [Path(p) for p in paths]
+    sources = [p if isinstance(p, ConfigText) else Path(p) for p in paths]
+    files = [p.path if isinstance(p, ConfigText) else p for p in sources]
     issues: list[ConfigIssue] = []
-    if not paths:
+    if not files:
         raise ConfigError("no config file given")
-    loaded = [x for x in (_read(p, issues) for p in paths) if x is not None]
+    loaded = [x for x in (_read(p, issues) for p in sources) if x is not None]
     if issues:
         raise ConfigError(issues)
 
@@ -402,12 +498,12 @@ def load_config(
         line = src.locator.find(path) if src else None
         issues.append(ConfigIssue(str(src.path) if src else None, line, component, key, msg))
 
-    # ---- merge -----------------------------------------------------------------------------
+    # ---- merge (see merge_tables) ------------------------------------------------------------
     globals_raw: dict[str, Any] = {}
     globals_src: _Loaded | None = None
-    credentials: dict[str, tuple[_Loaded, dict[str, Any]]] = {}
-    tables: dict[str, tuple[str, _Loaded, Any]] = {}  # id -> (section, src, table)
-    simulator: tuple[_Loaded, Any] | None = None
+    credentials: dict[str, _Merged] = {}
+    tables: dict[str, tuple[str, _Merged]] = {}  # id -> (section, merged table)
+    simulator: _Merged | None = None
     tests: list[dict[str, Any]] = []
     for src in loaded:
         for top, value in src.data.items():
@@ -426,32 +522,42 @@ def load_config(
                 issue(src, [top], None, None, f"[{top}] must be a table")
                 continue
             if top == "livepipe":
-                globals_raw.update(value)
+                globals_raw = merge_tables(globals_raw, value)
                 globals_src = src
             elif top == "simulator":
-                simulator = (src, value)
+                simulator = simulator.add(src, value) if simulator else _Merged.first(src, value)
             elif top == "credentials":
                 for name, cred in value.items():
-                    if name in credentials:
-                        issue(src, [top, name], f"credentials.{name}", None,
-                              f"defined twice (also in {credentials[name][0].path}); keep one")
-                    elif not isinstance(cred, dict) or _is_ref(cred):
+                    if not isinstance(cred, dict) or _is_ref(cred):
                         issue(src, [top, name], f"credentials.{name}", None, "must be a table of cookie values")
+                    elif name in credentials:
+                        credentials[name] = credentials[name].add(src, cred)
                     else:
-                        credentials[name] = (src, cred)
+                        credentials[name] = _Merged.first(src, cred)
             else:
                 for cid, table in value.items():
                     if cid in tables:
-                        other_section, other_src, _ = tables[cid]
-                        issue(src, [top, cid], f"{top}.{cid}", None,
-                              f"component id '{cid}' is defined twice (also as [{other_section}.{cid}] in "
-                              f"{other_src.path}); ids must be unique across sources, processors and sinks")
+                        other_section, other = tables[cid]
+                        if other_section != top:
+                            issue(src, [top, cid], f"{top}.{cid}", None,
+                                  f"component id '{cid}' is defined twice (also as [{other_section}.{cid}] in "
+                                  f"{other.src.path}); ids must be unique across sources, processors and sinks")
+                        elif not isinstance(table, dict) or not isinstance(other.table, dict):
+                            issue(src, [top, cid], f"{top}.{cid}", None,
+                                  f"must be a table: write [{top}.{cid}] with the keys to set")
+                        elif "type" in table and table["type"] != other.table.get("type"):
+                            issue(src, [top, cid, "type"], f"{top}.{cid}", "type",
+                                  f"a later file may set keys of [{top}.{cid}] (defined in {other.src.path}) but "
+                                  f"not change its type from {other.table.get('type')!r} to {table['type']!r}; "
+                                  "give the new component another id")
+                        else:
+                            tables[cid] = (top, other.add(src, table))
                         continue
                     if "." in cid or "*" in cid:
                         issue(src, [top, cid], f"{top}.{cid}", None,
                               "component ids may not contain '.' or '*' (they name outputs and wildcards); "
                               "quote-free names like recent_chat are best")
-                    tables[cid] = (top, src, table)
+                    tables[cid] = (top, _Merged.first(src, table))
 
     # ---- globals ---------------------------------------------------------------------------
     try:
@@ -467,13 +573,13 @@ def load_config(
     resolved_creds: dict[str, dict[str, Any]] = {}
     from pydantic import SecretStr
 
-    for name, (src, cred) in credentials.items():
+    for name, merged in credentials.items():
         found: set[str] = set()
 
-        def cred_err(path: list[str], msg: str, src: _Loaded = src, name: str = name) -> None:
-            issue(src, path, f"credentials.{name}", path[-1], msg)
+        def cred_err(path: list[str], msg: str, merged: _Merged = merged, name: str = name) -> None:
+            issue(merged.origin(path[2]), path, f"credentials.{name}", path[-1], msg)
 
-        values = _resolve_refs(cred, ["credentials", name], cred_err, src.path.parent, found)
+        values = merged.resolve(["credentials", name], cred_err, found)
         secret_paths |= found
         out: dict[str, Any] = {}
         for k, v in values.items():
@@ -487,7 +593,8 @@ def load_config(
 
     # ---- components ----------------------------------------------------------------------
     specs: dict[str, ComponentSpec] = {}
-    for cid, (section, src, table) in tables.items():
+    for cid, (section, merged) in tables.items():
+        src, table = merged.src, merged.table
         role = SECTIONS[section]
         qual = f"{section}.{cid}"
         if not isinstance(table, dict):
@@ -517,10 +624,10 @@ def load_config(
             continue
         found: set[str] = set()
 
-        def comp_err(path: list[str], msg: str, src: _Loaded = src, qual: str = qual) -> None:
-            issue(src, path, qual, ".".join(path[2:]), msg)
+        def comp_err(path: list[str], msg: str, merged: _Merged = merged, qual: str = qual) -> None:
+            issue(merged.origin(path[2]), path, qual, ".".join(path[2:]), msg)
 
-        values = _resolve_refs(table, [section, cid], comp_err, src.path.parent, found)
+        values = merged.resolve([section, cid], comp_err, found)
         model = reg.cls.Config
         declared_secret = secret_fields(model)
         prefix = f"{section}.{cid}."  # (an id may itself hold a dot: that is reported, but must not leak)
@@ -531,7 +638,7 @@ def load_config(
         except ValidationError as e:
             for err in e.errors():
                 key, msg = _describe_pydantic_error(err, model, {k.split(".")[0] for k in sec_keys})
-                issue(src, [section, cid, *key.split(".")], qual, key or None, msg)
+                issue(merged.origin(key.split(".")[0]), [section, cid, *key.split(".")], qual, key or None, msg)
             continue
         specs[cid] = ComponentSpec(cid, role, type_name, cfg, table, str(src.path), src.locator.find([section, cid]),
                                    sec_keys)
@@ -539,10 +646,9 @@ def load_config(
     # ---- simulator -------------------------------------------------------------------------
     sim_cfg: SimulatorSettings | None = None
     if simulator is not None:
-        src, value = simulator
         sim_found: set[str] = set()
-        value = _resolve_refs(value, ["simulator"], lambda p, m: issue(src, p, "simulator", p[-1], m),
-                              src.path.parent, sim_found)
+        value = simulator.resolve(["simulator"], lambda p, m: issue(simulator.origin(p[1]), p, "simulator", p[-1], m),
+                                  sim_found)
         secret_paths |= sim_found
         try:
             sim_cfg = SimulatorSettings.model_validate(value)
@@ -550,23 +656,21 @@ def load_config(
             sim_secret = {p.split(".")[1] for p in sim_found}  # never echo a referenced value
             for err in e.errors():
                 key, msg = _describe_pydantic_error(err, SimulatorSettings, sim_secret)
-                issue(src, ["simulator", *key.split(".")], "simulator", key, msg)
+                issue(simulator.origin(key.split(".")[0]), ["simulator", *key.split(".")], "simulator", key, msg)
 
     display: dict[str, Any] = {}
     for src in loaded:
         for top, value in src.data.items():
-            if top in ("livepipe",) and isinstance(value, dict):
-                display.setdefault(top, {}).update(value)
-            elif top == "tests" and isinstance(value, list):
+            if top == "tests" and isinstance(value, list):
                 display.setdefault(top, []).extend(value)
             elif isinstance(value, dict):
-                display.setdefault(top, {}).update(value)
+                display[top] = merge_tables(display.get(top, {}), value)
     display = _redact(display, [], secret_paths)
 
     if issues:
         raise ConfigError(issues)
 
-    config = PipelineConfig(paths, settings, resolved_creds, specs, sim_cfg, tests, display,
+    config = PipelineConfig(files, settings, resolved_creds, specs, sim_cfg, tests, display,
                             {str(src.path): src.locator for src in loaded})
 
     # ---- graph checks (inputs, outputs, cycles) ------------------------------------------

@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livepipe.component import Component, Processor, Sink, Source
+from livepipe.errors import PluginError
+
+__all__ = [
+    "ComponentRegistry",
+    "Registration",
+    "RegistryError",
+]
 
 
-class RegistryError(Exception):
+class RegistryError(PluginError):
     """A plugin tried to register a component badly (duplicate name, not a component class)."""
 
 
@@ -49,6 +56,17 @@ class ComponentRegistry:
             )
         self._types[key] = Registration(cls, self._current_plugin)
         return cls
+
+    def with_types(self, *classes: type[Component], plugin: str = "__main__") -> ComponentRegistry:
+        """A copy of this registry with ``classes`` added, for types a program defines for itself only
+        (the embedding API's handlers); this registry is unchanged."""
+        copy = ComponentRegistry()
+        copy._types = dict(self._types)
+        copy._current_plugin = plugin
+        for cls in classes:
+            copy.register(cls)
+        copy._current_plugin = "?"
+        return copy
 
     def get(self, type_name: str, role: str | None = None) -> Registration | None:
         """The registration of ``type_name`` in ``role`` (without a role: the first role that has it)."""

@@ -17,10 +17,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+__all__ = [
+    "ComponentConfig",
+    "OnError",
+    "ProcessorConfig",
+    "Secret",
+    "SinkConfig",
+    "SourceConfig",
+    "WhenFull",
+    "field",
+    "secret_fields",
+]
+
 #: A secret string: redacted in reprs, logs, ``config show``; read it with ``.get_secret_value()``.
 Secret = SecretStr
 
+#: What a consumer's input buffer does when full: wait, drop the new event, or drop the oldest.
 WhenFull = Literal["block", "drop_newest", "drop_oldest"]
+#: What a consumer does with an event it failed on: drop it, send it to ``dead_letter``, or stop.
 OnError = Literal["drop", "dead_letter", "stop"]
 OnPersistentFailure = Literal["stop", "alert"]
 

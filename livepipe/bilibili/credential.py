@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from livepipe.errors import ConfigurationError
+
 #: Config keys (case-insensitive) and the cookie each one is.
 COOKIE_KEYS = {
     "sessdata": "SESSDATA",
@@ -27,7 +29,7 @@ COOKIE_KEYS = {
 SECRET_COOKIES = {"SESSDATA", "bili_jct", "ac_time_value", "bili_ticket"}
 
 
-class CredentialError(ValueError):
+class CredentialError(ConfigurationError, ValueError):
     """A credential table or cookie file is unusable; the message says how to fix it."""
 
 

@@ -146,13 +146,30 @@ def instantiate(
     config: PipelineConfig, registry: ComponentRegistry, metrics: MetricsRegistry, **context_args: object
 ) -> dict[str, Component]:
     """Create one instance per component (constructors must not do I/O)."""
-    return {cid: instantiate_one(config, cid, registry, metrics, **context_args) for cid in config.components}
+    out: dict[str, Component] = {}
+    failed: list[ConfigIssue] = []
+    for cid in config.components:
+        try:
+            out[cid] = _make(config, cid, registry, metrics, **context_args)
+        except _Rejected as e:  # every component is tried, so validate reports all of them at once
+            failed.append(e.issue)
+    if failed:
+        from livepipe.config import ConfigError
+
+        raise ConfigError(failed)
+    return out
 
 
-def instantiate_one(
-    config: PipelineConfig, cid: str, registry: ComponentRegistry, metrics: MetricsRegistry, **context_args: object
-) -> Component:
-    """Create the instance of component ``cid`` (its metrics continue those of an earlier instance)."""
+class _Rejected(Exception):
+    """A component's constructor refused its configuration."""
+
+    def __init__(self, issue: ConfigIssue) -> None:
+        super().__init__(str(issue))
+        self.issue = issue
+
+
+def _make(config: PipelineConfig, cid: str, registry: ComponentRegistry, metrics: MetricsRegistry,
+          **context_args: object) -> Component:  # fmt: skip
     spec = config.components[cid]
     reg = registry.get(spec.type, spec.role)
     assert reg is not None
@@ -167,10 +184,20 @@ def instantiate_one(
     try:
         return reg.cls(spec.config, ctx)
     except Exception as e:
+        raise _Rejected(ConfigIssue(spec.file, spec.line, spec.qualified, None,
+                                    f"rejected its configuration: {type(e).__name__}: {e}")) from e
+
+
+def instantiate_one(
+    config: PipelineConfig, cid: str, registry: ComponentRegistry, metrics: MetricsRegistry, **context_args: object
+) -> Component:
+    """Create the instance of component ``cid`` (its metrics continue those of an earlier instance)."""
+    try:
+        return _make(config, cid, registry, metrics, **context_args)
+    except _Rejected as e:
         from livepipe.config import ConfigError
 
-        raise ConfigError([ConfigIssue(spec.file, spec.line, spec.qualified, None,
-                                       f"rejected its configuration: {type(e).__name__}: {e}")]) from e
+        raise ConfigError([e.issue]) from e.__cause__
 
 
 def check_graph(config: PipelineConfig, registry: ComponentRegistry) -> list[ConfigIssue]:

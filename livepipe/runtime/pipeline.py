@@ -35,9 +35,12 @@ from livepipe import plugins
 from livepipe.clock import Clock
 from livepipe.component import DEAD_LETTER_OUTPUT, Component, PermanentFailure, Processor, Sink, Source
 from livepipe.config import PipelineConfig
+from livepipe.errors import PipelineError
 from livepipe.events import Event, make_event
 from livepipe.lograte import RateLimitedLog
+from livepipe.registry import ComponentRegistry
 from livepipe.runtime.delivery import Delivery, _current
+from livepipe.runtime.errorlog import ErrorLog, format_traceback
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.health import ALERTS_OUTPUT, SinkHealth
 from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, MetricsRegistry
@@ -57,10 +60,6 @@ FLUSH_INTERVAL = 0.1
 #: Seconds components get to ``stop()`` after the drain deadline (so the process ends within
 #: ``shutdown_timeout`` + 1 s of the first signal, whatever a component does).
 STOP_GRACE = 0.5
-
-
-class PipelineError(Exception):
-    """The pipeline could not start, or stopped because a component asked it to."""
 
 
 class _Edge:
@@ -231,13 +230,15 @@ class Pipeline:
         metrics: MetricsRegistry | None = None,
         components: dict[str, Component] | None = None,
         settings: dict[str, Any] | None = None,
+        registry: ComponentRegistry | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or Clock()
         self.metrics = metrics or MetricsRegistry()
         ctx_settings = {**config.settings.model_dump(), **(settings or {})}
         self._context_args: dict[str, Any] = {"clock": self.clock, "settings": ctx_settings}
-        self.components = components or instantiate(config, plugins.registry(), self.metrics, **self._context_args)
+        self.registry = registry or plugins.registry()
+        self.components = components or instantiate(config, self.registry, self.metrics, **self._context_args)
         graph, issues = resolve(config, self.components)
         if issues:
             from livepipe.config import ConfigError
@@ -260,6 +261,7 @@ class Pipeline:
         self._stop_requested = anyio.Event()
         self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
         self._outputs: dict[str, _Outputs] = {}
+        self._error_logs: dict[str, ErrorLog] = {}
         self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
         self._swaps: dict[str, Component] = {}  # consumer id -> the instance that takes over at its next event
         self.health: dict[str, SinkHealth] = {
@@ -473,14 +475,17 @@ class Pipeline:
                     "component_type": comp.type_name,
                     "error_type": type(exc).__name__,
                     "error": str(exc),
+                    "traceback": format_traceback(exc),
                     "event": event.to_dict(),
                 },
             )
             await self._outputs[comp.name].emit(dl, DEAD_LETTER_OUTPUT)
             return True
-        self.handling_errors.log(logging.WARNING, f"{comp.name}:{type(exc).__name__}",
-                                 "%s '%s' dropped event %s: %s: %s", comp.role, comp.name, event.id,
-                                 type(exc).__name__, exc)
+        errors = self._error_logs.get(comp.name)
+        if errors is None:
+            errors = self._error_logs[comp.name] = ErrorLog(log, level=logging.WARNING)
+        errors.report(type(exc).__name__, "%s '%s' dropped event %s: %s: %s",
+                      comp.role, comp.name, event.id, type(exc).__name__, exc)
         return False
 
     def swap_later(self, new: Component) -> None:

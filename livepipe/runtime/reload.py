@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from livepipe import plugins
 from livepipe.component import Component
 from livepipe.config import ConfigError, PipelineConfig, load_config
 from livepipe.runtime.graph import instantiate_one, output_names
@@ -85,7 +84,7 @@ def plan(pipeline: Pipeline, new: PipelineConfig) -> Plan:
                             f"restart to apply them")
             continue
         try:
-            replacement = instantiate_one(new, cid, plugins.registry(), pipeline.metrics, **pipeline._context_args)
+            replacement = instantiate_one(new, cid, pipeline.registry, pipeline.metrics, **pipeline._context_args)
         except ConfigError as e:
             problems.extend(str(i) for i in e.issues)
             continue
