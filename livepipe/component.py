@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from livepipe.clock import Clock
+from livepipe.errors import SinkError
 from livepipe.events import Event
 from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
 
@@ -43,7 +44,7 @@ Emit = Callable[..., Awaitable[None]]
 DEAD_LETTER_OUTPUT = "dead_letter"
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(SinkError):
     """Raised by a sink that cannot work until its configuration or the outside world changes.
 
     For example a stream the server refuses to create, or credentials the server refuses. The

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from livepipe.component import Component
 from livepipe.config import ConfigError, PipelineConfig, load_config
+from livepipe.errors import ConfigurationError
 from livepipe.runtime.graph import instantiate_one, output_names
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("livepipe.reload")
 
 
-class ReloadRefused(Exception):
+class ReloadRefused(ConfigurationError):
     """The new configuration was not applied; ``reasons`` says why (one line each)."""
 
     def __init__(self, reasons: list[str]) -> None:
