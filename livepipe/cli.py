@@ -53,14 +53,50 @@ def cli() -> None:
 @click.option("--sim", "sim_url", metavar="URL", default=None,
               help="Point every Bilibili component without its own base_url at the simulator at URL "
                    "(`livepipe sim`); same as [simulator] url = URL.")
+@click.option("--pid-file", type=click.Path(dir_okay=False), default=None,
+              help="Write the process id here while running (for `livepipe reload --pid-file`).")
 def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level: str | None,
-        sim_url: str | None) -> None:
-    """Run the pipeline described by CONFIG files (merged in order)."""
+        sim_url: str | None, pid_file: str | None) -> None:  # fmt: skip
+    """Run the pipeline described by CONFIG files (merged in order). SIGHUP reloads them."""
+    import os
+    from pathlib import Path
+
     cfg = _load_or_exit(config, sim_url)
     _setup_logging(log_level or cfg.settings.log_level)
-    from livepipe.runner import run_pipeline_blocking
+    from livepipe.runner import exit_now, run_pipeline_blocking
 
-    sys.exit(run_pipeline_blocking(cfg, duration=duration, quiet=quiet))
+    if pid_file:
+        Path(pid_file).write_text(f"{os.getpid()}\n", encoding="utf-8")
+    try:
+        status = run_pipeline_blocking(cfg, duration=duration, quiet=quiet)
+    finally:
+        if pid_file:
+            Path(pid_file).unlink(missing_ok=True)
+    exit_now(status)
+
+
+@cli.command()
+@click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--pid-file", type=click.Path(dir_okay=False), required=True,
+              help="The --pid-file of the running `livepipe run`.")
+def reload(config: tuple[str, ...], pid_file: str) -> None:
+    """Validate CONFIG files, then tell the running pipeline to apply them (SIGHUP).
+
+    Exits 78 (and signals nothing) when CONFIG is invalid, 1 when no pipeline runs with that pid file.
+    The running pipeline logs what it applied, or why it refused (then the old configuration goes on).
+    """
+    import os
+    import signal
+    from pathlib import Path
+
+    _load_or_exit(config)
+    try:
+        pid = int(Path(pid_file).read_text(encoding="utf-8").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as e:
+        click.echo(f"livepipe: no running pipeline found through {pid_file}: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"livepipe: asked process {pid} to reload; its log says what changed")
 
 
 @cli.command()

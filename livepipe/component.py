@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from livepipe.clock import Clock
+from livepipe.errors import SinkError
 from livepipe.events import Event
 from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
 
@@ -41,6 +42,15 @@ Emit = Callable[..., Awaitable[None]]
 
 #: The named output a consumer with ``on_error = "dead_letter"`` sends failed events to.
 DEAD_LETTER_OUTPUT = "dead_letter"
+
+
+class PermanentFailure(SinkError):
+    """Raised by a sink that cannot work until its configuration or the outside world changes.
+
+    For example a stream the server refuses to create, or credentials the server refuses. The
+    runtime stops the pipeline (``livepipe run`` exits 1) whatever ``on_error`` says, instead of
+    waiting or retrying forever. The message should name the cause and the fix.
+    """
 
 
 @dataclass
@@ -97,6 +107,19 @@ class Component:
         """Named outputs of this instance; override when they depend on the config (``route``)."""
         return self.outputs
 
+    def can_update_config(self, config: Any) -> bool:
+        """True if this running instance can take ``config`` (a changed table) in place (``livepipe reload``).
+
+        The default is False: a change to the component's table then needs a restart. Override it
+        together with :meth:`update_config` when part of the settings can change while running (a
+        source's list of rooms, a processor's word list). Must not change anything.
+        """
+        return False
+
+    def update_config(self, config: Any) -> None:
+        """Take ``config`` in place, keeping connections and state (only after :meth:`can_update_config`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot change its configuration while running")
+
     async def start(self) -> None:
         """Open resources (files, connections). Called before any event moves."""
 
@@ -146,6 +169,11 @@ class Sink(Component):
 
     role = "sink"
     Config = SinkConfig
+
+    #: False: an event counts as delivered (``sink_delivered_events_total``) when ``write`` returns
+    #: without raising or counting it lost. True: the sink confirms later itself, calling
+    #: ``self.metrics.delivered()`` (a NATS sink when the server acknowledges).
+    confirms_delivery: ClassVar[bool] = False
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Deliver one event."""

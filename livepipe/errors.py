@@ -11,6 +11,7 @@ tree, with the module of each class::
     │   ├── CredentialError           livepipe.bilibili.credential: a credential table or cookie file
     │   ├── OpenPlatformError         livepipe.bilibili.open_source: open platform keys/codes missing or refused
     │   ├── UserCodeError             livepipe.components.python: a python component's module or function
+    │   ├── ReloadRefused             livepipe.runtime.reload: a new configuration a reload cannot apply
     │   └── (plugins: RuleError, CorpusError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
     ├── PluginError                   livepipe.plugins: a plugin could not be registered
     │   └── RegistryError             livepipe.registry: a component type registered badly
@@ -29,7 +30,8 @@ tree, with the module of each class::
     │   ├── ActionFailed              livepipe.bilibili.sinks.common: a ban, send or room action
     │   └── LoginError                livepipe.bilibili.login: a login or cookie-refresh step
     ├── SinkError                     a sink could not write
-    │   └── FileSinkError             livepipe.components.file (also OSError)
+    │   ├── FileSinkError             livepipe.components.file (also OSError)
+    │   └── PermanentFailure          livepipe.component: a sink that cannot work until something changes
     └── WrongKind                     livepipe.views: a typed view of another kind (ev.gift on a danmaku;
                                       also AttributeError)
 

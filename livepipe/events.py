@@ -89,7 +89,7 @@ KINDS: dict[str, str] = {
     "action.send": "ask the bilibili.send sink to send a danmaku",
     "action.room_update": "ask the bilibili.room sink to change the room",
     "action.result": "what an action sink did with an action",
-    "alert": "something needs a human (for example a credential stopped working)",
+    "alert": "something needs a human (a credential stopped working, a sink failing for `fail_after` seconds)",
 }
 
 class RawMessage(dict):  # type: ignore[type-arg]

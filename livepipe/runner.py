@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +19,8 @@ import anyio
 from anyio.abc import TaskStatus
 
 from livepipe.config import ConfigError, PipelineConfig
-from livepipe.runtime.pipeline import Pipeline, PipelineError, print_status
+from livepipe.runtime.pipeline import Pipeline, PipelineError
+from livepipe.runtime.report import Totals, print_status, summary_lines
 
 log = logging.getLogger("livepipe")
 
@@ -69,36 +73,60 @@ async def run_config(
         return pipeline
 
 
-def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = None, quiet: bool = False) -> int:
-    """Run until stopped; returns 0 after a clean shutdown, 1 after an error, 78 for a bad config."""
+def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = None, quiet: bool = False,
+                          pipeline_ready: Any = None) -> int:  # fmt: skip
+    """Run until stopped and print the summary; returns the process exit status.
+
+    0: stopped and nothing accepted was lost. 1: a component failed (``on_error = "stop"``, a
+    permanent or persistent sink failure, a failed start) or accepted events were lost, for any
+    reason (drop policy, shutdown deadline, failure: the summary says which). 130: a forced stop
+    that lost nothing. 78: an invalid configuration.
+    """
+    built: list[Pipeline] = []
+    failure: PipelineError | None = None
+
+    def ready(pipeline: Pipeline) -> None:
+        built.append(pipeline)
+        if pipeline_ready is not None:
+            pipeline_ready(pipeline)
+
     try:
-        pipeline = anyio.run(
-            lambda: run_config(config, duration=duration, quiet=quiet, handle_signals=True), backend="asyncio"
-        )
+        anyio.run(lambda: run_config(config, duration=duration, quiet=quiet, handle_signals=True,
+                                     pipeline_ready=ready), backend="asyncio")  # fmt: skip
     except ConfigError as e:
         for issue in e.issues:
             print(f"livepipe: {issue}", file=sys.stderr)
         return 78
     except PipelineError as e:
-        print(f"livepipe: {e}", file=sys.stderr)
+        failure = e
+    if built and built[0].started_at is not None:
+        for line in summary_lines(built[0]):
+            print(line, file=sys.stderr)
+    if failure is not None:
+        print(f"livepipe: {failure}", file=sys.stderr, flush=True)
         return 1
-    print(summary_line(pipeline), file=sys.stderr, flush=True)
-    if pipeline.forced:
-        return 130 if not pipeline.lost_on_force else 1
-    return 0
+    sys.stderr.flush()
+    pipeline = built[0]
+    if Totals.of(pipeline).lost:
+        return 1
+    return 130 if pipeline.forced else 0
 
 
-def summary_line(pipeline: Pipeline) -> str:
-    """The line printed when ``livepipe run`` ends: totals in, out, dropped, errors."""
-    from livepipe.component import Sink, Source
+def exit_now(status: int, grace: float = 0.3) -> None:
+    """End the process with ``status``, even if a worker thread is stuck in a system call.
 
-    m = pipeline.metrics
-    sent = sum(m.value("component_sent_events_total", component_id=c)
-               for c, x in pipeline.components.items() if isinstance(x, Source))
-    written = sum(m.value("component_received_events_total", component_id=c)
-                  for c, x in pipeline.components.items() if isinstance(x, Sink))
-    drops = m.value("component_discarded_events_total", intentional="false")
-    errors = m.value("component_errors_total")
-    how = "forced stop" if pipeline.forced else "stopped"
-    return (f"livepipe: {how}; sources emitted {int(sent)}, sinks received {int(written)}, "
-            f"dropped {int(drops)}, errors {int(errors)}")
+    Python waits for every non-daemon thread at exit; a thread blocked for good (an ``fsync`` on a
+    dead disk, a write to a pipe nobody reads) would keep the process alive past the shutdown
+    deadline. Such threads get ``grace`` seconds, then the process exits without them.
+    """
+    deadline = time.monotonic() + grace
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and not t.daemon:
+            t.join(max(deadline - time.monotonic(), 0.0))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        log.debug("worker threads still busy at exit; leaving without them")
+        logging.shutdown()
+        os._exit(status)
+    sys.exit(status)

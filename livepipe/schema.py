@@ -36,6 +36,7 @@ Secret = SecretStr
 WhenFull = Literal["block", "drop_newest", "drop_oldest"]
 #: What a consumer does with an event it failed on: drop it, send it to ``dead_letter``, or stop.
 OnError = Literal["drop", "dead_letter", "stop"]
+OnPersistentFailure = Literal["stop", "alert"]
 
 _MISSING: Any = ...
 
@@ -85,6 +86,19 @@ class ProcessorConfig(_ConsumerConfig):
 
 class SinkConfig(_ConsumerConfig):
     """Base config of a sink."""
+
+    fail_after: float | None = field(
+        None,
+        description="seconds of total failure (every write failing or losing its event, or one write stuck) "
+        "after which `on_persistent_failure` applies; unset or 0 = never",
+        ge=0,
+    )
+    on_persistent_failure: OnPersistentFailure = field(
+        "stop",
+        description="after `fail_after` seconds of total failure: `stop` the pipeline (`livepipe run` exits 1), "
+        "or keep going and emit an `alert` event on the `alerts` output (`<name>.alerts`), and another once "
+        "the sink recovers",
+    )
 
 
 def secret_fields(model: type[BaseModel]) -> set[str]:

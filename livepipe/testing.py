@@ -342,3 +342,34 @@ if _pytest is not None:
         yield make
         for s in servers:
             s.stop()
+
+
+def parse_summary(stderr: str) -> dict[str, Any]:
+    """The figures of the summary ``livepipe run`` printed last in ``stderr`` (for tests).
+
+    Returns ``{"forced": bool, "accepted": int, "delivered": {sink: n}, "lost": int,
+    "component_errors": int, "error_logs": int}``; ``AssertionError`` when there is no summary.
+    """
+    import re
+
+    heads = list(re.finditer(r"^livepipe: (stopped|forced stop)( after [\d.]+ s)?$", stderr, re.M))
+    assert heads, f"no run summary in:\n{stderr}"
+    text = stderr[heads[-1].start():]
+    accepted = re.search(r"^  accepted   (\d+) events", text, re.M)
+    delivered = re.search(r"^  delivered  (.*?)(?: \(each sink.*)?$", text, re.M)
+    lost = re.search(r"^  lost       (\d+)", text, re.M)
+    errors = re.search(r"^  errors     (\d+) counted by components, (\d+) ERROR log lines", text, re.M)
+    assert accepted and delivered and lost and errors, f"malformed run summary:\n{text}"
+    per_sink = {}
+    for part in delivered.group(1).split(", "):
+        name, _, n = part.rpartition(" ")
+        if n.isdigit():
+            per_sink[name] = int(n)
+    return {
+        "forced": heads[-1].group(1) == "forced stop",
+        "accepted": int(accepted.group(1)),
+        "delivered": per_sink,
+        "lost": int(lost.group(1)),
+        "component_errors": int(errors.group(1)),
+        "error_logs": int(errors.group(2)),
+    }

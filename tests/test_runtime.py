@@ -157,8 +157,12 @@ when_full = "drop_newest"
     )
     assert numbers("fast") == list(range(2000))
     dropped = p.metrics.value("component_discarded_events_total", component_id="stuck", intentional="false")
-    # one event is inside write(), ten wait in the buffer, the rest were dropped (and counted)
-    assert dropped == 2000 - 10 - 1
+    # one event is inside write(), ten wait in the buffer, the rest were dropped (and counted); the
+    # eleven are lost too when shutdown_timeout cuts the drain short: every event is accounted for
+    assert dropped == 2000
+    lost = {r: p.metrics.value("component_discarded_events_total", component_id="stuck", intentional="false",
+                               reason=r) for r in ("buffer_full", "shutdown")}  # fmt: skip
+    assert lost == {"buffer_full": 2000 - 10 - 1, "shutdown": 11}
     assert SEEN["stuck"] == [0]
     assert p.forced  # the stuck sink had to be cancelled at shutdown_timeout
 
@@ -361,3 +365,167 @@ inputs = ["src"]
             assert "buffer_max_events" in text
             p.request_shutdown()
             assert (await c.get("/health")).status_code == 503  # draining
+
+
+# ---- issue 16: a full block buffer never delays its siblings; persistent failure; the summary ------
+
+
+async def test_a_full_block_buffer_never_delays_its_siblings(tmp_path):
+    """A `block` sink that is stuck holds the source back, but the sibling listed *after* it already
+    has every event the source emitted (the producer hands the event to every consumer with room
+    before it waits): nothing is waiting for the stuck sink's turn."""
+    GATES["never"] = anyio.Event()
+    async with running_pipeline(
+        """
+[livepipe]
+shutdown_timeout = 0.5
+[sources.src]
+type = "t.forever"
+[sinks.stuck]
+type = "t.gate"
+gate = "never"
+inputs = ["src"]
+buffer = 3
+[sinks.fast]
+type = "testing.capture"
+inputs = ["src"]
+""",
+        tmp_path,
+    ) as p:
+        sent = p.metrics.counter("component_sent_events_total", component_id="src", component_type="t.forever")
+        # stuck: 1 in write() + 3 buffered, and the source waits with its 5th event
+        await wait_until(lambda: sent.value == 5 and len(captured["fast"]) == 5, 10, "the source to block")
+        assert numbers("fast") == [0, 1, 2, 3, 4]  # including the one the source is waiting to hand over
+        p.request_shutdown()
+    lost = p.metrics.value("component_discarded_events_total", component_id="stuck", reason="shutdown")
+    assert lost == 5 and p.forced  # 1 in write, 3 buffered, 1 waiting for room: counted once each
+
+
+class AlwaysFailingSink(Sink):
+    """Raises on every event until GATES['heal'] is set; then records."""
+
+    type_name = "t.failing"
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        if not GATES["heal"].is_set():
+            raise OSError("disk on fire")
+        captured[self.name].append(event)
+
+
+async def test_persistent_failure_alerts_and_goes_on_then_resolves(tmp_path):
+    """on_persistent_failure = "alert": after fail_after seconds of failure an `alert` event on
+    `<sink>.alerts` (and the pipeline keeps going); once the sink delivers again, a resolving alert."""
+    register(AlwaysFailingSink, plugin="test_runtime_failing")
+    GATES["heal"] = anyio.Event()
+    async with running_pipeline(
+        """
+[sources.src]
+type = "t.forever"
+[sinks.out]
+type = "t.failing"
+inputs = ["src"]
+fail_after = 0.3
+on_persistent_failure = "alert"
+[sinks.pager]
+type = "testing.capture"
+inputs = ["out.alerts"]
+""",
+        tmp_path,
+    ) as p:
+        await wait_until(lambda: len(captured["pager"]) == 1, 10, "the alert")
+        (alert,) = captured["pager"]
+        assert alert.kind == "alert" and alert.data["component"] == "out" and alert.data["severity"] == "critical"
+        assert alert.data["reason"] == "persistent_failure" and alert.data["resolved"] is False
+        assert "OSError: disk on fire" in alert.text and "fail_after = 0.3" in alert.text
+        assert not p.draining  # it went on
+        GATES["heal"].set()
+        await wait_until(lambda: len(captured["pager"]) == 2, 10, "the resolving alert")
+        assert captured["pager"][1].data["resolved"] is True and captured["pager"][1].data["severity"] == "info"
+        assert captured["out"]
+        p.request_shutdown()
+    assert p.metrics.value("component_errors_total", component_id="out", error_type="persistent_failure") == 1
+
+
+async def test_persistent_failure_stops_the_pipeline(tmp_path):
+    """on_persistent_failure = "stop" (the default): the pipeline stops with an error naming the sink."""
+    from livepipe.runtime.pipeline import PipelineError
+
+    register(AlwaysFailingSink, plugin="test_runtime_failing")
+    GATES["heal"] = anyio.Event()
+    with pytest.raises(PipelineError, match=r"sink 'out' has delivered nothing for [\d.]+ s \(fail_after = 0.3\): "
+                                            r"OSError: disk on fire"):  # fmt: skip
+        await run_pipeline('[sources.src]\ntype = "t.forever"\n[sinks.out]\ntype = "t.failing"\ninputs = ["src"]\n'
+                           'fail_after = 0.3\n', tmp_path)  # fmt: skip
+
+
+async def test_summary_counts_are_the_metrics_with_fan_out_and_every_loss_reason(tmp_path):
+    """Two sinks on one source (fan-out), one dropping, one failing some events: the summary's
+    accepted, delivered, lost and errors are the metrics', and for each sink delivered + lost ==
+    what reached it (accepted: every sink reads the source)."""
+    from livepipe.runtime.report import Totals, summary_lines
+    from livepipe.testing import parse_summary
+
+    GATES["g"] = anyio.Event()
+    async with running_pipeline(
+        """
+[livepipe]
+shutdown_timeout = 0.5
+[sources.src]
+type = "t.count"
+count = 300
+[processors.f]
+type = "t.fail"
+inputs = ["src"]
+every = 10
+[sinks.all]
+type = "testing.capture"
+inputs = ["src"]
+[sinks.some]
+type = "testing.capture"
+inputs = ["f"]
+[sinks.slow]
+type = "t.gate"
+gate = "g"
+inputs = ["src"]
+buffer = 20
+when_full = "drop_newest"
+""",
+        tmp_path,
+    ) as p:
+        await wait_until(lambda: len(captured["all"]) == 300, 10, "the source to finish")
+        GATES["g"].set()
+    t = Totals.of(p)
+    s = parse_summary("\n".join(summary_lines(p)))
+    m = p.metrics
+    assert s["accepted"] == t.accepted == 300 == m.value("component_sent_events_total", component_id="src")
+    assert s["delivered"] == t.delivered == {"all": 300, "some": 270, "slow": 21}
+    assert s["lost"] == t.lost == m.value("component_discarded_events_total", intentional="false") == 30 + 279
+    assert t.lost_by == {("f", "error"): 30, ("slow", "buffer_full"): 279}
+    assert s["component_errors"] == 30
+    assert "each sink counts its own copy" in "\n".join(summary_lines(p))
+    assert "slow: 279 input buffer full (when_full = drop_newest)" in "\n".join(summary_lines(p))
+
+
+def test_rate_limited_log_first_then_a_count_per_interval(caplog):
+    """One line at the first occurrence, silence within the interval, then one line with the count."""
+    import logging
+
+    from livepipe.lograte import RateLimitedLog
+
+    now = [0.0]
+    limited = RateLimitedLog(logging.getLogger("t.lograte"), interval=10, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="t.lograte")
+    for i in range(1000):
+        now[0] = i * 0.01  # 1,000 faults in 10 s
+        limited.log(logging.WARNING, "disk", "cannot write %s", "x")
+    limited.log(logging.WARNING, "other", "another fault")
+    now[0] = 10.5
+    limited.log(logging.WARNING, "disk", "cannot write %s", "x")
+    limited.log(logging.WARNING, "disk", "cannot write %s", "x")
+    limited.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "cannot write x",
+        "another fault",
+        "cannot write x (and 999 more like this in the last 10 s)",
+        "cannot write x (and 1 more like this since the last report)",
+    ]

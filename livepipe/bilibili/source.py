@@ -38,6 +38,7 @@ from livepipe.bilibili.retry import TokenPacer, budget, full_jitter, risk_delay
 from livepipe.bilibili.transport import TransportConfig, proxy_label
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
+from livepipe.lograte import RateLimitedLog
 from livepipe.schema import SourceConfig
 from livepipe.schema import field as cfg_field
 
@@ -178,6 +179,7 @@ class _Room:
     refusals: int = 0
     #: why the room runs on a fallback (None = the normal path)
     degraded: str | None = None
+    scope: anyio.CancelScope | None = None  # cancels this room's loop when a reload removes the room
 
 
 #: gen0 threshold while a danmaku source runs (CPython's default is 700).
@@ -222,8 +224,8 @@ class DanmakuSource(Source):
         self.ready = False
         self.clock = context.clock
         self.rng = random.Random(config.jitter_seed)
-        self.rooms = [_Room(spec=rid, index=i, pacer=TokenPacer(config.token_backoff_initial, config.token_backoff_max))
-                      for i, rid in enumerate(dict.fromkeys(config.room_ids))]
+        self.rooms = [self._new_room(rid, i) for i, rid in enumerate(dict.fromkeys(config.room_ids))]
+        self._decode_errors = RateLimitedLog(self.log)  # a flood of bad frames: first, then a count per 10 s
         self.credential: Credential = Credential.anonymous()
         self.api: BilibiliAPI | None = None
         self.endpoints = self._endpoints()
@@ -338,8 +340,46 @@ class DanmakuSource(Source):
         if self.api is None:
             await self.start()
         async with anyio.create_task_group() as tg:
+            self._rooms_tg, self._emit = tg, emit
             for room in self.rooms:
-                tg.start_soon(self._room_loop, room, emit)
+                self._start_room(room)
+            await anyio.sleep_forever()  # rooms come and go with reloads; shutdown cancels
+
+    def _start_room(self, room: _Room) -> None:
+        room.scope = anyio.CancelScope()
+
+        async def loop() -> None:
+            with room.scope:  # type: ignore[union-attr]
+                await self._room_loop(room, self._emit)
+
+        self._rooms_tg.start_soon(loop, name=f"livepipe:{self.name}:{room.spec}")
+
+    def _new_room(self, spec: int, index: int) -> _Room:
+        """A room to watch, with its own token pacer; ``index`` staggers the first connections."""
+        return _Room(spec=spec, index=index, pacer=TokenPacer(self.config.token_backoff_initial,
+                                                                self.config.token_backoff_max))
+
+    def can_update_config(self, config: Any) -> bool:
+        """True when only ``room_ids`` changed: rooms are then added and removed while the others stay connected."""
+        return config.model_copy(update={"room_ids": self.config.room_ids}) == self.config
+
+    def update_config(self, config: Any) -> None:
+        """Connect the rooms ``config`` adds, close the ones it removes; the others keep their connections."""
+        wanted = list(dict.fromkeys(config.room_ids))
+        kept = [r for r in self.rooms if r.spec in wanted]
+        for room in self.rooms:
+            if room.spec not in wanted and room.scope is not None:
+                room.scope.cancel()
+                self.log.info("room %s removed by a reload: closing its connection", room.spec)
+        have = {r.spec for r in kept}
+        added = [self._new_room(rid, 0) for rid in wanted if rid not in have]
+        self.rooms = kept + added
+        self.config = config
+        self.metrics.gauge("bilibili_rooms", "rooms this source watches").set(len(self.rooms))
+        for room in added:
+            self.log.info("room %s added by a reload: connecting", room.spec)
+            if getattr(self, "_rooms_tg", None) is not None:
+                self._start_room(room)
 
     async def _room_loop(self, room: _Room, emit: Emit) -> None:
         if room.index and self.config.start_gap:
@@ -678,7 +718,8 @@ class DanmakuSource(Source):
                 await emit(ev)
 
         def on_decode_error(e: ProtocolError) -> None:
-            self.log.warning("room %s: skipped a frame that cannot be decoded: %s", room_id, e)
+            self._decode_errors.log(logging.WARNING, str(room_id),
+                                    "room %s: skipped a frame that cannot be decoded: %s", room_id, e)
 
         client = DanmakuClient(
             room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,

@@ -96,6 +96,12 @@ class FileConfig(SinkConfig):
         description="for paths without `{date}`: when an event of a later UTC day arrives, rename the file "
         "with the date of its events (`events.2024-05-01.jsonl`) and start a new one",
     )
+    fail_after: float | None = field(
+        30.0,
+        description="seconds of total failure (every write failing: disk full, directory not writable) after which "
+        "`on_persistent_failure` applies (default: stop the pipeline, exit status 1); 0 = never",
+        ge=0,
+    )
     fsync: Literal["never", "batch", "always"] = field(
         "batch",
         description="`never`: leave it to the OS; `batch`: fsync written files when the input runs empty, "

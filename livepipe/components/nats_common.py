@@ -123,6 +123,8 @@ class NatsConnection:
         self.connected = asyncio.Event()
         self.on_disconnect: Callable[[], None] | None = None
         self.on_reconnect: Callable[[], None] | None = None
+        #: called with the server's reason when it refuses the credentials (Authorization Violation)
+        self.on_refused: Callable[[str], None] | None = None
         self.disconnects = 0
         self.closing = False
         self._connect_task: asyncio.Task[None] | None = None
@@ -220,6 +222,8 @@ class NatsConnection:
     # -- nats-py callbacks (secrets never reach these messages) ------------------------------
 
     async def _error_cb(self, e: Exception) -> None:
+        if self.on_refused is not None and is_auth_refusal(e):
+            self.on_refused(describe_error(e))
         if not self.connected.is_set() and not self._failed_once:
             self._failed_once = True
             self.log.warning("cannot reach NATS at %s (%s); retrying every %g s",
@@ -246,6 +250,11 @@ class NatsConnection:
 
     async def _closed_cb(self) -> None:
         self.connected.clear()
+
+
+def is_auth_refusal(e: BaseException) -> bool:
+    """True when the server refused the credentials (nats-py reports it in two shapes)."""
+    return isinstance(e, nats.errors.AuthorizationError) or "authorization violation" in str(e).lower()
 
 
 def describe_error(e: BaseException) -> str:

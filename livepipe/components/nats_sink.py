@@ -45,10 +45,11 @@ import nats.errors
 from nats.aio.msg import Msg
 from pydantic import field_validator, model_validator
 
-from livepipe.component import Context, Emit, Sink
+from livepipe.component import Context, Emit, PermanentFailure, Sink
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.errors import TransportError
 from livepipe.events import Event
+from livepipe.lograte import RateLimitedLog
 from livepipe.runtime.delivery import Delivery, current
 from livepipe.schema import SinkConfig, field
 
@@ -196,6 +197,7 @@ class NatsSink(Sink):
 
     type_name = "nats"
     Config = NatsSinkConfig
+    confirms_delivery = True  # delivered = confirmed by the server (PONG or PubAck)
 
     def __init__(self, config: NatsSinkConfig, context: Context) -> None:
         super().__init__(config, context)
@@ -206,6 +208,7 @@ class NatsSink(Sink):
                                    pending_size=config.pending_bytes)
         self.conn.on_disconnect = self._on_disconnect
         self.conn.on_reconnect = self._on_reconnect
+        self.conn.on_refused = self._on_refused
         m = self.metrics
         self._published = m.counter("nats_published_events_total", "events the nats sink published (first attempts)")
         self._confirmed = m.counter("nats_confirmed_events_total",
@@ -235,6 +238,9 @@ class NatsSink(Sink):
         # JetStream
         self._inflight: dict[str, _Out] = {}
         self._js_ready = asyncio.Event()
+        self._fatal: PermanentFailure | None = None  # the stream cannot be created: every write fails
+        self._refusals = RateLimitedLog(self.log)
+        self._fatal_set = asyncio.Event()
         self._inbox = ""
         self._token = 0
 
@@ -299,31 +305,27 @@ class NatsSink(Sink):
             raise ConnectionError(f"cannot connect to NATS at {self.conn.servers_text}") from None
 
     async def stop(self) -> None:
-        """Drain: wait (within ``shutdown_timeout``) for every in-flight event to be confirmed, then close."""
+        """Drain: wait (within ``shutdown_timeout``) for every in-flight event to be confirmed, then close.
+
+        Events still unconfirmed when the wait ends (or is cut short) are counted as lost
+        (``reason="shutdown"``) before the connection closes.
+        """
         timeout = float(self.context.settings.get("shutdown_timeout", 10.0)) * 0.8
         deadline = time.monotonic() + timeout
-        if self.conn.nc is not None:
-            if not self.cfg.jetstream:
-                self._confirm_kick.set()
-            while self.in_flight and time.monotonic() < deadline:
-                self._room.clear()
+        try:
+            if self.conn.nc is not None:
                 if not self.cfg.jetstream:
                     self._confirm_kick.set()
-                try:
-                    await asyncio.wait_for(self._room.wait(), min(0.2, max(deadline - time.monotonic(), 0.01)))
-                except asyncio.TimeoutError:
-                    pass
-        self._closing = True
-        left = self.in_flight
-        if left:
-            self.log.error("shutdown: %d events were not confirmed by NATS within %.1f s; counted as lost",
-                           left, timeout)
-            self._lost["shutdown"].inc(left)
-            for out in [*self._unconfirmed, *self._inflight.values()]:
-                if out.delivery is not None:
-                    out.delivery.release(False)
-            self._unconfirmed.clear()
-            self._inflight.clear()
+                while self.in_flight and time.monotonic() < deadline:
+                    self._room.clear()
+                    if not self.cfg.jetstream:
+                        self._confirm_kick.set()
+                    try:
+                        await asyncio.wait_for(self._room.wait(), min(0.2, max(deadline - time.monotonic(), 0.01)))
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            self._count_unconfirmed(timeout)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -333,6 +335,20 @@ class NatsSink(Sink):
                 pass
         await self.conn.close(drain=True)
 
+    def _count_unconfirmed(self, timeout: float) -> None:
+        self._closing = True
+        left = self.in_flight
+        if not left:
+            return
+        self.log.error("shutdown: %d events were not confirmed by NATS within %.1f s; counted as lost", left, timeout)
+        self._lost["shutdown"].inc(left)
+        self.metrics.discarded(left, intentional=False, reason="shutdown")
+        for out in [*self._unconfirmed, *self._inflight.values()]:
+            if out.delivery is not None:
+                out.delivery.release(False)
+        self._unconfirmed.clear()
+        self._inflight.clear()
+
     async def flush(self) -> None:
         """The input ran empty: in core mode ask the server to confirm what was published."""
         if not self.cfg.jetstream and self._unconfirmed:
@@ -340,10 +356,38 @@ class NatsSink(Sink):
 
     # -- writing --------------------------------------------------------------------------------
 
+    def _on_refused(self, why: str) -> None:
+        """The server refused the credentials: a permanent failure (waiting will not change its mind)."""
+        if self._fatal is not None:
+            return
+        msg = (f"NATS at {self.conn.servers_text} refused the credentials ({why}); check user and password, "
+               f"token, nkey_seed or creds_file")
+        self.log.error("%s; the sink fails", msg)
+        self._fatal = PermanentFailure(msg)
+        self._fatal_set.set()
+        self._room.set()
+        self._js_ready.set()
+
+    async def _until_connected(self) -> None:
+        """Wait for the connection; raise the permanent failure if there is one instead."""
+        if not self.conn.connected.is_set() and self._fatal is None:
+            waits = [asyncio.ensure_future(self.conn.connected.wait()), asyncio.ensure_future(self._fatal_set.wait())]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+        if self._fatal is not None:
+            raise self._fatal
+
     async def write(self, event: Event, emit: Emit) -> None:
         """Publish one event (waits while ``max_in_flight`` events await confirmation)."""
+        if self._fatal is not None:
+            raise self._fatal
         out = self._message(event)
         while self.in_flight >= self.cfg.max_in_flight:
+            if self._fatal is not None:
+                raise self._fatal
             if not self.cfg.jetstream and self.cfg.when_full != "block" and not self.conn.connected.is_set():
                 self._warn_dropping()
                 self._drop(out, "buffer_full")
@@ -409,7 +453,7 @@ class NatsSink(Sink):
             self._warn_dropping()
             self._drop(out, "buffer_full")
             return None
-        await self.conn.connected.wait()
+        await self._until_connected()
         return self.conn.nc
 
     def _warn_dropping(self) -> None:
@@ -470,6 +514,7 @@ class NatsSink(Sink):
                     out.delivery = None
                 self._recent.append(out)
             self._confirmed.inc(n)
+            self.metrics.delivered(n)
             self._room.set()
 
     async def _core_resender(self) -> None:
@@ -509,6 +554,8 @@ class NatsSink(Sink):
     async def _js_write(self, out: _Out) -> None:
         if not self._js_ready.is_set():
             await self._js_ready.wait()  # connected, reply inbox subscribed, stream checked
+        if self._fatal is not None:
+            raise self._fatal
         self._token += 1
         token = str(self._token)
         if self.cfg.stream:
@@ -548,6 +595,8 @@ class NatsSink(Sink):
         if self.cfg.stream and self.cfg.create_stream:
             await self._ensure_stream()
         self._js_ready.set()
+        if self._fatal is not None:
+            return
         tick = min(0.1, self.cfg.ack_timeout / 4)
         while True:
             await asyncio.sleep(tick)
@@ -566,7 +615,7 @@ class NatsSink(Sink):
 
     async def _ensure_stream(self) -> None:
         from nats.js.api import StorageType, StreamConfig
-        from nats.js.errors import NotFoundError
+        from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
         assert self.cfg.stream is not None
         js = self.conn.nc.jetstream()  # type: ignore[union-attr]
@@ -592,12 +641,20 @@ class NatsSink(Sink):
                     raise
                 except Exception as e:
                     why = describe_error(e)
+                    if isinstance(e, APIError) and not isinstance(e, ServiceUnavailableError):
+                        # the server answered and said no: waiting will not change its mind
+                        msg = (f"cannot create JetStream stream {self.cfg.stream}: {why}. Fix its settings "
+                               f"(subjects, replicas, storage) or create the stream yourself and set "
+                               f"create_stream = false")
+                        self.log.error("%s; the sink fails (every event it receives is lost)", msg)
+                        self._fatal = PermanentFailure(msg)
+                        self._fatal_set.set()
+                        self._room.set()
+                        return
                     level = logging.DEBUG if why in reported else logging.ERROR
                     reported.add(why)
-                    self.log.log(level, "cannot create JetStream stream %s: %s; events wait until it exists. "
-                                 "Fix its settings (subjects, replicas, storage) or create the stream yourself "
-                                 "and set create_stream = false; retrying every %.1f s", self.cfg.stream, why,
-                                 self.cfg.reconnect_wait)
+                    self.log.log(level, "cannot create JetStream stream %s: %s; events wait until it exists; "
+                                 "retrying every %.1f s", self.cfg.stream, why, self.cfg.reconnect_wait)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -623,8 +680,10 @@ class NatsSink(Sink):
             if err.get("code") == 400:
                 self._inflight.pop(token, None)
                 self._lost["rejected"].inc()
-                self.log.error("JetStream refused a message on %s: %s (err_code %s); counted as lost",
-                               out.subject, err.get("description"), err.get("err_code"))
+                self.metrics.discarded(intentional=False)
+                self._refusals.log(logging.ERROR, str(err.get("err_code")),
+                                   "JetStream refused a message on %s: %s (err_code %s); counted as lost",
+                                   out.subject, err.get("description"), err.get("err_code"))
                 if out.delivery is not None:
                     out.delivery.release(False)
                 self._room.set()
@@ -636,6 +695,7 @@ class NatsSink(Sink):
         if resp.get("duplicate"):
             self._duplicates.inc()
         self._confirmed.inc()
+        self.metrics.delivered()
         if out.delivery is not None:
             out.delivery.release(True)
         self._room.set()

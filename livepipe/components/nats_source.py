@@ -20,6 +20,7 @@ shutdown the queued ones are sent before the connection drains.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from pydantic import field_validator, model_validator
 from livepipe.component import Context, Emit, Source
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.events import Event
+from livepipe.lograte import RateLimitedLog
 from livepipe.runtime.delivery import Delivery
 from livepipe.schema import SourceConfig, field
 
@@ -111,6 +113,7 @@ class NatsSource(Source):
         self._naked = m.counter("nats_naked_messages_total", "JetStream messages negatively acknowledged (redelivered)")
         self._acks: asyncio.Queue[tuple[Msg, bool]] = asyncio.Queue()
         self._ack_task: asyncio.Task[None] | None = None
+        self._bad_log = RateLimitedLog(self.log)  # first bad message, then a count every 10 s
 
     def _parse(self, msg: Msg) -> Event | None:
         try:
@@ -118,8 +121,8 @@ class NatsSource(Source):
         except ValueError as e:
             self._bad.inc()
             self.metrics.error("bad_message")
-            self.log.warning("message on %s is not a livepipe event (%s); %s", msg.subject, e,
-                             "terminated" if self.cfg.jetstream else "skipped")
+            self._bad_log.log(logging.WARNING, "bad", "message on %s is not a livepipe event (%s); %s", msg.subject, e,
+                              "terminated" if self.cfg.jetstream else "skipped")
             return None
 
     async def run(self, emit: Emit) -> None:

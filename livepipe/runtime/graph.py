@@ -2,8 +2,9 @@
 
 Output ids: a source or processor ``x`` has the default output ``x``; every component may have named
 outputs ``x.name`` (``route``'s routes, an action sink's ``results``, ``x.dead_letter`` when
-``on_error = "dead_letter"``). ``inputs`` entries are output ids or shell-style wildcards over them
-(``"automod.*"`` matches ``automod.ban`` and ``automod.warn``, not ``automod``).
+``on_error = "dead_letter"``, ``x.alerts`` when ``on_persistent_failure = "alert"``). ``inputs``
+entries are output ids or shell-style wildcards over them (``"automod.*"`` matches ``automod.ban``
+and ``automod.warn``, not ``automod``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from livepipe.component import DEAD_LETTER_OUTPUT, Component, Context
 from livepipe.config import ConfigIssue
 from livepipe.registry import ComponentRegistry
+from livepipe.runtime.health import ALERTS_OUTPUT
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 
 if TYPE_CHECKING:
@@ -37,10 +39,12 @@ class Graph:
 
 
 def output_names(spec: ComponentSpec, instance: Component) -> list[str]:
-    """Named outputs of one component instance (dead_letter included when configured)."""
+    """Named outputs of one component instance (dead_letter and alerts included when configured)."""
     names = list(instance.output_names())
     if getattr(spec.config, "on_error", None) == "dead_letter" and DEAD_LETTER_OUTPUT not in names:
         names.append(DEAD_LETTER_OUTPUT)
+    if getattr(spec.config, "on_persistent_failure", None) == "alert" and ALERTS_OUTPUT not in names:
+        names.append(ALERTS_OUTPUT)
     return names
 
 
@@ -144,27 +148,56 @@ def instantiate(
     """Create one instance per component (constructors must not do I/O)."""
     out: dict[str, Component] = {}
     failed: list[ConfigIssue] = []
-    for cid, spec in config.components.items():
-        reg = registry.get(spec.type, spec.role)
-        assert reg is not None
-        ctx = Context(
-            name=cid,
-            metrics=ComponentMetrics(metrics, cid, spec.type),
-            log=logging.getLogger(f"livepipe.{spec.role}.{cid}"),
-            credentials=config.credentials,
-            config_dir=config.config_dir,
-            **context_args,  # type: ignore[arg-type]
-        )
+    for cid in config.components:
         try:
-            out[cid] = reg.cls(spec.config, ctx)
-        except Exception as e:  # every component is tried, so validate reports all of them at once
-            failed.append(ConfigIssue(spec.file, spec.line, spec.qualified, None,
-                                      f"rejected its configuration: {type(e).__name__}: {e}"))
+            out[cid] = _make(config, cid, registry, metrics, **context_args)
+        except _Rejected as e:  # every component is tried, so validate reports all of them at once
+            failed.append(e.issue)
     if failed:
         from livepipe.config import ConfigError
 
         raise ConfigError(failed)
     return out
+
+
+class _Rejected(Exception):
+    """A component's constructor refused its configuration."""
+
+    def __init__(self, issue: ConfigIssue) -> None:
+        super().__init__(str(issue))
+        self.issue = issue
+
+
+def _make(config: PipelineConfig, cid: str, registry: ComponentRegistry, metrics: MetricsRegistry,
+          **context_args: object) -> Component:  # fmt: skip
+    spec = config.components[cid]
+    reg = registry.get(spec.type, spec.role)
+    assert reg is not None
+    ctx = Context(
+        name=cid,
+        metrics=ComponentMetrics(metrics, cid, spec.type),
+        log=logging.getLogger(f"livepipe.{spec.role}.{cid}"),
+        credentials=config.credentials,
+        config_dir=config.config_dir,
+        **context_args,  # type: ignore[arg-type]
+    )
+    try:
+        return reg.cls(spec.config, ctx)
+    except Exception as e:
+        raise _Rejected(ConfigIssue(spec.file, spec.line, spec.qualified, None,
+                                    f"rejected its configuration: {type(e).__name__}: {e}")) from e
+
+
+def instantiate_one(
+    config: PipelineConfig, cid: str, registry: ComponentRegistry, metrics: MetricsRegistry, **context_args: object
+) -> Component:
+    """Create the instance of component ``cid`` (its metrics continue those of an earlier instance)."""
+    try:
+        return _make(config, cid, registry, metrics, **context_args)
+    except _Rejected as e:
+        from livepipe.config import ConfigError
+
+        raise ConfigError([e.issue]) from e.__cause__
 
 
 def check_graph(config: PipelineConfig, registry: ComponentRegistry) -> list[ConfigIssue]:

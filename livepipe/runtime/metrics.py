@@ -7,10 +7,14 @@ carries ``component_id`` and ``component_type`` labels automatically.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 
 Labels = tuple[tuple[str, str], ...]
+
+#: Why an accepted event was lost (the ``reason`` label of unintentional discards).
+LOSS_REASONS = ("buffer_full", "shutdown", "error")
 
 
 def _labels(d: dict[str, object]) -> Labels:
@@ -130,6 +134,10 @@ class ComponentMetrics:
             "component_received_events_total", "events a component received", **self.labels
         )
         self.sent = registry.counter("component_sent_events_total", "events a component emitted", **self.labels)
+        #: events this component lost (every unintentional discard), for cheap checks per event
+        self.lost = 0
+        #: of those, lost before it received them (its input buffer full, or a shutdown)
+        self.lost_before_receipt = 0
         self._counters: dict[tuple[object, ...], Counter] = {}
 
     def counter(self, name: str, help: str = "", **labels: object) -> Counter:
@@ -150,14 +158,58 @@ class ComponentMetrics:
         """A gauge carrying this component's labels (plus ``labels``)."""
         return self.registry.gauge(name, help, fn, **self.labels, **labels)
 
-    def discarded(self, n: int = 1, *, intentional: bool) -> None:
-        """Count discarded events: intentional (filtered, deduplicated) or not (buffer full, error)."""
-        self.counter(
-            "component_discarded_events_total",
-            "events a component discarded",
-            intentional="true" if intentional else "false",
-        ).inc(n)
+    def discarded(self, n: int = 1, *, intentional: bool, reason: str = "error") -> None:
+        """Count discarded events: intentional (filtered, deduplicated) or not.
+
+        An unintentional discard is a loss and carries its ``reason`` (see :data:`LOSS_REASONS`):
+        ``buffer_full`` (the ``when_full`` drop policy), ``shutdown`` (the drain deadline or a second
+        signal), or ``error`` (the component failed to handle or deliver it; the default).
+        """
+        if intentional:
+            self.counter("component_discarded_events_total", "events a component discarded",
+                         intentional="true").inc(n)
+            return
+        self.lost += n
+        self.counter("component_discarded_events_total", "events a component discarded",
+                     intentional="false", reason=reason).inc(n)
+
+    def delivered(self, n: int = 1) -> None:
+        """Count events a sink delivered (written, published and confirmed, carried out)."""
+        self.counter("sink_delivered_events_total", "events a sink delivered to its destination").inc(n)
 
     def error(self, error_type: str, n: int = 1) -> None:
         """Count an error of the given type (an exception class name or a short code)."""
         self.counter("component_errors_total", "errors a component hit", error_type=error_type).inc(n)
+
+
+class ErrorLogCounter:
+    """Counts the ERROR (and CRITICAL) log records of the process while a pipeline runs.
+
+    The run summary's "errors" is what the user saw in the log, not only what components counted:
+    ``log_error_records_total``. It counts through the log record factory, so it adds no handler
+    (a handler on the root logger would silence Python's last-resort output when logging is not
+    configured).
+    """
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self.counter = registry.counter("log_error_records_total", "ERROR and CRITICAL log records written")
+        self._previous: Callable[..., logging.LogRecord] = logging.LogRecord
+        self._counting = False
+
+    def _factory(self, *args: object, **kwargs: object) -> logging.LogRecord:
+        record = self._previous(*args, **kwargs)
+        if self._counting and record.levelno >= logging.ERROR:
+            self.counter.inc()
+        return record
+
+    def attach(self) -> None:
+        """Start counting."""
+        self._previous = logging.getLogRecordFactory()
+        self._counting = True
+        logging.setLogRecordFactory(self._factory)
+
+    def detach(self) -> None:
+        """Stop counting (the factory stays in the chain if another one was installed after it)."""
+        self._counting = False
+        if logging.getLogRecordFactory() == self._factory:
+            logging.setLogRecordFactory(self._previous)

@@ -5,20 +5,23 @@ Each producer output holds a send handle to the stream of every consumer that re
 consumer fed by several outputs still sees one ordered queue per producer. ``when_full`` decides
 what a producer does when a consumer's buffer is full: ``block`` waits (nothing lost),
 ``drop_newest`` discards the incoming event, ``drop_oldest`` discards the oldest buffered one;
-every drop is counted on the consumer.
+every drop is counted on the consumer. A producer first hands the event to every consumer with
+room, and only then waits for a full ``block`` buffer: one slow consumer holds the producer back,
+but never delays or costs an event its siblings.
 
-Shutdown (first SIGINT/SIGTERM, ``--duration``, or every source finishing): sources are cancelled
-between events (an event a source has handed to ``emit`` is always delivered), their streams close,
-and processors and sinks drain what is buffered, in wiring order, within ``shutdown_timeout``.
-A second signal, or the timeout, cancels whatever is still running and says what was lost.
+Shutdown (first SIGINT/SIGTERM, ``--duration``, a failed sink, or every source finishing): sources
+are cancelled between events (an event a source has handed to ``emit`` is delivered if the drain
+finishes in time), their streams close, and processors and sinks drain what is buffered. The drain
+deadline, ``shutdown_timeout``, runs from the moment shutdown begins. A second signal, or the
+deadline, cancels whatever is still running (sources waiting for room in a full buffer included),
+counts every accepted event left behind as lost (``reason="shutdown"``) and logs the count;
+components then get what is left of the deadline plus :data:`STOP_GRACE` to ``stop()``.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import sys
-import time
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
@@ -30,15 +33,18 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from livepipe import plugins
 from livepipe.clock import Clock
-from livepipe.component import DEAD_LETTER_OUTPUT, Component, Processor, Sink, Source
+from livepipe.component import DEAD_LETTER_OUTPUT, Component, PermanentFailure, Processor, Sink, Source
 from livepipe.config import PipelineConfig
 from livepipe.errors import PipelineError
 from livepipe.events import Event, make_event
+from livepipe.lograte import RateLimitedLog
 from livepipe.registry import ComponentRegistry
 from livepipe.runtime.delivery import Delivery, _current
 from livepipe.runtime.errorlog import ErrorLog, format_traceback
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
-from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
+from livepipe.runtime.health import ALERTS_OUTPUT, SinkHealth
+from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, MetricsRegistry
+from livepipe.runtime.reload import ReloadRefused, reload
 
 log = logging.getLogger("livepipe.runtime")
 
@@ -50,6 +56,10 @@ YIELD_EVERY = 64
 #: interval unless an event comes first), and at shutdown. So a busy file sink fsyncs ten times a
 #: second, not once per WebSocket frame.
 FLUSH_INTERVAL = 0.1
+
+#: Seconds components get to ``stop()`` after the drain deadline (so the process ends within
+#: ``shutdown_timeout`` + 1 s of the first signal, whatever a component does).
+STOP_GRACE = 0.5
 
 
 class _Edge:
@@ -73,60 +83,79 @@ class _Edge:
         self.metrics = metrics
         self.pipeline = pipeline
 
-    def _lost(self, delivery: Delivery | None, full: bool = False) -> None:
-        self.metrics.discarded(intentional=False)
-        if full:
+    def _lost(self, delivery: Delivery | None, reason: str) -> None:
+        self.metrics.discarded(intentional=False, reason=reason)
+        self.metrics.lost_before_receipt += 1
+        if reason == "buffer_full":
             self.metrics.counter("buffer_discarded_events_total", "events dropped because a buffer was full").inc()
+            self.pipeline.buffer_drops.log(logging.WARNING, self.consumer,
+                                           "'%s' cannot keep up: its input buffer is full, dropping events "
+                                           "(when_full = \"%s\"); counted in component_discarded_events_total",
+                                           self.consumer, self.mode)
         if delivery is not None:
             delivery.fail()
 
-    async def put(self, event: Event, delivery: Delivery | None) -> None:
+    def offer(self, event: Event, delivery: Delivery | None) -> bool:
+        """Put without waiting; False when a ``block`` buffer is full (then call :meth:`put_waiting`).
+
+        ``drop_newest`` / ``drop_oldest`` settle a full buffer here, so only ``block`` ever waits.
+        """
         if delivery is not None:
             delivery.hold()
         item = (event, delivery)
         try:
             self.send.send_nowait(item)
-            return
+            return True
         except anyio.WouldBlock:
             pass
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._lost(delivery)
-            return
+            self._lost(delivery, "shutdown")
+            return True
         if self.mode == "drop_newest":
-            self._lost(delivery, full=True)
-            return
+            self._lost(delivery, "buffer_full")
+            return True
         if self.mode == "drop_oldest":
             try:
                 _, old = self.recv.receive_nowait()
-                self._lost(old, full=True)
+                self._lost(old, "buffer_full")
             except (anyio.WouldBlock, anyio.EndOfStream):
                 pass
             try:
                 self.send.send_nowait(item)
             except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._lost(delivery)
-            return
-        # block: wait for room. Shielded so that a shutdown never loses an event already emitted;
-        # a forced stop cancels the shield scope itself (and blocks no more).
+                self._lost(delivery, "buffer_full")
+            return True
         if self.pipeline.forced:
-            self._lost(delivery)
-            await anyio.lowlevel.checkpoint()
-            return
+            self._lost(delivery, "shutdown")
+            return True
+        return False
+
+    async def put_waiting(self, event: Event, delivery: Delivery | None) -> None:
+        """Wait for room in a full ``block`` buffer (the delivery share was taken by :meth:`offer`).
+
+        Shielded, so that a graceful shutdown never loses an event already emitted; the drain
+        deadline (or a second signal) cancels the shield, and the event is counted as lost.
+        """
         with anyio.CancelScope(shield=True) as scope:
             self.pipeline._shields.add(scope)
+            if self.pipeline.forced:
+                scope.cancel()
             try:
-                await self.send.send(item)
+                await self.send.send((event, delivery))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._lost(delivery)
+                self._lost(delivery, "shutdown")
             finally:
                 self.pipeline._shields.discard(scope)
         if scope.cancel_called:
-            self._lost(delivery)
+            self._lost(delivery, "shutdown")
             await anyio.lowlevel.checkpoint()  # deliver the forced stop to the producer
 
 
 class _Outputs:
     """The ``emit`` of one component: routes events to the edges of each of its outputs.
+
+    Every consumer gets the event before the producer waits for any of them: a full ``block``
+    buffer holds the producer back, but never keeps the event from its siblings.
 
     While a consumer handles an event, ``current`` is that event's :class:`Delivery` (if any), and
     everything the component emits inherits it: the source's acknowledgement then waits for them.
@@ -154,14 +183,18 @@ class _Outputs:
         self.metrics.sent.inc()
         if delivery is not None:
             delivery.hold()  # settled only after every edge below has taken its share
-            try:
-                for edge in edges:
-                    await edge.put(event, delivery)
-            finally:
+        try:
+            waiting = [edge for edge in edges if not edge.offer(event, delivery)]
+            for i, edge in enumerate(waiting):
+                try:
+                    await edge.put_waiting(event, delivery)
+                except BaseException:  # a forced stop: the consumers not reached lose it too
+                    for rest in waiting[i + 1:]:
+                        rest._lost(delivery, "shutdown")
+                    raise
+        finally:
+            if delivery is not None:
                 delivery.release()
-        else:
-            for edge in edges:
-                await edge.put(event, None)
         if self.is_source:
             self._count += 1
             if self._count % YIELD_EVERY == 0:
@@ -185,6 +218,8 @@ class Pipeline:
         metrics: the process-wide :class:`MetricsRegistry`.
         graph: the resolved wiring.
         draining: True once shutdown has begun.
+        forced: True when the drain deadline or a second signal cut the drain short.
+        lost_on_force: events that forced stop lost (buffered, being handled, or waiting to be buffered).
     """
 
     def __init__(
@@ -201,9 +236,9 @@ class Pipeline:
         self.clock = clock or Clock()
         self.metrics = metrics or MetricsRegistry()
         ctx_settings = {**config.settings.model_dump(), **(settings or {})}
-        self.components = components or instantiate(
-            config, registry or plugins.registry(), self.metrics, clock=self.clock, settings=ctx_settings
-        )
+        self._context_args: dict[str, Any] = {"clock": self.clock, "settings": ctx_settings}
+        self.registry = registry or plugins.registry()
+        self.components = components or instantiate(config, self.registry, self.metrics, **self._context_args)
         graph, issues = resolve(config, self.components)
         if issues:
             from livepipe.config import ConfigError
@@ -215,6 +250,11 @@ class Pipeline:
         self.error: BaseException | None = None
         self.forced = False
         self.lost_on_force = 0
+        self.started_at: float | None = None
+        self.shutdown_at: float | None = None
+        self.buffer_drops = RateLimitedLog(log)
+        self.handling_errors = RateLimitedLog(log)
+        self.error_logs = ErrorLogCounter(self.metrics)
         self._shields: set[CancelScope] = set()
         self._sources_scope: CancelScope | None = None
         self._consumers_scope: CancelScope | None = None
@@ -222,6 +262,13 @@ class Pipeline:
         self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
         self._outputs: dict[str, _Outputs] = {}
         self._error_logs: dict[str, ErrorLog] = {}
+        self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
+        self._swaps: dict[str, Component] = {}  # consumer id -> the instance that takes over at its next event
+        self.health: dict[str, SinkHealth] = {
+            cid: SinkHealth(cid, comp.config.fail_after)
+            for cid, comp in self.components.items()
+            if isinstance(comp, Sink) and getattr(comp.config, "fail_after", None)
+        }
         self._build_edges()
 
     # ---- construction --------------------------------------------------------------------
@@ -266,36 +313,77 @@ class Pipeline:
         """Events waiting in each consumer's input buffer."""
         return {cid: r.statistics().current_buffer_used for cid, r in self._receivers.items()}
 
+    @property
+    def deadline(self) -> float | None:
+        """``monotonic()`` time by which the drain ends (``shutdown_timeout`` after shutdown began)."""
+        if self.shutdown_at is None:
+            return None
+        return self.shutdown_at + self.config.settings.shutdown_timeout
+
     def request_shutdown(self, error: BaseException | None = None) -> None:
-        """Begin a graceful shutdown: stop sources, let the rest drain."""
+        """Begin a graceful shutdown: stop sources, let the rest drain until the deadline.
+
+        The deadline (``shutdown_timeout``) starts now, whether or not the sources have stopped yet.
+        """
         if error is not None and self.error is None:
             self.error = error
         if not self.draining:
-            log.info("shutting down: stopping sources, draining processors and sinks")
+            log.info("shutting down: stopping sources, draining processors and sinks (at most %g s)",
+                     self.config.settings.shutdown_timeout)
         self.draining = True
+        if self.shutdown_at is None:
+            self.shutdown_at = monotonic()
         self._stop_requested.set()
         if self._sources_scope is not None:
             self._sources_scope.cancel()
 
     def force_stop(self, reason: str) -> None:
-        """Stop at once, cancelling anything still draining; counts what was lost."""
+        """Stop at once, cancelling anything still draining; what was lost is counted and logged after."""
         if self.forced:
             return
         self.forced = True
         self.draining = True
-        pending = {k: v for k, v in self.buffered().items() if v}
-        self.lost_on_force = sum(pending.values())
-        if pending:
-            detail = ", ".join(f"{k} ({v} buffered)" for k, v in pending.items())
-            log.error("%s: stopping now; still draining: %s; those events are lost", reason, detail)
-        else:
-            log.error("%s: stopping now", reason)
+        if self.shutdown_at is None:
+            self.shutdown_at = monotonic()
+        self._stop_requested.set()
+        self._force_reason = reason
         for scope in list(self._shields):
             scope.cancel()
         if self._sources_scope is not None:
             self._sources_scope.cancel()
         if self._consumers_scope is not None:
             self._consumers_scope.cancel()
+
+    def _count_stranded(self) -> None:
+        """After a forced stop: count (and fail) every event left in a buffer or cut short; log it once."""
+        per: dict[str, list[int]] = {}
+        for cid, recv in self._receivers.items():
+            n = 0
+            while True:
+                try:
+                    _, delivery = recv.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                n += 1
+                if delivery is not None:
+                    delivery.fail()
+            if n:
+                self.components[cid].metrics.discarded(n, intentional=False, reason="shutdown")
+            cut = self._cut_short.get(cid, 0)
+            if n or cut:
+                per[cid] = [n, cut]
+        waiting = self.metrics.value("component_discarded_events_total", intentional="false", reason="shutdown")
+        self.lost_on_force = int(waiting)
+        reason = getattr(self, "_force_reason", "forced stop")
+        if not self.lost_on_force:
+            log.error("%s: stopped before the drain finished; no accepted event was lost", reason)
+            return
+        parts = [f"{cid} {b + c} ({b} buffered, {c} being handled)" for cid, (b, c) in per.items()]
+        others = self.lost_on_force - sum(b + c for b, c in per.values())
+        if others:
+            parts.append(f"{others} waiting for room in a full buffer")
+        log.error("%s: stopped before the drain finished; %d accepted events lost: %s",
+                  reason, self.lost_on_force, "; ".join(parts))
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -328,13 +416,28 @@ class Pipeline:
                     log.warning("sink '%s' health check failed: %s", comp.name, e)
 
     async def _stop_components(self) -> None:
-        for comp in self.components.values():
-            with anyio.CancelScope(shield=True):
-                try:
-                    with anyio.move_on_after(max(self.config.settings.shutdown_timeout, 1.0)):
-                        await comp.stop()
-                except Exception as e:
-                    log.error("%s '%s' failed to stop cleanly: %s", comp.role, comp.name, e)
+        """Stop every component at once, all within what is left of the drain deadline (plus a grace)."""
+        deadline = self.deadline if self.deadline is not None else monotonic() + self.config.settings.shutdown_timeout
+        budget = max(deadline - monotonic(), 0.0) + STOP_GRACE
+
+        stopping: set[str] = set()
+
+        async def stop(comp: Component) -> None:
+            stopping.add(comp.name)
+            try:
+                await comp.stop()
+            except Exception as e:
+                log.error("%s '%s' failed to stop cleanly: %s", comp.role, comp.name, e)
+            finally:
+                stopping.discard(comp.name)
+
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(budget) as scope:
+                async with anyio.create_task_group() as tg:
+                    for comp in self.components.values():
+                        tg.start_soon(stop, comp)
+            if scope.cancelled_caught:
+                log.warning("still stopping at the shutdown deadline, cut short: %s", ", ".join(sorted(stopping)))
 
     async def _run_source(self, comp: Source) -> None:
         outputs = self._outputs[comp.name]
@@ -349,10 +452,16 @@ class Pipeline:
     async def _handle_error(self, comp: Component, event: Event, exc: Exception) -> bool:
         """Apply ``on_error``; True when the event counts as handled (dead-lettered)."""
         comp.metrics.error(type(exc).__name__)
+        health = self.health.get(comp.name)
+        if health is not None:
+            health.failed(f"{type(exc).__name__}: {exc}")
         mode = comp.config.on_error
-        if mode == "stop":
-            log.error("%s '%s' failed on event %s (on_error = stop): %s: %s",
-                      comp.role, comp.name, event.id, type(exc).__name__, exc)
+        if mode == "stop" or isinstance(exc, PermanentFailure):
+            why = "on_error = stop" if mode == "stop" else "a permanent failure"
+            self.handling_errors.log(logging.ERROR, f"{comp.name}:stop:{type(exc).__name__}",
+                                     "%s '%s' failed on event %s (%s): %s: %s",
+                                     comp.role, comp.name, event.id, why, type(exc).__name__, exc)
+            comp.metrics.discarded(intentional=False)
             self.request_shutdown(PipelineError(f"{comp.role} '{comp.name}' failed: {type(exc).__name__}: {exc}"))
             return False
         comp.metrics.discarded(intentional=False)
@@ -379,14 +488,48 @@ class Pipeline:
                       comp.role, comp.name, event.id, type(exc).__name__, exc)
         return False
 
+    def swap_later(self, new: Component) -> None:
+        """Replace the running processor or sink of the same name by ``new`` (built by the caller, not started).
+
+        The swap happens at the consumer's next event: the old instance has finished the event it
+        was handling; it is flushed and stopped once ``new`` has started (if ``new`` fails to start,
+        the old one goes on). Nothing buffered is lost: the new instance reads the same input buffer.
+        """
+        self._swaps[new.name] = new
+
+    async def _swap(self, old: Processor | Sink, has_flush: bool) -> Processor | Sink:
+        new = self._swaps.pop(old.name)
+        assert isinstance(new, (Processor, Sink))
+        try:
+            await new.start()
+        except Exception as e:
+            log.error("reload: the new %s '%s' failed to start (%s: %s); the old one goes on",
+                      new.role, new.name, type(e).__name__, e)
+            return old
+        if has_flush:
+            await self._flush(old, final=True)
+        try:
+            await old.stop()
+        except Exception as e:
+            log.error("%s '%s' failed to stop cleanly when replaced: %s", old.role, old.name, e)
+        self.components[new.name] = new
+        if isinstance(new, Sink) and getattr(new.config, "fail_after", None):
+            self.health[new.name] = SinkHealth(new.name, new.config.fail_after)
+        log.info("reload: %s '%s' replaced; it goes on from its input buffer", new.role, new.name)
+        return new
+
     async def _run_consumer(self, comp: Processor | Sink) -> None:
         recv = self._receivers[comp.name]
         outputs = self._outputs[comp.name]
         emit = outputs.emit
-        handler = comp.process if isinstance(comp, Processor) else comp.write
-        base = Processor if isinstance(comp, Processor) else Sink
-        has_flush = _overrides(comp, base, "flush")
-        received = comp.metrics.received
+
+        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None]:
+            is_sink = isinstance(c, Sink)
+            return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
+                    c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name))
+
+        handler, has_flush, cm, counts_delivery, health = bind(comp)
+        received = cm.received
         dirty = False
         last_flush = -FLUSH_INTERVAL
         try:
@@ -421,21 +564,40 @@ class Pipeline:
                                 break
                 except anyio.EndOfStream:
                     break
+                if self._swaps and comp.name in self._swaps:
+                    comp = await self._swap(comp, has_flush)
+                    handler, has_flush, cm, counts_delivery, health = bind(comp)
                 received.inc()
                 outputs.current = delivery
                 if delivery is not None:
                     _current.set(delivery)
-                ok = True
+                ok = False
+                lost_before = cm.lost - cm.lost_before_receipt  # losses of its own, not its buffer's
+                if health is not None:
+                    health.write_started()
                 try:
                     await handler(event, emit)
+                    ok = True
                 except Exception as e:
                     ok = await self._handle_error(comp, event, e)
+                except BaseException:  # cancelled by a forced stop while handling this event
+                    if self.forced:
+                        cm.discarded(intentional=False, reason="shutdown")
+                        self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
+                    raise
                 finally:
                     outputs.current = None
                     if delivery is not None:
                         _current.set(None)
-                    if delivery is not None:
                         delivery.release(ok)
+                lost_own = cm.lost - cm.lost_before_receipt != lost_before
+                if ok and not lost_own:
+                    if counts_delivery:
+                        cm.delivered()
+                    if health is not None:
+                        health.succeeded()
+                elif health is not None and lost_own:
+                    health.failed(health.last_error or "events are lost")
                 dirty = True
                 if has_flush:
                     now = monotonic()
@@ -448,25 +610,66 @@ class Pipeline:
         finally:
             outputs.close()
 
-    @staticmethod
-    async def _flush(comp: Processor | Sink, final: bool = False) -> None:
+    async def _flush(self, comp: Processor | Sink, final: bool = False) -> None:
         try:
             await comp.flush()
         except Exception as e:
             comp.metrics.error(type(e).__name__)
-            log.error("%s '%s' failed %s: %s", comp.role, comp.name, "its final flush" if final else "to flush", e)
+            health = self.health.get(comp.name)
+            if health is not None:
+                health.failed(f"flush: {type(e).__name__}: {e}")
+            self.handling_errors.log(logging.ERROR, f"{comp.name}:flush:{type(e).__name__}", "%s '%s' failed %s: %s",
+                                     comp.role, comp.name, "its final flush" if final else "to flush", e)
 
     async def _drain_deadline(self) -> None:
-        await anyio.sleep(self.config.settings.shutdown_timeout)
+        """Once shutdown begins, force the stop when ``shutdown_timeout`` has passed."""
+        await self._stop_requested.wait()
+        assert self.deadline is not None
+        await anyio.sleep(max(self.deadline - monotonic(), 0.0))
         self.force_stop(f"shutdown_timeout ({self.config.settings.shutdown_timeout:g} s) reached")
 
+    async def _watch_health(self) -> None:
+        """Apply ``on_persistent_failure`` to sinks that have failed for ``fail_after`` seconds."""
+        tick = min(0.25, min(h.fail_after for h in self.health.values()) / 4)
+        while True:
+            await anyio.sleep(tick)
+            for cid, h in self.health.items():
+                comp = self.components[cid]
+                if h.recovered:
+                    h.recovered = False
+                    log.warning("sink '%s' delivers again", cid)
+                    if comp.config.on_persistent_failure == "alert":
+                        await self._outputs[cid].emit(h.alert(resolved=True, ts=self.clock.time()), ALERTS_OUTPUT)
+                if not h.due():
+                    continue
+                comp.metrics.error("persistent_failure")
+                if comp.config.on_persistent_failure == "alert":
+                    log.error("sink '%s' has delivered nothing for %.1f s (fail_after = %g): %s; emitting an alert "
+                              "and going on (on_persistent_failure = \"alert\")", cid, h.failing_for(), h.fail_after,
+                              h.why())
+                    await self._outputs[cid].emit(h.alert(resolved=False, ts=self.clock.time()), ALERTS_OUTPUT)
+                elif not self.draining:
+                    msg = (f"sink '{cid}' has delivered nothing for {h.failing_for():.1f} s (fail_after = "
+                           f"{h.fail_after:g}): {h.why()}")
+                    log.error("%s; stopping the pipeline (on_persistent_failure = \"stop\")", msg)
+                    self.request_shutdown(PipelineError(msg))
+
     async def _watch_signals(self, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             task_status.started()
             async for sig in signals:
                 name = signal.Signals(sig).name
+                if sig == signal.SIGHUP:
+                    if not self.draining:
+                        log.info("SIGHUP received: reloading %s", ", ".join(str(f) for f in self.config.files))
+                        try:
+                            reload(self)
+                        except ReloadRefused:
+                            pass  # logged; the running configuration goes on
+                    continue
                 if not self.draining:
-                    log.warning("%s received: draining (send it again to stop at once)", name)
+                    log.warning("%s received: draining for at most %g s (send it again to stop at once)",
+                                name, self.config.settings.shutdown_timeout)
                     self.request_shutdown()
                 else:
                     self.force_stop(f"second {name}")
@@ -486,10 +689,17 @@ class Pipeline:
     ) -> None:
         """Start every component, move events until shutdown, drain, stop.
 
-        Raises :class:`PipelineError` if a component fails to start or a component with
-        ``on_error = "stop"`` fails. ``task_status.started(self)`` fires once events are moving.
+        Raises :class:`PipelineError` if a component fails to start, a component with
+        ``on_error = "stop"`` fails, or a sink fails persistently (``fail_after``).
+        ``task_status.started(self)`` fires once events are moving.
         """
-        await self._start_components()
+        self.started_at = monotonic()
+        self.error_logs.attach()
+        try:
+            await self._start_components()
+        except BaseException:
+            self.error_logs.detach()
+            raise
         pm = plugins.manager()
         error: BaseException | None = None
         try:
@@ -505,6 +715,9 @@ class Pipeline:
                     aux.start_soon(self._stop_after, duration)
                 if status is not None:
                     aux.start_soon(status, self)
+                aux.start_soon(self._drain_deadline)
+                if self.health:
+                    aux.start_soon(self._watch_health)
                 with anyio.CancelScope() as consumers_scope:
                     self._consumers_scope = consumers_scope
                     async with anyio.create_task_group() as consumers:
@@ -519,47 +732,25 @@ class Pipeline:
                                 if isinstance(comp, Source):
                                     sources.start_soon(self._run_source, comp, name=f"livepipe:{comp.name}")
                             self.started = True
+                            roles = [c.role for c in self.components.values()]
+                            log.info("running: %d sources, %d processors, %d sinks", roles.count("source"),
+                                     roles.count("processor"), roles.count("sink"))
                             pm.hook.livepipe_pipeline_started(pipeline=self)
                             task_status.started(self)
-                        self.draining = True
-                        aux.start_soon(self._drain_deadline)
+                        if not self.draining:  # every source finished on its own
+                            self.request_shutdown()
                 aux.cancel_scope.cancel()
         finally:
             self.draining = True
+            if self.forced:
+                self._count_stranded()
             await self._stop_components()
+            for limited in (self.buffer_drops, self.handling_errors):
+                limited.close()
+            self.error_logs.detach()
             error = self.error
             if self.forced and error is None and self.lost_on_force:
-                error = PipelineError(f"forced stop: {self.lost_on_force} buffered events were lost")
+                error = PipelineError(f"forced stop: {self.lost_on_force} accepted events were lost")
             pm.hook.livepipe_pipeline_stopped(pipeline=self, error=error)
         if self.error is not None:
             raise self.error if isinstance(self.error, PipelineError) else PipelineError(str(self.error))
-
-
-def status_line(pipeline: Pipeline) -> str:
-    """One line: events/s in (sources) and out (sinks) since the last call, drops, errors."""
-    m = pipeline.metrics
-    src_ids = [c for c, x in pipeline.components.items() if isinstance(x, Source)]
-    sink_ids = [c for c, x in pipeline.components.items() if isinstance(x, Sink)]
-    sent = sum(m.value("component_sent_events_total", component_id=c) for c in src_ids)
-    written = sum(m.value("component_received_events_total", component_id=c) for c in sink_ids)
-    drops = m.value("component_discarded_events_total", intentional="false")
-    errors = m.value("component_errors_total")
-    now = time.monotonic()
-    prev = getattr(pipeline, "_status_prev", None)
-    pipeline._status_prev = (now, sent, written)  # type: ignore[attr-defined]
-    if prev is None:
-        rin = rout = 0.0
-    else:
-        dt = max(now - prev[0], 1e-9)
-        rin, rout = (sent - prev[1]) / dt, (written - prev[2]) / dt
-    return (f"livepipe: in {rin:,.1f}/s out {rout:,.1f}/s | total in {int(sent):,} out {int(written):,} "
-            f"| drops {int(drops):,} | errors {int(errors):,}")
-
-
-async def print_status(pipeline: Pipeline) -> None:
-    """Print :func:`status_line` to stderr every ``status_interval`` seconds."""
-    interval = pipeline.config.settings.status_interval
-    status_line(pipeline)
-    while True:
-        await anyio.sleep(interval)
-        print(status_line(pipeline), file=sys.stderr, flush=True)

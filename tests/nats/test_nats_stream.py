@@ -7,9 +7,8 @@ import logging
 import nats
 import pytest
 from nats.js.api import StorageType
-from nats_helpers import wait_until
 
-from livepipe.testing import run_pipeline, running_pipeline
+from livepipe.testing import run_pipeline
 
 pytestmark = pytest.mark.anyio
 
@@ -46,7 +45,11 @@ replicas = 1
     assert info.state.messages == 50
 
 
-async def test_a_refused_stream_is_reported_once_with_the_fix(nats_server, tmp_path, caplog):
+async def test_a_refused_stream_fails_the_pipeline_with_the_fix(nats_server, tmp_path, caplog):
+    """A stream the server refuses to create is a permanent failure: reported once at ERROR with the
+    server's reason and the fix, and the pipeline stops (instead of waiting forever)."""
+    from livepipe.runtime.pipeline import PipelineError
+
     caplog.set_level(logging.DEBUG, logger="livepipe.sink.big")
     toml = f"""
 [livepipe]
@@ -68,10 +71,8 @@ reconnect_wait = 0.05
         return [r.getMessage() for r in caplog.records
                 if r.name == "livepipe.sink.big" and r.levelno == level and "cannot create" in r.getMessage()]
 
-    async with running_pipeline(toml, tmp_path) as p:
-        await wait_until(lambda: len(refusals(logging.DEBUG)) >= 3, 30, "the sink to retry the refused stream")
-        p.request_shutdown()
-    (error,) = refusals(logging.ERROR)  # once, however often it retried
+    with pytest.raises(PipelineError, match="sink 'big' failed: PermanentFailure: cannot create JetStream stream BIG"):
+        await run_pipeline(toml, tmp_path)
+    (error,) = refusals(logging.ERROR)  # once
     assert "BIG" in error and "replicas > 1 not supported in non-clustered mode" in error
     assert "create_stream = false" in error and "replicas" in error
-    assert p.metrics.value("nats_confirmed_events_total", component_id="big") == 0
