@@ -22,6 +22,7 @@ every source unless ``inputs`` says otherwise. Running uses the same runtime as 
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import threading
@@ -39,10 +40,10 @@ from livepipe.components.conditions import MatchSpec, compile_match
 from livepipe.components.python import call, events_of
 from livepipe.config import ConfigError, ConfigText, PipelineConfig, load_config
 from livepipe.events import Event
+from livepipe.lograte import RateLimitedLog
 from livepipe.registry import ComponentRegistry
 from livepipe.runner import embedded_simulator
 from livepipe.runtime import pipeline as runtime
-from livepipe.runtime.errorlog import ErrorLog
 from livepipe.schema import ProcessorConfig
 from livepipe.schema import field as cfg_field
 
@@ -88,7 +89,7 @@ class ScriptHandler(Processor):
         functions = context.settings.get(HANDLERS_SETTING) or {}
         self._handlers = [(h.name, compile_match(MatchSpec(kinds=h.kinds or None)), functions.get((self.name, h.name)))
                           for h in config.handlers]
-        self._errors = ErrorLog(self.log)
+        self._errors = RateLimitedLog(self.log, interval=60.0)
 
     def output_names(self) -> tuple[str, ...]:
         """One output per function of the group, named after it."""
@@ -113,8 +114,8 @@ class ScriptHandler(Processor):
             try:
                 events = await events_of(await call(fn, event), name)
             except Exception as e:
-                self._errors.report(f"{name}:{type(e).__name__}", "handler %s raised %s on event %s (%s)", name,
-                                    type(e).__name__, event.id, event.kind, exc_info=e)
+                self._errors.log(logging.ERROR, f"{name}:{type(e).__name__}", "handler %s raised %s on event %s (%s)",
+                                 name, type(e).__name__, event.id, event.kind, exc_info=e)
                 failed = failed or e
                 continue
             for ev in events:

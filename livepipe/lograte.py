@@ -24,6 +24,10 @@ from dataclasses import dataclass
 #: Seconds between two lines for the same key, unless the caller chooses otherwise.
 DEFAULT_INTERVAL = 10.0
 
+#: Distinct keys remembered per log; past this, every new key shares one (keys may come from user data).
+MAX_KEYS = 100
+_OVERFLOW = "\x00overflow"
+
 
 @dataclass
 class _Seen:
@@ -44,13 +48,19 @@ class RateLimitedLog:
         self._clock = clock
         self._seen: dict[str, _Seen] = {}
 
-    def log(self, level: int, key: str, msg: str, *args: object) -> bool:
-        """Log ``msg % args`` unless ``key`` was logged less than ``interval`` ago; True when written."""
+    def log(self, level: int, key: str, msg: str, *args: object, exc_info: BaseException | None = None) -> bool:
+        """Log ``msg % args`` unless ``key`` was logged less than ``interval`` ago; True when written.
+
+        ``exc_info`` (an exception) adds its traceback to the line, when the line is written.
+        """
         now = self._clock()
         seen = self._seen.get(key)
+        if seen is None and len(self._seen) >= MAX_KEYS:
+            key = _OVERFLOW
+            seen = self._seen.get(key)
         if seen is None:
             self._seen[key] = _Seen(now, 0, level, msg, args)
-            self.logger.log(level, msg, *args)
+            self.logger.log(level, msg, *args, exc_info=exc_info)
             return True
         if now - seen.last_logged < self.interval:
             seen.suppressed += 1
@@ -59,9 +69,9 @@ class RateLimitedLog:
         suppressed, seen.suppressed, seen.last_logged = seen.suppressed, 0, now
         if suppressed:
             self.logger.log(level, msg + " (and %d more like this in the last %.0f s)", *args, suppressed,
-                            self.interval)
+                            self.interval, exc_info=exc_info)
         else:
-            self.logger.log(level, msg, *args)
+            self.logger.log(level, msg, *args, exc_info=exc_info)
         return True
 
     def suppressed(self, key: str) -> int:

@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import logging
 import re
 import sys
 import threading
@@ -35,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from livepipe.component import Context, Emit, Processor, Sink
 from livepipe.errors import ConfigurationError
 from livepipe.events import Event
-from livepipe.runtime.errorlog import ErrorLog
+from livepipe.lograte import RateLimitedLog
 from livepipe.schema import ProcessorConfig, SinkConfig, field
 
 #: A module read from a file is registered in ``sys.modules`` under this prefix plus its stem and a hash
@@ -339,13 +340,13 @@ class _PythonComponent:
         self.user = UserFunction(c.module, c.function, self.context.config_dir, self.log, reload=c.reload,
                                  interval=c.reload_interval, now=self.context.clock.monotonic,
                                  on_reload_error=lambda: self.metrics.error("reload"))
-        self._errors = ErrorLog(self.log)
+        self._errors = RateLimitedLog(self.log, interval=60.0)
 
     async def _run(self, event: Event) -> Any:
         try:
             return await call(self.user.current(), event)
         except Exception as e:
-            self._errors.report(f"{type(e).__name__}@{_where(e, self.user._loaded.path)}",
+            self._errors.log(logging.ERROR, f"{type(e).__name__}@{_where(e, self.user._loaded.path)}",
                                 "%s raised %s on event %s (%s)", self.config.function, type(e).__name__,
                                 event.id, event.kind, exc_info=e)
             raise

@@ -40,11 +40,11 @@ from livepipe.events import Event, make_event
 from livepipe.lograte import RateLimitedLog
 from livepipe.registry import ComponentRegistry
 from livepipe.runtime.delivery import Delivery, _current
-from livepipe.runtime.errorlog import ErrorLog, format_traceback
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.health import ALERTS_OUTPUT, SinkHealth
 from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, MetricsRegistry
 from livepipe.runtime.reload import ReloadRefused, reload
+from livepipe.runtime.tracebacks import format_traceback
 
 log = logging.getLogger("livepipe.runtime")
 
@@ -261,7 +261,7 @@ class Pipeline:
         self._stop_requested = anyio.Event()
         self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
         self._outputs: dict[str, _Outputs] = {}
-        self._error_logs: dict[str, ErrorLog] = {}
+        self._error_logs: dict[str, RateLimitedLog] = {}
         self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
         self._swaps: dict[str, Component] = {}  # consumer id -> the instance that takes over at its next event
         self.health: dict[str, SinkHealth] = {
@@ -483,9 +483,9 @@ class Pipeline:
             return True
         errors = self._error_logs.get(comp.name)
         if errors is None:
-            errors = self._error_logs[comp.name] = ErrorLog(log, level=logging.WARNING)
-        errors.report(type(exc).__name__, "%s '%s' dropped event %s: %s: %s",
-                      comp.role, comp.name, event.id, type(exc).__name__, exc)
+            errors = self._error_logs[comp.name] = RateLimitedLog(log, interval=60.0)
+        errors.log(logging.WARNING, type(exc).__name__, "%s '%s' dropped event %s: %s: %s",
+                   comp.role, comp.name, event.id, type(exc).__name__, exc)
         return False
 
     def swap_later(self, new: Component) -> None:
