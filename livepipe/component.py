@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from livepipe.clock import Clock
 from livepipe.events import Event
+from livepipe.preflight import Problems
 from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
 
 if TYPE_CHECKING:
@@ -86,6 +87,16 @@ class Component:
         """Named outputs of this instance; override when they depend on the config (``route``)."""
         return self.outputs
 
+    def preflight(self) -> Problems:
+        """Yield a :class:`~livepipe.preflight.Problem` for each thing on this machine that would make ``run`` fail.
+
+        ``livepipe validate`` calls it (unless ``--offline``): a file that must exist, a directory
+        that must be writable, a certificate to load. Look, never change anything (create no file,
+        open no connection); resolve paths with ``self.context.path``. The helpers in
+        :mod:`livepipe.preflight` cover the usual cases. The default finds nothing.
+        """
+        return iter(())
+
     async def start(self) -> None:
         """Open resources (files, connections). Called before any event moves."""
 
@@ -130,6 +141,11 @@ class Sink(Component):
 
     role = "sink"
     Config = SinkConfig
+
+    #: True for a sink that acts on a live service (bans a user, sends a message, changes a room).
+    #: Such a sink must have a ``dry_run: bool`` config key (checked when it is registered): ``livepipe
+    #: test`` sets it unless a test lists the sink in ``allow_actions``, so a config test never acts.
+    action: ClassVar[bool] = False
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Deliver one event."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livepipe.component import Component, Processor, Sink, Source
+from livepipe.schema import CredentialConfig
 
 
 class RegistryError(Exception):
@@ -33,6 +34,7 @@ class ComponentRegistry:
     def __init__(self) -> None:
         self._types: dict[tuple[str, str], Registration] = {}
         self._current_plugin = "?"
+        self._credentials: tuple[type[CredentialConfig], str] | None = None
 
     def register(self, cls: type[Component]) -> type[Component]:
         """Register a component class (also usable as a decorator)."""
@@ -40,6 +42,9 @@ class ComponentRegistry:
             raise RegistryError(f"plugin {self._current_plugin!r}: {cls!r} is not a Source, Processor or Sink class")
         if not cls.type_name:
             raise RegistryError(f"plugin {self._current_plugin!r}: {cls.__name__} has no type_name")
+        if issubclass(cls, Sink) and cls.action and "dry_run" not in cls.Config.model_fields:
+            raise RegistryError(f"plugin {self._current_plugin!r}: {cls.__name__} declares action = True but its "
+                                "Config has no dry_run key; add `dry_run: bool = field(False, ...)` and honour it")
         key = (cls.role, cls.type_name)
         prev = self._types.get(key)
         if prev is not None and prev.cls is not cls:
@@ -49,6 +54,24 @@ class ComponentRegistry:
             )
         self._types[key] = Registration(cls, self._current_plugin)
         return cls
+
+    def register_credentials(self, model: type[CredentialConfig]) -> type[CredentialConfig]:
+        """Declare the schema of ``[credentials.NAME]`` tables: every key, and which ones are secret.
+
+        One schema per process (the Bilibili plugin registers its own); a second one is an error.
+        """
+        if not (isinstance(model, type) and issubclass(model, CredentialConfig)):
+            raise RegistryError(f"plugin {self._current_plugin!r}: {model!r} is not a CredentialConfig subclass")
+        if self._credentials is not None and self._credentials[0] is not model:
+            raise RegistryError(f"the credential schema is registered twice: by plugin {self._credentials[1]!r} and "
+                                f"by plugin {self._current_plugin!r}; uninstall one of them")
+        self._credentials = (model, self._current_plugin)
+        return model
+
+    @property
+    def credential_schema(self) -> type[CredentialConfig] | None:
+        """The registered ``[credentials.NAME]`` schema, or None (then every credential value is secret)."""
+        return self._credentials[0] if self._credentials else None
 
     def get(self, type_name: str, role: str | None = None) -> Registration | None:
         """The registration of ``type_name`` in ``role`` (without a role: the first role that has it)."""

@@ -48,6 +48,7 @@ from pydantic import field_validator, model_validator
 from livepipe.component import Context, Emit, Sink
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.events import Event
+from livepipe.preflight import Problems
 from livepipe.runtime.delivery import Delivery, current
 from livepipe.schema import SinkConfig, field
 
@@ -236,6 +237,10 @@ class NatsSink(Sink):
         self._js_ready = asyncio.Event()
         self._inbox = ""
         self._token = 0
+
+    def preflight(self) -> Problems:
+        """The connection's files (``creds_file``, TLS) must be readable."""
+        return self.conn.preflight()
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from pydantic import field_validator, model_validator
 from livepipe.component import Context, Emit, Source
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.events import Event
+from livepipe.preflight import Problems
 from livepipe.runtime.delivery import Delivery
 from livepipe.schema import SourceConfig, field
 
@@ -111,6 +112,10 @@ class NatsSource(Source):
         self._naked = m.counter("nats_naked_messages_total", "JetStream messages negatively acknowledged (redelivered)")
         self._acks: asyncio.Queue[tuple[Msg, bool]] = asyncio.Queue()
         self._ack_task: asyncio.Task[None] | None = None
+
+    def preflight(self) -> Problems:
+        """The connection's files (``creds_file``, TLS) must be readable."""
+        return self.conn.preflight()
 
     def _parse(self, msg: Msg) -> Event | None:
         try:
