@@ -230,7 +230,7 @@ class ComponentSpec:
     role: str  # source | processor | sink
     type: str
     config: ComponentConfig
-    table: dict[str, Any]  # as written (secret references kept as written)
+    table: dict[str, Any] = field(repr=False)  # as written: may hold literal secrets, never show it
     file: str
     line: int | None
     secret_keys: set[str] = field(default_factory=set)
