@@ -153,6 +153,9 @@ def plugins_report() -> list[dict[str, Any]]:
 def test_cmd(config: tuple[str, ...]) -> None:
     """Run the [[tests]] blocks in CONFIG files (sources replaced, mocked sinks never called).
 
+    Action sinks (ban, send, room, plugin actions) run with dry_run = true unless a test lists them in
+    allow_actions.
+
     Exits 0 when every test passes, 1 when one fails (or there are none), 78 for an invalid config.
     """
     from pathlib import Path
