@@ -23,6 +23,10 @@ def _setup_logging(level: str) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    from livepipe.runtime import logs
+
+    for handler in logging.getLogger().handlers:
+        logs.install(handler)
 
 
 def _load_or_exit(paths: tuple[str, ...], **checks: bool) -> PipelineConfig:

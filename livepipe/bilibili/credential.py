@@ -85,7 +85,6 @@ COOKIE_KEYS = {
     "ac_time_value": "ac_time_value",
     "bili_ticket": "bili_ticket",
 }
-SECRET_COOKIES = {"SESSDATA", "bili_jct", "ac_time_value", "bili_ticket"}
 
 
 class CredentialError(ValueError):
