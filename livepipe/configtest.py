@@ -66,6 +66,8 @@ class TestResult:
     failures: list[str] = field(default_factory=list)
     #: action sinks that ran with dry_run = true in this test
     dry_run: list[str] = field(default_factory=list)
+    #: action sinks that really acted (the test listed them in allow_actions)
+    acted: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -261,7 +263,7 @@ def run_test(paths: list[Path], tables: dict[str, Any], test: dict[str, Any], in
     actions = action_sinks(tables)
     name = _validate(test, index, ids, actions)
     rehearsed = actions - set(test.get("mocks", [])) - set(test.get("allow_actions", []))
-    result = TestResult(name, dry_run=sorted(rehearsed))
+    result = TestResult(name, dry_run=sorted(rehearsed), acted=sorted(test.get("allow_actions", [])))
     config_tables, captures = build_test_config(tables, test)
     testing.install()
     with _environment(test.get("env", {})), tempfile.TemporaryDirectory() as tmp:
@@ -337,7 +339,9 @@ def run_tests(paths: list[Path], out: Any = None) -> tuple[int, int]:
             res = run_test(paths, tables, test, i)
         except TestDefinitionError as e:
             res = TestResult(str(test.get("name") or f"test #{i + 1}"), [str(e)])
-        dry = f"  (dry run: {', '.join(res.dry_run)})" if res.dry_run else ""
+        notes = [f"dry run: {', '.join(res.dry_run)}"] if res.dry_run else []
+        notes += [f"ACTED FOR REAL: {', '.join(res.acted)}"] if res.acted else []
+        dry = f"  ({'; '.join(notes)})" if notes else ""
         if res.passed:
             passed += 1
             print(f"  ok    {res.name}{dry}", file=out)

@@ -272,6 +272,9 @@ path = "out.jsonl"
 def test_cli_validate_exit_codes(tmp_path):
     good = write(tmp_path, REAL_GOOD, "good.toml")
     r = cli("validate", str(good))
+    assert r.returncode == 78 and "replay file" in r.stderr  # the recording is not there yet
+    (tmp_path / "events.jsonl").write_text("")
+    r = cli("validate", str(good))
     assert r.returncode == 0, r.stderr
     bad = write(tmp_path, REAL_GOOD.replace('path = "out.jsonl"', 'path = "out.jsonl"\nbufer = 3'), "bad.toml")
     r = cli("validate", str(bad))
