@@ -266,8 +266,6 @@ class PipelineConfig:
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
     #: each credential validated by the registered credential schema (for preflight checks)
     credential_specs: dict[str, CredentialSpec] = field(default_factory=dict, repr=False)
-    #: False when some ``{env}``/``{file}`` reference was left unresolved (validate --no-env/--offline)
-    complete: bool = True
 
     def line_of(self, spec: ComponentSpec, key: str | None = None) -> int | None:
         """Line of ``key`` in ``spec``'s table (or of the table itself)."""
@@ -650,8 +648,7 @@ def load_config(
         raise ConfigError(issues)
 
     config = PipelineConfig(paths, settings, resolved_creds, specs, sim_cfg, tests, display,
-                            {str(src.path): src.locator for src in loaded}, credential_specs,
-                            complete=not refs.unresolved)
+                            {str(src.path): src.locator for src in loaded}, credential_specs)
 
     # ---- graph checks (inputs, outputs, cycles) ------------------------------------------
     from livepipe.runtime.graph import check_graph
