@@ -44,7 +44,6 @@ cookie_file = "{cookies}"
 type = "bilibili.ban"
 inputs = ["room"]
 credential = "main"
-dry_run = true
 audit_log = "{audit}"
 """
 
@@ -133,6 +132,16 @@ def test_a_good_machine_passes_and_validate_creates_nothing(tmp_path):
     assert r.exit_code == 0, r.output
     assert "configuration is valid (1 sources, 0 processors, 2 sinks)" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "p.toml"])  # no logs/, no audit/
+
+
+def test_a_credential_only_rehearsed_or_unused_is_not_checked(tmp_path):
+    # run would not fail: a sink in dry run tolerates an unreadable credential, and nothing else uses it
+    _setup(tmp_path)
+    dry = _config(cookies="gone.json").replace('audit_log =', 'dry_run = true\naudit_log =')
+    assert _validate(tmp_path, dry).exit_code == 0
+    unused = dry.replace('credential = "main"', 'credential = "other"') + '[credentials.other]\nsessdata = "s"\n'
+    r = _validate(tmp_path, unused.replace("dry_run = true\n", ""))
+    assert r.exit_code == 0, r.output
 
 
 def test_every_problem_is_listed_at_once(tmp_path):

@@ -17,10 +17,25 @@ from livepipe.runtime.metrics import MetricsRegistry
 log = logging.getLogger("livepipe.validate")
 
 
+def credentials_in_use(config: PipelineConfig) -> set[str]:
+    """Credentials that a component will use for real: named by its ``credential`` key, without ``dry_run``.
+
+    A sink in dry run tolerates an unreadable credential (it sends nothing), so ``run`` would not fail.
+    """
+    return {
+        cred for spec in config.components.values()
+        if isinstance(cred := getattr(spec.config, "credential", None), str)
+        and not getattr(spec.config, "dry_run", False)
+    }
+
+
 def environment_issues(config: PipelineConfig, registry: ComponentRegistry) -> list[ConfigIssue]:
     """Every problem the preflight checks find; a check that crashes is reported, not raised."""
     issues: list[ConfigIssue] = []
+    in_use = credentials_in_use(config)
     for name, cred in config.credential_specs.items():
+        if name not in in_use:
+            continue
         where = f"credentials.{name}"
         try:
             for p in cred.model.preflight(name, config.config_dir):
