@@ -279,7 +279,7 @@ def run_test(paths: list[Path], tables: dict[str, Any], test: dict[str, Any], in
         try:
             anyio.run(lambda: run_config(config), backend="asyncio")
         except (PipelineError, ConfigError) as e:
-            result.failures.append(f"the test pipeline could not run: {e}\n  fix that component's configuration, "
+            result.failures.append(f"the test pipeline could not run: {e}\n      fix that component's configuration, "
                                    "or list it in this test's mocks to replace it with a capture")
             return result
         got: dict[str, list[dict[str, Any]]] = {
@@ -340,7 +340,7 @@ def run_tests(paths: list[Path], out: Any = None) -> tuple[int, int]:
         except TestDefinitionError as e:
             res = TestResult(str(test.get("name") or f"test #{i + 1}"), [str(e)])
         notes = [f"dry run: {', '.join(res.dry_run)}"] if res.dry_run else []
-        notes += [f"ACTED FOR REAL: {', '.join(res.acted)}"] if res.acted else []
+        notes += [f"allowed to act: {', '.join(res.acted)}"] if res.acted else []
         dry = f"  ({'; '.join(notes)})" if notes else ""
         if res.passed:
             passed += 1

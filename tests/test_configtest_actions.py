@@ -151,7 +151,7 @@ async def test_allow_actions_really_acts_and_only_for_the_listed_sinks(tmp_path)
         assert (passed, failed) == (1, 0), report
         assert sorted(r.tuid for r in sim.room(ROOM).silent) == sorted(viewers)
         assert sim.room(ROOM).sent_danmaku == []  # say was not allowed: still a rehearsal
-        assert "ok    bans for real  (dry run: say; ACTED FOR REAL: ban, webhook)" in report
+        assert "ok    bans for real  (dry run: say; allowed to act: ban, webhook)" in report
         assert FIRED == [{"dry_run": False, "text": "ping"}]
 
 
