@@ -84,6 +84,8 @@ def _table(role: str, type_name: str, cls: Any, servers: dict[str, str], plant: 
         table["audit_log"] = f"audit-{type_name}.jsonl"
     if "room_id" in model.model_fields and role == "sink":
         table["room_id"] = ROOM
+    if "max_attempts" in model.model_fields:
+        table["max_attempts"] = 1  # report each action's outcome at once, within the short run
     return table
 
 
@@ -208,7 +210,7 @@ async def test_marker_never_appears_in_a_debug_run_its_metrics_or_its_events(tmp
                             table["password"] = password
                         table["subject"] = "livepipe.marker.>" if section == "sources" else "livepipe.marker.x"
             _write(tmp_path, tables)
-            proc = await anyio.open_process([sys.executable, "-m", "livepipe", "run", "--duration", "6",
+            proc = await anyio.open_process([sys.executable, "-m", "livepipe", "run", "--duration", "8",
                                              "--log-level", "debug", "p.toml"], cwd=tmp_path)
             stderr: list[str] = []
             metrics_pages: list[str] = []
