@@ -32,7 +32,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from livepipe.registry import ComponentRegistry
-from livepipe.schema import REDACTED, ComponentConfig, CredentialConfig, redact_urls, secret_fields, url_fields
+from livepipe.schema import (
+    REDACTED,
+    ComponentConfig,
+    CredentialConfig,
+    declared_paths,
+    redact_urls,
+    secret_fields,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -369,13 +376,21 @@ def _at_unresolved(err: dict[str, Any], prefix: str, unresolved: set[str]) -> bo
     return any(".".join([prefix, *loc[:n]]) in unresolved for n in range(1, len(loc) + 1))
 
 
-def _redact(value: Any, path: list[str], secret_paths: set[str], url_paths: set[str]) -> Any:
+def _matches(path: list[str], patterns: set[str]) -> bool:
+    """``path`` is one of ``patterns`` (dotted; a ``*`` segment matches any one key or index)."""
     key = ".".join(path)
+    if key in patterns:
+        return True
+    return any("*" in p and len(parts := p.split(".")) == len(path)
+               and all(a == "*" or a == b for a, b in zip(parts, path, strict=True)) for p in patterns)
+
+
+def _redact(value: Any, path: list[str], secret_paths: set[str], url_paths: set[str]) -> Any:
     if _is_ref(value):
         return value
-    if key in secret_paths:
+    if _matches(path, secret_paths):
         return REDACTED
-    if key in url_paths:
+    if _matches(path, url_paths):
         return redact_urls(value)
     if isinstance(value, dict):
         return {k: _redact(v, [*path, k], secret_paths, url_paths) for k, v in value.items()}
@@ -598,12 +613,12 @@ def load_config(
 
         values = _resolve_refs(table, [section, cid], comp_err, src.path.parent, found, refs)
         model = reg.cls.Config
-        declared_secret = secret_fields(model)
-        declared_urls = url_fields(model)
+        nested_secret, nested_urls = declared_paths(model)
+        declared_urls = {p.split(".")[0] for p in nested_urls}
         prefix = f"{section}.{cid}."  # (an id may itself hold a dot: that is reported, but must not leak)
-        sec_keys = {p[len(prefix):] for p in found if p.startswith(prefix)} | declared_secret
-        secret_paths |= found | {f"{section}.{cid}.{k}" for k in declared_secret}
-        url_paths |= {f"{section}.{cid}.{k}" for k in declared_urls}
+        sec_keys = {p[len(prefix):] for p in found if p.startswith(prefix)} | {p.split(".")[0] for p in nested_secret}
+        secret_paths |= found | {f"{section}.{cid}.{k}" for k in nested_secret}
+        url_paths |= {f"{section}.{cid}.{k}" for k in nested_urls}
         try:
             cfg = model.model_validate(values)
         except ValidationError as e:

@@ -20,6 +20,7 @@ wherever it is shown (``config show``, errors, reprs); components log it through
 from __future__ import annotations
 
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -181,3 +182,44 @@ def redact_urls(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact_urls(v) for v in value)
     return value
+
+
+def declared_paths(model: type[BaseModel]) -> tuple[set[str], set[str]]:
+    """Dotted paths of the secret and of the URL keys of ``model``, nested tables included.
+
+    A key inside a list or a table of tables is written with ``*`` for the index or name
+    (``routes.*.token``). Returns ``(secret paths, url paths)``.
+    """
+    secrets: set[str] = set()
+    urls: set[str] = set()
+
+    def walk(m: type[BaseModel], prefix: str, seen: tuple[type[BaseModel], ...]) -> None:
+        own_secrets, own_urls = secret_fields(m), url_fields(m)
+        for name, info in m.model_fields.items():
+            path = f"{prefix}{name}"
+            if name in own_secrets:
+                secrets.add(path)
+            elif name in own_urls:
+                urls.add(path)
+            else:
+                for sub, many in _nested(info.annotation):
+                    if sub not in seen:
+                        walk(sub, f"{path}.*." if many else f"{path}.", (*seen, sub))
+
+    walk(model, "", (model,))
+    return secrets, urls
+
+
+def _nested(annotation: Any, many: bool = False) -> Iterator[tuple[type[BaseModel], bool]]:
+    """Models inside an annotation, and whether they sit in a list or a table of tables."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation, many
+        return
+    origin = typing.get_origin(annotation)
+    container = origin in (list, tuple, set, frozenset, dict) or (
+        isinstance(origin, type) and issubclass(origin, (typing.Sequence, typing.Mapping)))  # type: ignore[arg-type]
+    args = typing.get_args(annotation)
+    if origin is dict or (isinstance(origin, type) and issubclass(origin, typing.Mapping)):  # type: ignore[arg-type]
+        args = args[1:]  # only the values of a table
+    for a in args:
+        yield from _nested(a, many or container)

@@ -28,7 +28,7 @@ from livepipe.bilibili import actions as act
 from livepipe.bilibili.credential import Credential
 from livepipe.config import load_config
 from livepipe.events import make_event
-from livepipe.schema import secret_fields, url_fields
+from livepipe.schema import declared_paths, secret_fields, url_fields
 from livepipe.sim import run_simulator
 from livepipe.testing import NatsServer
 
@@ -144,6 +144,12 @@ def test_every_shipped_secret_option_is_enumerated():
     # the ones we know of today; a new one is picked up without editing this list
     assert {("sink", "nats"), ("source", "nats"), ("source", "bilibili.danmaku"), ("sink", "bilibili.ban"),
             ("sink", "bilibili.send"), ("sink", "bilibili.room")} <= types
+    # the planting below covers top-level options; a secret in a nested table must be planted too
+    for name, reg in plugins.registry().items():
+        if _shipped(reg):
+            secret, urls = declared_paths(reg.cls.Config)
+            nested = {p for p in secret | urls if "." in p}
+            assert not nested, f"{name} has nested secret options {nested}: plant a marker in them below"
 
 
 def test_marker_never_appears_in_config_show_validate_or_reprs(tmp_path):

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from livepipe import plugins
 from livepipe.component import Emit, Sink
@@ -14,7 +15,7 @@ from livepipe.config import ConfigError, load_config
 from livepipe.events import Event
 from livepipe.hookspecs import hookimpl
 from livepipe.runtime.logs import UrlPasswordFilter, redact_text
-from livepipe.schema import SinkConfig, Url, field, redact_url, url_fields
+from livepipe.schema import Secret, SinkConfig, Url, declared_paths, field, redact_url, url_fields
 from livepipe.testing import install
 
 PW = "pa55-w0rd-xyz"
@@ -140,3 +141,63 @@ def test_a_url_quoted_back_in_an_error_is_redacted(tmp_path):
     assert "key 'mirrors'" in text and "key 'retries'" in text
     assert PW not in text
     assert "m1:<redacted>@a.example" in text  # still says which value was wrong
+
+
+class Target(BaseModel):
+    """A nested table with a secret and a URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: Url = field(description="where")
+    token: Secret | None = field(None, description="its token")
+
+
+class FanoutSink(Sink):
+    """A plugin sink whose secrets sit in nested tables."""
+
+    type_name = "t.fanout"
+
+    class Config(SinkConfig):
+        primary: Target = field(description="the main target")
+        targets: dict[str, Target] = field(default_factory=dict, description="more targets by name")
+        extra: list[Target] = field(default_factory=list, description="more targets")
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        pass
+
+
+def test_declared_paths_reach_nested_tables():
+    secret, urls = declared_paths(FanoutSink.Config)
+    assert secret == {"primary.token", "targets.*.token", "extra.*.token"}
+    assert urls == {"primary.url", "targets.*.url", "extra.*.url"}
+
+
+def test_nested_secrets_and_urls_are_redacted_in_config_show(tmp_path):
+    if plugins.manager().get_plugin("test_url_redaction_nested") is None:
+
+        class _N:
+            @hookimpl
+            def livepipe_register_components(self, registry: Any) -> None:
+                registry.register(FanoutSink)
+
+        plugins.register_plugin(_N(), "test_url_redaction_nested")
+    p = tmp_path / "p.toml"
+    p.write_text(f"""
+[sources.src]
+type = "testing.events"
+
+[sinks.fan]
+type = "t.fanout"
+inputs = ["src"]
+primary = {{ url = "https://a:{PW}@one.example", token = "{PW}-1" }}
+extra = [{{ url = "https://b:{PW}@two.example", token = "{PW}-2" }}]
+[sinks.fan.targets.backup]
+url = "https://c:{PW}@three.example"
+token = "{PW}-3"
+""", encoding="utf-8")
+    cfg = load_config([p])
+    fan = cfg.display["sinks"]["fan"]
+    assert PW not in str(cfg.display)
+    assert fan["primary"] == {"url": "https://a:<redacted>@one.example", "token": "<redacted>"}
+    assert fan["targets"]["backup"]["url"] == "https://c:<redacted>@three.example"
+    assert fan["extra"][0]["token"] == "<redacted>"
+    assert cfg.components["fan"].config.targets["backup"].token.get_secret_value() == f"{PW}-3"
