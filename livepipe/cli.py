@@ -29,9 +29,12 @@ def _setup_logging(level: str) -> None:
         logs.install(handler)
 
 
-def _load_or_exit(paths: tuple[str, ...], **checks: bool) -> PipelineConfig:
+def _load_or_exit(paths: tuple[str, ...], sim_url: str | None = None, **checks: bool) -> PipelineConfig:
     try:
-        return load_config(paths, **checks)
+        cfg = load_config(paths, **checks)
+        if sim_url is not None:
+            cfg.use_simulator_at(sim_url)
+        return cfg
     except ConfigError as e:
         _exit_invalid(e.issues)
 
@@ -55,9 +58,13 @@ def cli() -> None:
 @click.option("--duration", type=float, default=None, help="Stop gracefully after this many seconds.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the periodic status line.")
 @click.option("--log-level", default=None, help="debug, info, warning or error (overrides [livepipe] log_level).")
-def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level: str | None) -> None:
+@click.option("--sim", "sim_url", metavar="URL", default=None,
+              help="Point every Bilibili component without its own base_url at the simulator at URL "
+                   "(`livepipe sim`); same as [simulator] url = URL.")
+def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level: str | None,
+        sim_url: str | None) -> None:
     """Run the pipeline described by CONFIG files (merged in order)."""
-    cfg = _load_or_exit(config)
+    cfg = _load_or_exit(config, sim_url)
     _setup_logging(log_level or cfg.settings.log_level)
     from livepipe.runner import run_pipeline_blocking
 

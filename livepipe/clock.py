@@ -6,6 +6,11 @@ import time
 
 import anyio
 
+__all__ = [
+    "Clock",
+    "ManualClock",
+]
+
 
 class Clock:
     """The real clock: wall time and ``anyio.sleep``."""

@@ -23,6 +23,16 @@ from livepipe.events import Event
 from livepipe.preflight import Problems
 from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
 
+__all__ = [
+    "Component",
+    "Context",
+    "DEAD_LETTER_OUTPUT",
+    "Emit",
+    "Processor",
+    "Sink",
+    "Source",
+]
+
 if TYPE_CHECKING:
     from livepipe.runtime.metrics import ComponentMetrics
 
@@ -30,6 +40,7 @@ if TYPE_CHECKING:
 #: Sources that acknowledge pass ``delivery=Delivery(callback)`` (see livepipe.runtime.delivery).
 Emit = Callable[..., Awaitable[None]]
 
+#: The named output a consumer with ``on_error = "dead_letter"`` sends failed events to.
 DEAD_LETTER_OUTPUT = "dead_letter"
 
 

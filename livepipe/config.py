@@ -4,13 +4,16 @@ Layout of a config file::
 
     [livepipe]            # globals (GlobalConfig)
     [credentials.NAME]    # cookies / tokens shared by components
-    [simulator]           # optional: run the built-in Bilibili simulator in-process
+    [simulator]           # optional: run the built-in Bilibili simulator in-process, or point at one (url)
     [sources.ID]          # type = "..."
     [processors.ID]       # type = "...", inputs = [...]
     [sinks.ID]            # type = "...", inputs = [...]
     [[tests]]             # config unit tests (``livepipe test``)
 
-Several files merge into one (a component id may be defined once). Any value may be given as
+Several files merge into one, in order (:func:`merge_tables`): a later file may add components and
+set or replace keys of a table an earlier file defined (``[sinks.ban] dry_run = false``); tables merge
+key by key, any other value (arrays included) is replaced. A later file may not change a component's
+``type`` or move an id to another section. Any value may be given as
 ``{ env = "VAR" }`` or ``{ file = "path" }``; these are resolved after parsing (never by text
 substitution) and their values never appear in ``config show``, logs or errors.
 
@@ -29,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from livepipe.errors import ConfigurationError
 from livepipe.registry import ComponentRegistry
 from livepipe.schema import (
     REDACTED,
@@ -73,7 +77,7 @@ class ConfigIssue:
         return f"{where}{comp}{key}{self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration is invalid; ``issues`` lists every problem found."""
 
     def __init__(self, issues: Sequence[ConfigIssue] | str) -> None:
@@ -97,12 +101,18 @@ class MetricsSettings(BaseModel):
 
 
 class SimulatorSettings(BaseModel):
-    """``[simulator]``: run the built-in Bilibili simulator in this process (see docs/simulator.md).
+    """``[simulator]``: run the built-in Bilibili simulator in this process, or use one already running.
 
-    Every Bilibili component without an explicit base URL then talks to it.
+    Every Bilibili component without an explicit base URL then talks to it (see docs/simulator.md).
+    With ``url`` nothing is started: the components talk to the simulator at that URL (``livepipe sim``),
+    and the keys that describe an embedded simulator may not be given.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    url: str | None = Field(
+        None, description='base URL of a running simulator (`livepipe sim`), e.g. "http://127.0.0.1:8400"; '
+        "unset = start one in this process"
+    )
     rooms: list[int | str] = Field(
         default_factory=lambda: [1000, 1001, "76:22000076", "520:22000520"],
         description='room ids; "SHORT:REAL" gives a room a short id',
@@ -116,6 +126,18 @@ class SimulatorSettings(BaseModel):
     require_buvid: bool = Field(True, description="answer -352 to getDanmuInfo without a buvid3 cookie")
     population_size: int = Field(150, ge=1, description="synthetic viewers per room")
 
+    @model_validator(mode="after")
+    def _url_or_embedded(self) -> SimulatorSettings:
+        if self.url is not None:
+            if not re.match(r"^https?://[^/\s]+", self.url):
+                raise ValueError(f"url must be an http:// or https:// base URL, got {self.url!r}")
+            embedded = sorted(self.model_fields_set - {"url"})
+            if embedded:
+                raise ValueError(f"{', '.join(embedded)} describe{'s' if len(embedded) == 1 else ''} an embedded "
+                                 "simulator and cannot be combined with url (a simulator already running); "
+                                 "remove one or the other")
+        return self
+
     def run_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`livepipe.sim.run_simulator`."""
         rooms: list[Any] = []
@@ -125,7 +147,7 @@ class SimulatorSettings(BaseModel):
                 rooms.append((int(short), int(real)))
             else:
                 rooms.append(int(r))
-        d = self.model_dump(exclude={"rooms"})
+        d = self.model_dump(exclude={"rooms", "url"})
         return {"rooms": rooms, **d}
 
 
@@ -286,6 +308,17 @@ class PipelineConfig:
         """Components of one role, in definition order."""
         return {k: v for k, v in self.components.items() if v.role == role}
 
+    def use_simulator_at(self, url: str) -> None:
+        """Point every Bilibili component without its own base URL at the simulator at ``url`` (``--sim``).
+
+        Replaces any ``[simulator]`` table; raises :class:`ConfigError` for a URL that is not http(s).
+        """
+        try:
+            self.simulator = SimulatorSettings(url=url)
+        except ValidationError as e:
+            msg = e.errors()[0].get("msg", "invalid URL").removeprefix("Value error, ")
+            raise ConfigError([ConfigIssue(None, None, "--sim", None, msg)]) from None
+
     @property
     def config_dir(self) -> Path:
         """Directory of the first file (relative paths resolve against it)."""
@@ -440,6 +473,46 @@ def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret
     return key, msg
 
 
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base`` (neither is changed): tables merge key by key, recursively; any other
+    value, arrays included, replaces the earlier one. A ``{ env = ... }`` / ``{ file = ... }`` reference
+    counts as a value, so it replaces what was there instead of merging into it."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict) and not _is_ref(old) and not _is_ref(value):
+            out[key] = merge_tables(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class _Merged:
+    """A table built from one or more files: the merged keys and the file each top-level key came from."""
+
+    src: _Loaded  # the file that defined the table first
+    table: Any
+    origins: dict[str, _Loaded]
+
+    @classmethod
+    def first(cls, src: _Loaded, table: Any) -> _Merged:
+        return cls(src, table, {k: src for k in table} if isinstance(table, dict) else {})
+
+    def add(self, src: _Loaded, table: dict[str, Any]) -> _Merged:
+        """This table with ``table`` (from a later file ``src``) merged on top."""
+        return _Merged(self.src, merge_tables(self.table, table), {**self.origins, **{k: src for k in table}})
+
+    def origin(self, key: str | None) -> _Loaded:
+        """The file that set ``key`` last (the defining file for the table itself)."""
+        return self.origins.get(key or "", self.src)
+
+    def resolve(self, path: list[str], on_error: Any, found: set[str], refs: _Refs | None = None) -> Any:
+        """The table with its secret references resolved, each relative to the file that wrote it."""
+        return {k: _resolve_refs(v, [*path, k], on_error, self.origin(k).path.parent, found, refs)
+                for k, v in self.table.items()}
+
+
 def load_config(
     paths: Iterable[str | Path],
     registry: ComponentRegistry | None = None,
@@ -470,12 +543,12 @@ def load_config(
         line = src.locator.find(path) if src else None
         issues.append(ConfigIssue(str(src.path) if src else None, line, component, key, msg))
 
-    # ---- merge -----------------------------------------------------------------------------
+    # ---- merge (see merge_tables) ------------------------------------------------------------
     globals_raw: dict[str, Any] = {}
     globals_src: _Loaded | None = None
-    credentials: dict[str, tuple[_Loaded, dict[str, Any]]] = {}
-    tables: dict[str, tuple[str, _Loaded, Any]] = {}  # id -> (section, src, table)
-    simulator: tuple[_Loaded, Any] | None = None
+    credentials: dict[str, _Merged] = {}
+    tables: dict[str, tuple[str, _Merged]] = {}  # id -> (section, merged table)
+    simulator: _Merged | None = None
     tests: list[dict[str, Any]] = []
     for src in loaded:
         for top, value in src.data.items():
@@ -494,32 +567,42 @@ def load_config(
                 issue(src, [top], None, None, f"[{top}] must be a table")
                 continue
             if top == "livepipe":
-                globals_raw.update(value)
+                globals_raw = merge_tables(globals_raw, value)
                 globals_src = src
             elif top == "simulator":
-                simulator = (src, value)
+                simulator = simulator.add(src, value) if simulator else _Merged.first(src, value)
             elif top == "credentials":
                 for name, cred in value.items():
-                    if name in credentials:
-                        issue(src, [top, name], f"credentials.{name}", None,
-                              f"defined twice (also in {credentials[name][0].path}); keep one")
-                    elif not isinstance(cred, dict) or _is_ref(cred):
+                    if not isinstance(cred, dict) or _is_ref(cred):
                         issue(src, [top, name], f"credentials.{name}", None, "must be a table of cookie values")
+                    elif name in credentials:
+                        credentials[name] = credentials[name].add(src, cred)
                     else:
-                        credentials[name] = (src, cred)
+                        credentials[name] = _Merged.first(src, cred)
             else:
                 for cid, table in value.items():
                     if cid in tables:
-                        other_section, other_src, _ = tables[cid]
-                        issue(src, [top, cid], f"{top}.{cid}", None,
-                              f"component id '{cid}' is defined twice (also as [{other_section}.{cid}] in "
-                              f"{other_src.path}); ids must be unique across sources, processors and sinks")
+                        other_section, other = tables[cid]
+                        if other_section != top:
+                            issue(src, [top, cid], f"{top}.{cid}", None,
+                                  f"component id '{cid}' is defined twice (also as [{other_section}.{cid}] in "
+                                  f"{other.src.path}); ids must be unique across sources, processors and sinks")
+                        elif not isinstance(table, dict) or not isinstance(other.table, dict):
+                            issue(src, [top, cid], f"{top}.{cid}", None,
+                                  f"must be a table: write [{top}.{cid}] with the keys to set")
+                        elif "type" in table and table["type"] != other.table.get("type"):
+                            issue(src, [top, cid, "type"], f"{top}.{cid}", "type",
+                                  f"a later file may set keys of [{top}.{cid}] (defined in {other.src.path}) but "
+                                  f"not change its type from {other.table.get('type')!r} to {table['type']!r}; "
+                                  "give the new component another id")
+                        else:
+                            tables[cid] = (top, other.add(src, table))
                         continue
                     if "." in cid or "*" in cid:
                         issue(src, [top, cid], f"{top}.{cid}", None,
                               "component ids may not contain '.' or '*' (they name outputs and wildcards); "
                               "quote-free names like recent_chat are best")
-                    tables[cid] = (top, src, table)
+                    tables[cid] = (top, _Merged.first(src, table))
 
     # ---- globals ---------------------------------------------------------------------------
     try:
@@ -538,14 +621,14 @@ def load_config(
     schema = registry.credential_schema
     from pydantic import SecretStr
 
-    for name, (src, cred) in credentials.items():
+    for name, merged in credentials.items():
         found: set[str] = set()
         qual = f"credentials.{name}"
 
-        def cred_err(path: list[str], msg: str, src: _Loaded = src, qual: str = qual) -> None:
-            issue(src, path, qual, path[-1], msg)
+        def cred_err(path: list[str], msg: str, merged: _Merged = merged, qual: str = qual) -> None:
+            issue(merged.origin(path[2] if len(path) > 2 else None), path, qual, path[-1], msg)
 
-        values = _resolve_refs(cred, ["credentials", name], cred_err, src.path.parent, found, refs)
+        values = merged.resolve(["credentials", name], cred_err, found, refs)
         secret_paths |= found
         declared = secret_fields(schema) if schema is not None else None
         if schema is not None:
@@ -558,27 +641,29 @@ def load_config(
             lowered_unresolved = {p.lower() for p in refs.unresolved}
             try:
                 model = schema.model_validate({k.lower(): v for k, v in values.items()})
-                line = src.locator.find(["credentials", name])
-                credential_specs[name] = CredentialSpec(name, model, str(src.path), line)
+                line = merged.src.locator.find(["credentials", name])
+                credential_specs[name] = CredentialSpec(name, model, str(merged.src.path), line)
             except ValidationError as e:
                 for err in e.errors():
                     if _at_unresolved(err, qual.lower(), lowered_unresolved):
                         continue
                     key, msg = _describe_pydantic_error(err, schema, declared or set())
                     shown = as_written.get(key, key)
-                    issue(src, ["credentials", name, shown], qual, shown, msg)
+                    issue(merged.origin(shown), ["credentials", name, shown], qual, shown, msg)
         out: dict[str, Any] = {}
         for k, v in values.items():
             if f"credentials.{name}.{k}" in found or declared is None or k.lower() in declared:
                 secret_paths.add(f"credentials.{name}.{k}")
-                out[k] = SecretStr(v) if isinstance(v, str) else v
+                out[k] = [SecretStr(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else (
+                    SecretStr(v) if isinstance(v, str) else v)
             else:
                 out[k] = v
         resolved_creds[name] = out
 
     # ---- components ----------------------------------------------------------------------
     specs: dict[str, ComponentSpec] = {}
-    for cid, (section, src, table) in tables.items():
+    for cid, (section, merged) in tables.items():
+        src, table = merged.src, merged.table
         role = SECTIONS[section]
         qual = f"{section}.{cid}"
         if not isinstance(table, dict):
@@ -608,10 +693,10 @@ def load_config(
             continue
         found: set[str] = set()
 
-        def comp_err(path: list[str], msg: str, src: _Loaded = src, qual: str = qual) -> None:
-            issue(src, path, qual, ".".join(path[2:]), msg)
+        def comp_err(path: list[str], msg: str, merged: _Merged = merged, qual: str = qual) -> None:
+            issue(merged.origin(path[2]), path, qual, ".".join(path[2:]), msg)
 
-        values = _resolve_refs(table, [section, cid], comp_err, src.path.parent, found, refs)
+        values = merged.resolve([section, cid], comp_err, found, refs)
         model = reg.cls.Config
         nested_secret, nested_urls = declared_paths(model)
         declared_urls = {p.split(".")[0] for p in nested_urls}
@@ -625,7 +710,7 @@ def load_config(
             errors = [err for err in e.errors() if not _at_unresolved(err, f"{section}.{cid}", refs.unresolved)]
             for err in errors:
                 key, msg = _describe_pydantic_error(err, model, {k.split(".")[0] for k in sec_keys}, declared_urls)
-                issue(src, [section, cid, *key.split(".")], qual, key or None, msg)
+                issue(merged.origin(key.split(".")[0]), [section, cid, *key.split(".")], qual, key or None, msg)
             if errors:
                 continue
             cfg = model.model_construct(**values)  # placeholders for unresolved references: validate only
@@ -635,10 +720,9 @@ def load_config(
     # ---- simulator -------------------------------------------------------------------------
     sim_cfg: SimulatorSettings | None = None
     if simulator is not None:
-        src, value = simulator
         sim_found: set[str] = set()
-        value = _resolve_refs(value, ["simulator"], lambda p, m: issue(src, p, "simulator", p[-1], m),
-                              src.path.parent, sim_found)
+        value = simulator.resolve(["simulator"], lambda p, m: issue(simulator.origin(p[1]), p, "simulator", p[-1], m),
+                                  sim_found)
         secret_paths |= sim_found
         try:
             sim_cfg = SimulatorSettings.model_validate(value)
@@ -646,17 +730,15 @@ def load_config(
             sim_secret = {p.split(".")[1] for p in sim_found}  # never echo a referenced value
             for err in e.errors():
                 key, msg = _describe_pydantic_error(err, SimulatorSettings, sim_secret)
-                issue(src, ["simulator", *key.split(".")], "simulator", key, msg)
+                issue(simulator.origin(key.split(".")[0]), ["simulator", *key.split(".")], "simulator", key, msg)
 
     display: dict[str, Any] = {}
     for src in loaded:
         for top, value in src.data.items():
-            if top in ("livepipe",) and isinstance(value, dict):
-                display.setdefault(top, {}).update(value)
-            elif top == "tests" and isinstance(value, list):
+            if top == "tests" and isinstance(value, list):
                 display.setdefault(top, []).extend(value)
             elif isinstance(value, dict):
-                display.setdefault(top, {}).update(value)
+                display[top] = merge_tables(display.get(top, {}), value)
     display = _redact(display, [], secret_paths, url_paths)
 
     if issues:

@@ -51,6 +51,7 @@ from typing import Any
 import anyio
 
 from livepipe.config import ConfigError, load_config, tomllib
+from livepipe.errors import ConfigurationError
 
 TEST_KEYS = {"name", "inputs", "outputs", "no_outputs_from", "mocks", "env", "allow_actions"}
 INPUT_KEYS = {"insert_at", "events", "bilibili", "room_id"}
@@ -75,7 +76,7 @@ class TestResult:
         return not self.failures
 
 
-class TestDefinitionError(ValueError):
+class TestDefinitionError(ConfigurationError, ValueError):
     """A ``[[tests]]`` block is malformed; the message names the test and the key."""
 
 

@@ -8,10 +8,10 @@ naming each file that is out of date. What is generated:
   signature, followed by its docstring.
 * ``docs/reference/components.md``: a config table (key, type, default, required, secret,
   description) for every built-in component type, grouped by role, naming the plugin providing it.
-* ``docs/reference/globals.md``: the same table for ``[livepipe]`` and ``[livepipe.metrics]``.
+* ``docs/reference/globals.md``: the same table for ``[livepipe]``, ``[livepipe.metrics]`` and ``[simulator]``.
 * ``docs/event.schema.json``: JSON Schema (draft 2020-12) of the event JSON form.
 * Regions between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` in
-  hand-written pages (the kinds table in ``docs/events.md``, the command help in ``docs/cli.md``,
+  hand-written pages (the kinds table in ``docs/events.md``, the command table and help in ``docs/cli.md``,
   the credential keys in ``docs/credentials.md``)
   and between ``# BEGIN GENERATED: name`` / ``# END GENERATED: name`` in ``mkdocs.yml`` (the nav
   entries of the component and Bilibili pages that exist).
@@ -24,6 +24,7 @@ leak into the docs.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import inspect
 import json
@@ -50,6 +51,21 @@ from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, secret_fi
 ROOT = Path(__file__).resolve().parent.parent
 
 HOOKS_MD = Path("docs/plugins/hooks.md")
+ERRORS_MD = Path("docs/plugins/errors.md")
+API_MD = Path("docs/plugins/api.md")
+
+#: The modules whose ``__all__`` is livepipe's stable public API, in the order the page lists them.
+PUBLIC_MODULES = (
+    "livepipe",
+    "livepipe.component",
+    "livepipe.schema",
+    "livepipe.events",
+    "livepipe.errors",
+    "livepipe.registry",
+    "livepipe.hookspecs",
+    "livepipe.clock",
+    "livepipe.testing",
+)
 COMPONENTS_MD = Path("docs/reference/components.md")
 GLOBALS_MD = Path("docs/reference/globals.md")
 EVENT_SCHEMA = Path("docs/event.schema.json")
@@ -183,7 +199,7 @@ def render_hooks() -> str:
         "# Hooks reference\n",
         rst_to_markdown(hookspecs.__doc__ or ""),
         "",
-        "Implement a hook by writing a function with the hook's name, marked with `livepipe.hookspecs.hookimpl`"
+        "Implement a hook by writing a function with the hook's name, marked with `livepipe.hookimpl`"
         " (the marker for the pluggy project `\"livepipe\"`). See [Writing a plugin](authoring.md) for a"
         " complete package.",
         "",
@@ -216,6 +232,83 @@ class FieldDoc:
     required: bool
     secret: bool
     description: str
+
+
+def render_errors() -> str:
+    """Markdown for ``docs/plugins/errors.md``: the exception tree drawn in ``livepipe/errors.py``."""
+    from livepipe import errors
+
+    intro, tree, outro = _split_literal_block(errors.__doc__ or "")
+    parts = [
+        _BANNER.format(source="livepipe/errors.py"),
+        "# Exceptions\n",
+        rst_to_markdown(intro),
+        "",
+        "```text",
+        tree,
+        "```",
+        "",
+        rst_to_markdown(outro),
+        "",
+        "| Category | When |",
+        "|---|---|",
+    ]
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        parts.append(f"| `livepipe.errors.{name}` | {_first_paragraph(cls.__doc__)} |")
+    return "\n".join(parts) + "\n"
+
+
+def name_doc(module: Any, name: str) -> str:
+    """The first paragraph documenting ``module.name``: its docstring, or the ``#:`` comment above it."""
+    obj = getattr(module, name)
+    if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj):
+        return _first_paragraph(obj.__doc__)
+    source = inspect.getsource(module)
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if re.match(rf"{re.escape(name)}\s*[:=]", line):
+            comment: list[str] = []
+            j = i - 1
+            while j >= 0 and lines[j].startswith("#:"):
+                comment.insert(0, lines[j][2:].strip())
+                j -= 1
+            return " ".join(comment)
+    for node in ast.parse(source).body:  # a re-export: documented where it is defined
+        if isinstance(node, ast.ImportFrom) and node.module and any(a.name == name for a in node.names):
+            return name_doc(importlib.import_module(node.module), name)
+    return ""
+
+
+def render_public_api() -> str:
+    """Markdown for ``docs/plugins/api.md``: every name in the ``__all__`` of :data:`PUBLIC_MODULES`."""
+    parts = [
+        _BANNER.format(source="the __all__ of livepipe's public modules"),
+        "# Public API\n",
+        "These names are livepipe's stable surface for plugin authors and scripts: they keep working",
+        "across minor versions, and a change to one is announced in the changelog. Everything else",
+        "(any module or name not listed here) is internal and may change without notice.",
+        "",
+    ]
+    for modname in PUBLIC_MODULES:
+        module = importlib.import_module(modname)
+        parts += [f"## `{modname}`\n", _first_paragraph(module.__doc__), "", "| Name | What it is |", "|---|---|"]
+        for name in module.__all__:
+            parts.append(f"| `{name}` | {_cell(rst_to_markdown(name_doc(module, name)))} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _split_literal_block(doc: str) -> tuple[str, str, str]:
+    """Split a docstring at its one ``::`` literal block: (text before, the block dedented, text after)."""
+    head, _, rest = doc.partition("::\n")
+    lines = rest.split("\n")
+    block: list[str] = []
+    i = 0
+    while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+        block.append(lines[i][4:])
+        i += 1
+    return head.rstrip() + ":", "\n".join(block).strip("\n"), "\n".join(lines[i:]).strip()
 
 
 def type_text(annotation: Any) -> str:
@@ -441,8 +534,8 @@ def render_credential_keys() -> str:
 
 
 def render_globals() -> str:
-    """Markdown for ``docs/reference/globals.md``: the ``[livepipe]`` and ``[livepipe.metrics]`` tables."""
-    from livepipe.config import GlobalConfig, MetricsSettings
+    """Markdown for ``docs/reference/globals.md``: ``[livepipe]``, ``[livepipe.metrics]`` and ``[simulator]``."""
+    from livepipe.config import GlobalConfig, MetricsSettings, SimulatorSettings
 
     return (
         _BANNER.format(source="livepipe/config.py (GlobalConfig)")
@@ -456,6 +549,11 @@ def render_globals() -> str:
         + "\n\n"
         + render_table(field_docs(MetricsSettings))
         + "\n\nSee [Configuration](../configuration.md#livepipe-globals) for how these are used.\n"
+        + "\n## `[simulator]`\n\n"
+        + rst_to_markdown(SimulatorSettings.__doc__ or "")
+        + "\n\n"
+        + render_table(field_docs(SimulatorSettings))
+        + "\n\nSee [Configuration](../configuration.md#simulator).\n"
     )
 
 
@@ -542,8 +640,11 @@ def _is_builtin_command(cmd: Any) -> bool:
     return module == "livepipe" or module.startswith("livepipe.")
 
 
-def render_cli_help() -> str:
-    """``--help`` of every built-in command, for the generated region of ``docs/cli.md``."""
+def builtin_commands() -> list[tuple[list[str], Any, Any]]:
+    """Every built-in command as ``(path, command, click context)``, depth first, subcommands sorted.
+
+    Commands that plugins added to the CLI in this process are left out.
+    """
     import click
 
     from livepipe import cli as cli_mod
@@ -559,7 +660,7 @@ def render_cli_help() -> str:
         params=list(full.params),
         context_settings=dict(full.context_settings),
     )
-    out: list[str] = []
+    out: list[tuple[list[str], Any, Any]] = []
 
     def visit(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
         # click caches each command's help option the first time it is built; a command that some
@@ -568,12 +669,7 @@ def render_cli_help() -> str:
             cmd._help_option = None
         ctx = cmd.context_class(cmd, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100,
                                 **cmd.context_settings)
-        out.append(f"### `{' '.join(path)}`")
-        out.append("")
-        out.append("```text")
-        out.append(cmd.get_help(ctx).rstrip())
-        out.append("```")
-        out.append("")
+        out.append((path, cmd, ctx))
         if isinstance(cmd, click.Group):
             for name in sorted(cmd.commands):
                 sub = cmd.commands[name]
@@ -581,7 +677,28 @@ def render_cli_help() -> str:
                     visit(sub, [*path, name], ctx)
 
     visit(group, ["livepipe"], None)
+    return out
+
+
+def render_cli_help() -> str:
+    """``--help`` of every built-in command, for the generated region of ``docs/cli.md``."""
+    out: list[str] = []
+    for path, cmd, ctx in builtin_commands():
+        out += [f"### `{' '.join(path)}`", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(out).rstrip()
+
+
+def render_cli_table() -> str:
+    """The table of every built-in command (usage and first help line), for ``docs/cli.md``."""
+    import click
+
+    lines = ["| Command | Does |", "|---|---|"]
+    for path, cmd, ctx in builtin_commands():
+        if isinstance(cmd, click.Group) or len(path) == 1:
+            continue  # groups only hold their subcommands, which have rows of their own
+        usage = " ".join([*path, *cmd.collect_usage_pieces(ctx)])
+        lines.append(f"| `{usage}` | {_cell(cmd.get_short_help_str(limit=200))} |")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -596,6 +713,7 @@ PLANNED_PAGES: tuple[tuple[str, str, str], ...] = (
     ("components", "dedupe", "components/dedupe.md"),
     ("components", "file", "components/file.md"),
     ("components", "console", "components/console.md"),
+    ("bilibili", "Web or open platform", "bilibili/web-or-open.md"),
     ("bilibili", "Events and data keys", "bilibili/events.md"),
     ("bilibili", "Simulator", "simulator.md"),
     ("bilibili", "Simulator actions", "simulator-actions.md"),
@@ -664,6 +782,8 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
     """
     files: dict[Path, str] = {
         HOOKS_MD: render_hooks(),
+        ERRORS_MD: render_errors(),
+        API_MD: render_public_api(),
         COMPONENTS_MD: render_components(),
         GLOBALS_MD: render_globals(),
         EVENT_SCHEMA: render_event_schema(),
@@ -671,6 +791,7 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
     regions: list[tuple[Path, str, Callable[[str], str], str]] = [
         (EVENTS_MD, "kinds", lambda _t: render_kinds(), "html"),
         (CLI_MD, "cli-help", lambda _t: render_cli_help(), "html"),
+        (CLI_MD, "cli-commands", lambda _t: render_cli_table(), "html"),
         (CREDENTIALS_MD, "credential-keys", lambda _t: render_credential_keys(), "html"),
         (MKDOCS_YML, "components-nav",
          lambda t: render_nav("components", root, _region_indent(t, "components-nav")), "hash"),

@@ -22,6 +22,15 @@ from typing import Any, NamedTuple
 
 import orjson
 
+__all__ = [
+    "KINDS",
+    "SCHEMA_VERSION",
+    "Event",
+    "RawMessage",
+    "make_event",
+    "make_id",
+]
+
 _Fragment = orjson.Fragment
 
 #: Version of the JSON form. Bump only on an incompatible change; adding keys is compatible.

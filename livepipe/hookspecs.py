@@ -16,6 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "livepipe_config_loaded",
+    "livepipe_pipeline_started",
+    "livepipe_pipeline_stopped",
+    "livepipe_register_commands",
+    "livepipe_register_components",
+]
+
 if TYPE_CHECKING:
     import click
 
@@ -23,7 +33,9 @@ if TYPE_CHECKING:
     from livepipe.registry import ComponentRegistry
     from livepipe.runtime.pipeline import Pipeline
 
+#: Marks a hook specification (livepipe's own; plugins do not need it).
 hookspec = pluggy.HookspecMarker("livepipe")
+#: Marks a plugin's hook implementation; also importable as ``from livepipe import hookimpl``.
 hookimpl = pluggy.HookimplMarker("livepipe")
 
 

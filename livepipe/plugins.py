@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pluggy
 
 from livepipe import hookspecs
+from livepipe.errors import PluginError
 from livepipe.registry import ComponentRegistry
 
 log = logging.getLogger("livepipe.plugins")
@@ -100,20 +101,12 @@ def load() -> _State:
         infos.append(PluginInfo(ep.name, version, ep.value, False))
 
     registry = ComponentRegistry()
-    for info in infos:
-        if info.error:
+    by_name = {info.name: info for info in infos}
+    for impl in _registration_impls(pm):
+        info = by_name.get(impl.plugin_name)
+        if info is None or info.error:
             continue
-        plugin = pm.get_plugin(info.name)
-        impl = getattr(plugin, "livepipe_register_components", None)
-        if impl is None:
-            continue
-        registry._current_plugin = info.name
-        try:
-            impl(registry=registry)
-        except Exception as e:
-            info.error = f"{type(e).__name__}: {e}"
-            log.error("plugin %r failed to register its components: %s", info.name, info.error)
-    registry._current_plugin = "?"
+        _register_from(impl, registry, info)
     _state = _State(pm, registry, infos)
     return _state
 
@@ -143,11 +136,39 @@ def register_plugin(obj: object, name: str) -> None:
     """Register an extra plugin object in-process (tests, embedding) and its components."""
     st = load()
     st.pm.register(obj, name=name)
-    st.plugins.append(PluginInfo(name, None, getattr(obj, "__name__", repr(obj)), False))
-    impl = getattr(obj, "livepipe_register_components", None)
-    if impl is not None:
-        st.registry._current_plugin = name
-        try:
-            impl(registry=st.registry)
-        finally:
-            st.registry._current_plugin = "?"
+    info = PluginInfo(name, None, getattr(obj, "__name__", repr(obj)), False)
+    st.plugins.append(info)
+    for impl in _registration_impls(st.pm):
+        if impl.plugin_name == name:
+            _register_from(impl, st.registry, info)
+    if info.error:
+        raise PluginError(f"plugin {name!r} failed to register its components: {info.error}")
+
+
+def _registration_impls(pm: pluggy.PluginManager) -> list[pluggy.HookImpl]:
+    """The ``livepipe_register_components`` implementations, in pluggy's call order.
+
+    Taken from pluggy rather than looked up by attribute name, so that ``specname=``,
+    ``tryfirst``/``trylast`` and the plugin each one belongs to are honoured.
+    """
+    return list(reversed(pm.hook.livepipe_register_components.get_hookimpls()))
+
+
+def _register_from(impl: pluggy.HookImpl, registry: ComponentRegistry, info: PluginInfo) -> None:
+    """Call one plugin's registration hook, attributing what it registers to that plugin.
+
+    A failure marks the plugin as failed (``info.error``) and leaves the other plugins alone.
+    """
+    if impl.hookwrapper or impl.wrapper:
+        info.error = "livepipe_register_components cannot be a hook wrapper; remove wrapper=/hookwrapper="
+        log.error("plugin %r: %s", info.name, info.error)
+        return
+    kwargs = {"registry": registry}
+    registry._current_plugin = info.name
+    try:
+        impl.function(*(kwargs[arg] for arg in impl.argnames))
+    except Exception as e:  # one plugin's error must not stop the others registering
+        info.error = f"{type(e).__name__}: {e}"
+        log.error("plugin %r failed to register its components: %s", info.name, info.error)
+    finally:
+        registry._current_plugin = "?"

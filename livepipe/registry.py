@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from livepipe.component import Component, Processor, Sink, Source
+from livepipe.errors import PluginError
 from livepipe.schema import CredentialConfig
 
+__all__ = [
+    "ComponentRegistry",
+    "Registration",
+    "RegistryError",
+]
 
-class RegistryError(Exception):
+
+class RegistryError(PluginError):
     """A plugin tried to register a component badly (duplicate name, not a component class)."""
 
 

@@ -23,9 +23,18 @@ log = logging.getLogger("livepipe")
 
 @contextlib.asynccontextmanager
 async def embedded_simulator(config: PipelineConfig) -> AsyncIterator[dict[str, Any]]:
-    """Start the ``[simulator]`` table's simulator in-process; yields settings for the components."""
+    """Start the ``[simulator]`` table's simulator in-process; yields settings for the components.
+
+    With ``[simulator] url`` (or ``livepipe run --sim URL``) nothing starts: the components are pointed
+    at that running simulator.
+    """
     if config.simulator is None:
         yield {}
+        return
+    if config.simulator.url is not None:
+        log.info("every Bilibili component without its own base_url talks to the simulator at %s",
+                 config.simulator.url)
+        yield {"simulator_url": config.simulator.url.rstrip("/")}
         return
     from livepipe.sim import run_simulator
 

@@ -40,7 +40,6 @@ description = "A livepipe plugin: {prefix}"
 readme = "README.md"
 requires-python = ">=3.10"
 dependencies = ["livepipe>={__version__}"]
-classifiers = ["Framework :: livepipe"]
 
 [project.optional-dependencies]
 test = ["pytest>=8"]
@@ -60,7 +59,7 @@ testpaths = ["tests"]
 Registers its component types with livepipe through the ``livepipe_register_components`` hook.
 """
 
-from livepipe.hookspecs import hookimpl
+from livepipe import hookimpl
 
 from {module}.processor import {cls}
 

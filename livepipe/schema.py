@@ -28,6 +28,25 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from livepipe.preflight import Problems
 
+__all__ = [
+    "REDACTED",
+    "ComponentConfig",
+    "CredentialConfig",
+    "OnError",
+    "ProcessorConfig",
+    "Secret",
+    "SinkConfig",
+    "SourceConfig",
+    "Url",
+    "WhenFull",
+    "declared_paths",
+    "field",
+    "redact_url",
+    "redact_urls",
+    "secret_fields",
+    "url_fields",
+]
+
 #: A secret string: redacted in reprs, logs, ``config show``; read it with ``.get_secret_value()``.
 Secret = SecretStr
 
@@ -48,7 +67,9 @@ Url = Annotated[str, _URL]
 #: What a redacted value (or URL password) is shown as.
 REDACTED = "<redacted>"
 
+#: What a consumer's input buffer does when full: wait, drop the new event, or drop the oldest.
 WhenFull = Literal["block", "drop_newest", "drop_oldest"]
+#: What a consumer does with an event it failed on: drop it, send it to ``dead_letter``, or stop.
 OnError = Literal["drop", "dead_letter", "stop"]
 
 _MISSING: Any = ...

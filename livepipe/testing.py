@@ -27,6 +27,21 @@ from livepipe.events import Event
 from livepipe.hookspecs import hookimpl
 from livepipe.schema import SinkConfig, SourceConfig, field
 
+__all__ = [
+    "CaptureSink",
+    "EventsSource",
+    "NatsServer",
+    "captured",
+    "find_nats_server",
+    "install",
+    "load_toml",
+    "register",
+    "run_pipeline",
+    "run_pipeline_sync",
+    "running_pipeline",
+    "wait_until",
+]
+
 #: Events received by each ``testing.capture`` sink, by component id.
 captured: dict[str, list[Event]] = defaultdict(list)
 

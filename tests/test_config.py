@@ -155,13 +155,63 @@ def test_reading_own_output_is_rejected(tmp_path):
     assert any("sinks.out: key 'inputs': 'out'" in m for m in msgs), msgs
 
 
-def test_duplicate_id_across_files(tmp_path):
+def test_duplicate_id_across_sections_and_files(tmp_path):
     a = write(tmp_path, GOOD, "a.toml")
-    b = write(tmp_path, "[sinks.out]\ntype = \"testing.capture\"\ninputs = [\"src\"]\n", "b.toml")
+    b = write(tmp_path, "[processors.out]\ntype = \"filter\"\ninputs = [\"src\"]\n", "b.toml")
     with pytest.raises(ConfigError) as ei:
         load_config([a, b])
     (msg,) = [str(i) for i in ei.value.issues]
-    assert msg.startswith(f"{b}:1: sinks.out: component id 'out' is defined twice (also as [sinks.out] in {a})")
+    assert msg.startswith(f"{b}:1: processors.out: component id 'out' is defined twice (also as [sinks.out] in {a})")
+
+
+def test_a_later_file_sets_and_overrides_keys_of_a_component(tmp_path):
+    a = write(tmp_path, GOOD + "[sinks.tok]\ntype = \"t.token\"\ninputs = [\"src\"]\ntoken = \"t1\"\n"
+                               "[livepipe]\nshutdown_timeout = 3\n[livepipe.metrics]\nlisten = \"127.0.0.1:1\"\n",
+              "a.toml")
+    b = write(tmp_path, "[sinks.tok]\nurl = \"http://override\"\n\n[sinks.out]\ninputs = [\"src\", \"src\"]\n"
+                        "when_full = \"drop_newest\"\n[livepipe]\nstatus_interval = 2\n", "b.toml")
+    cfg = load_config([a, b])
+    tok = cfg.components["tok"]
+    assert tok.config.url == "http://override" and tok.config.token.get_secret_value() == "t1"
+    out = cfg.components["out"]
+    assert out.type == "testing.capture" and out.config.when_full == "drop_newest"
+    assert out.config.inputs == ["src", "src"]  # arrays are replaced, not appended
+    assert cfg.settings.shutdown_timeout == 3 and cfg.settings.status_interval == 2
+    assert cfg.settings.metrics.listen == "127.0.0.1:1"  # nested tables merge key by key
+    assert cfg.display["sinks"]["tok"] == {"type": "t.token", "inputs": ["src"], "token": "<redacted>",
+                                           "url": "http://override"}
+
+
+def test_an_override_without_the_defining_file_names_the_missing_type(tmp_path):
+    b = write(tmp_path, GOOD + "[sinks.tok]\nurl = \"http://override\"\n", "b.toml")
+    (msg,) = issues_of_files([b])
+    assert "sinks.tok: key 'type': required key is missing" in msg
+
+
+def test_a_later_file_may_not_change_the_type(tmp_path):
+    a = write(tmp_path, GOOD, "a.toml")
+    b = write(tmp_path, "[sinks.out]\ntype = \"console\"\n", "b.toml")
+    (msg,) = issues_of_files([a, b])
+    assert msg.startswith(f"{b}:2: sinks.out: key 'type': a later file may set keys of [sinks.out] (defined in {a})")
+    assert "'testing.capture' to 'console'" in msg
+
+
+def test_an_error_in_an_overriding_key_names_the_file_that_wrote_it(tmp_path):
+    a = write(tmp_path, GOOD, "a.toml")
+    b = write(tmp_path, "# override\n[sinks.out]\nwhen_full = \"sometimes\"\n", "b.toml")
+    (msg,) = issues_of_files([a, b])
+    assert msg.startswith(f"{b}:3: sinks.out: key 'when_full'"), msg
+
+
+def test_credentials_merge_key_by_key_and_secret_files_resolve_next_to_their_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "jct.txt").write_text("jct-from-file\n")
+    a = write(tmp_path, GOOD + "[credentials.me]\nsessdata = \"s1\"\nbili_jct = \"old\"\n", "a.toml")
+    b = write(tmp_path / "sub", "[credentials.me]\nbili_jct = { file = \"jct.txt\" }\n", "b.toml")
+    cfg = load_config([a, b])
+    me = cfg.credentials["me"]
+    assert me["sessdata"].get_secret_value() == "s1" and me["bili_jct"].get_secret_value() == "jct-from-file"
+    assert cfg.display["credentials"]["me"]["bili_jct"] == {"file": "jct.txt"}
 
 
 def test_files_merge(tmp_path):
@@ -336,6 +386,45 @@ inputs = ["f"]
     assert any("processors.f: key 'where" in m for m in msgs), msgs
 
 
+def issues_of_files(paths: list[Path]) -> list[str]:
+    with pytest.raises(ConfigError) as ei:
+        load_config(paths)
+    return [str(i) for i in ei.value.issues]
+
+
+def test_simulator_url_points_every_component_at_a_running_simulator(tmp_path):
+    import anyio
+
+    from livepipe.runner import embedded_simulator
+
+    cfg = load_config([write(tmp_path, "[simulator]\nurl = \"http://127.0.0.1:8400/\"\n" + GOOD)])
+    assert cfg.simulator.url == "http://127.0.0.1:8400/"
+
+    async def settings() -> dict:
+        async with embedded_simulator(cfg) as extra:
+            return extra
+
+    assert anyio.run(settings, backend="asyncio") == {"simulator_url": "http://127.0.0.1:8400"}
+
+
+@pytest.mark.parametrize(("table", "fragment"), [
+    ("url = \"127.0.0.1:8400\"", "url must be an http:// or https:// base URL"),
+    ("url = \"http://127.0.0.1:1\"\nrate = 3", "rate describes an embedded simulator and cannot be combined with url"),
+    ("url = \"http://127.0.0.1:1\"\nrooms = [1]\nseed = 2", "rooms, seed describe an embedded simulator"),
+])
+def test_simulator_url_is_checked(tmp_path, table, fragment):
+    (msg,) = issues_of(tmp_path, f"[simulator]\n{table}\n" + GOOD)
+    assert "simulator" in msg and fragment in msg, msg
+
+
+def test_use_simulator_at_replaces_the_table_and_checks_the_url(tmp_path):
+    cfg = load_config([write(tmp_path, "[simulator]\nrate = 1\n" + GOOD)])
+    cfg.use_simulator_at("http://127.0.0.1:9")
+    assert cfg.simulator.url == "http://127.0.0.1:9"
+    with pytest.raises(ConfigError, match="--sim: url must be an http"):
+        cfg.use_simulator_at("localhost:9")
+
+
 def test_simulator_table_is_validated(tmp_path):
     (msg,) = issues_of(tmp_path, "[simulator]\nrooms = [1000]\nrat = 5\n" + GOOD)
     assert ":3: simulator: key 'rat': unknown key; did you mean 'rate'?" in msg
@@ -397,3 +486,14 @@ def test_env_value_in_a_plain_field_of_a_dotted_id_is_not_echoed(tmp_path, monke
                                       "buffer = { env = \"LP_LEAK\" }\n")
     assert any("key 'buffer'" in m for m in msgs), msgs
     assert not any("leaky-secret-value-55" in m for m in msgs), msgs
+
+
+def test_run_sim_option_rejects_a_url_that_is_not_http(tmp_path):
+    from click.testing import CliRunner
+
+    from livepipe.cli import cli
+
+    path = write(tmp_path, GOOD)
+    result = CliRunner().invoke(cli, ["run", "--sim", "127.0.0.1:8400", str(path)])
+    assert result.exit_code == 78
+    assert "--sim: url must be an http:// or https:// base URL, got '127.0.0.1:8400'" in result.output

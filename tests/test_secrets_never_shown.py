@@ -39,6 +39,10 @@ MARK = f"mk{secrets.token_hex(8)}"
 FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM]}
 #: keys a secret needs beside it to be accepted
 COMPANIONS: dict[str, dict[str, Any]] = {"password": {"user": "alice"}}
+#: keys a type needs together (non-secret stand-ins; the planted option overrides its own)
+TYPE_FILL: dict[str, dict[str, Any]] = {
+    "bilibili.open": {"app_id": 1, "access_key_id": "key-id", "access_key_secret": "stand-in", "codes": ["c0"]},
+}
 
 
 def _shipped(reg: Any) -> bool:
@@ -75,8 +79,10 @@ def _table(role: str, type_name: str, cls: Any, servers: dict[str, str], plant: 
     for key in urls:
         value = _url(type_name, servers, f"{MARK}-{type_name}-{key}" if key == plant else None)
         table[key] = [value] if "list" in str(model.model_fields[key].annotation) else value
+    table.update(TYPE_FILL.get(type_name, {}))
     if plant is not None and plant not in urls:
-        table[plant] = f"{MARK}-{type_name}-{plant}"
+        value = f"{MARK}-{type_name}-{plant}"
+        table[plant] = [value] if "list" in str(model.model_fields[plant].annotation) else value
         table.update(COMPANIONS.get(plant, {}))
     if role != "source":
         table.setdefault("inputs", ["src"])
@@ -105,7 +111,8 @@ def build_config(tmp: Path, servers: dict[str, str]) -> tuple[dict[str, Any], in
 
     cred: dict[str, Any] = {"cookie_file": "cookies.json", "dedeuserid": 424242}
     for key in secret_fields(BilibiliCredentialConfig):
-        cred[key] = f"{MARK}-credential-{key}"
+        value = f"{MARK}-credential-{key}"
+        cred[key] = [value] if "list" in str(BilibiliCredentialConfig.model_fields[key].annotation) else value
     for key in set(BilibiliCredentialConfig.model_fields) - secret_fields(BilibiliCredentialConfig) - set(cred):
         cred[key] = f"not-secret-{key}"
     planted = len(secret_fields(BilibiliCredentialConfig)) + 3

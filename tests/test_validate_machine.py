@@ -231,10 +231,21 @@ def test_unknown_credential_keys_are_rejected_with_the_closest_key(tmp_path):
         else:
             wrong += 1
             misses.append((typo, key, re.search(r"did you mean '(\w+)'", r)))
-    # ambiguous typos (buvid3 / buvid4 differ in one character) may point at the sibling; nothing else may miss
-    assert all(k.startswith("buvid") for _t, k, _m in misses), misses
+    # ambiguous typos may point at a sibling key one edit away (buvid3 / buvid4, code / codes); nothing else
+    assert all(m is not None and _one_edit(m.group(1), k) for _t, k, m in misses), misses
     print(f"closest-key suggestions: {right}/{len(cases)} right, misses {misses}")
     assert right / len(cases) > 0.97, (right, wrong, misses[:10])
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one inserted, deleted or replaced character."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    return any(b[:i] + b[i + 1:] == a for i in range(len(b)))
 
 
 def subprocess_free_validate(tmp_path: Path) -> str:
@@ -263,7 +274,8 @@ def test_credential_keys_are_case_insensitive_and_uid_must_be_a_number(tmp_path)
 
 def test_every_credential_field_is_declared_secret_or_not():
     secrets = secret_fields(BilibiliCredentialConfig)
-    assert secrets == {"sessdata", "bili_jct", "refresh_token", "ac_time_value", "bili_ticket"}
+    assert secrets == {"sessdata", "bili_jct", "refresh_token", "ac_time_value", "bili_ticket",
+                       "access_key_id", "access_key_secret", "code", "codes"}
     for name, info in BilibiliCredentialConfig.model_fields.items():
         assert info.description, name
     close = difflib.get_close_matches("sesdata", list(BilibiliCredentialConfig.model_fields), n=1)

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from livepipe.bilibili import open_commands  # noqa: F401 - registers the LIVE_OPEN_PLATFORM_* cmds
 from livepipe.bilibili.commands import MessageError, parse_command
 from livepipe.bilibili.protocol import (
     OP_AUTH_REPLY,
@@ -38,8 +39,6 @@ from livepipe.bilibili.protocol import (
     encode_packet,
 )
 from livepipe.events import Event, RawMessage, make_id
-from livepipe.hookspecs import hookimpl
-from livepipe.registry import ComponentRegistry
 
 __all__ = [
     "DecodeStats",
@@ -157,7 +156,3 @@ def parse_auth_reply(body: bytes | Packet) -> int:
         raise ProtocolError("auth reply has no integer 'code'")
     return code
 
-
-@hookimpl
-def livepipe_register_components(registry: ComponentRegistry) -> None:
-    """Register the built-in Bilibili component types."""

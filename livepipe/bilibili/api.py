@@ -27,6 +27,7 @@ import httpx
 
 from livepipe.bilibili import wbi
 from livepipe.bilibili.credential import Credential
+from livepipe.errors import ServiceError
 
 log = logging.getLogger("livepipe.bilibili.api")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines would print every URL
@@ -86,7 +87,7 @@ def classify(code: int, message: str = "", *, http_status: int = 200) -> Outcome
     return Outcome.REJECTED
 
 
-class ApiError(Exception):
+class ApiError(ServiceError):
     """A failed request: the code and message Bilibili gave, the endpoint, and the outcome."""
 
     def __init__(self, code: int, message: str, endpoint: str, *, http_status: int = 200,

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from livepipe.bilibili import DecodeStats, ProtocolError, decode_events, decode_frame, parse_auth_reply
 from livepipe.bilibili.protocol import OP_AUTH, OP_AUTH_REPLY, encode_packet, heartbeat
+from livepipe.errors import TransportError
 from livepipe.events import Event
 from livepipe.runtime.metrics import Counter
 
@@ -39,7 +40,7 @@ logging.getLogger("websockets.client").setLevel(logging.INFO)
 HEARTBEAT_BODY = b"[object Object]"
 
 
-class ConnectionEnded(Exception):
+class ConnectionEnded(TransportError):
     """A connection attempt ended; ``reason`` is a short machine-readable word for metrics/events."""
 
     reason = "closed"

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from livepipe.bilibili import pb
+from livepipe.errors import DecodeError
 from livepipe.events import Event, RawMessage, make_id
 
 __all__ = ["MessageError", "parse_command", "body_id", "CMD_KINDS", "PREFIX_KINDS", "kind_for_cmd"]
@@ -46,7 +47,7 @@ _SORT = orjson.OPT_SORT_KEYS
 _blake2b = hashlib.blake2b
 
 
-class MessageError(ValueError):
+class MessageError(DecodeError, ValueError):
     """The message is not a JSON object, so it cannot be a Bilibili command."""
 
 
@@ -1053,3 +1054,15 @@ def _safe_raw(message: dict[str, Any], cmd: str | None, room_id: int, error: Exc
     except Exception:  # an unhashable, non-JSON-able oddity: fall back to a per-arrival id
         eid = make_id(room_id, cmd, ts, repr(message)[:10000])
     return _new_event(Event, (eid, "raw", cmd, room_id, ts, None, None, None, data, message))
+
+
+def register_cmds(handlers: dict[str, Handler], kinds: dict[str, str]) -> None:
+    """Add handlers for more exact cmd names (and the kind each maps to) to :func:`parse_command`.
+
+    Used by :mod:`livepipe.bilibili.open_commands` for the open platform's ``LIVE_OPEN_PLATFORM_*``
+    cmds, so every reader of raw messages (the sources, ``replay``, ``livepipe test``) knows them.
+    """
+    _HANDLERS.update(handlers)
+    CMD_KINDS.update(kinds)
+    for name, h in handlers.items():
+        _DISPATCH[name] = (h, name)

@@ -1,4 +1,4 @@
-"""Registers the Bilibili components (danmaku source, action sinks) with livepipe."""
+"""Registers the Bilibili components (web and open-platform sources, the merge, action sinks) with livepipe."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     registry.register_credentials(BilibiliCredentialConfig)
 
     registry.register(DanmakuSource)
+    from livepipe.bilibili.open_source import OpenSource
+
+    registry.register(OpenSource)
+    from livepipe.bilibili.merge import MergeProcessor
+
+    registry.register(MergeProcessor)
     from livepipe.bilibili.sinks.ban import BanSink
     from livepipe.bilibili.sinks.room import RoomSink
     from livepipe.bilibili.sinks.send import SendSink

@@ -14,13 +14,14 @@ from typing import Any
 
 from pydantic import SecretStr, field_validator
 
+from livepipe.errors import ConfigurationError
 from livepipe.preflight import Problem, Problems, private_file
 from livepipe.schema import CredentialConfig, Secret
 from livepipe.schema import field as cfg_field
 
 
 class BilibiliCredentialConfig(CredentialConfig):
-    """The keys of a ``[credentials.NAME]`` table: one Bilibili account's cookies (see docs/credentials.md).
+    """The keys of a ``[credentials.NAME]`` table: one Bilibili account's cookies, or an open platform app's keys.
 
     Keys are matched without regard to case, so the cookie names (``SESSDATA``, ``DedeUserID``) work too.
     """
@@ -48,6 +49,17 @@ class BilibiliCredentialConfig(CredentialConfig):
                                          "one of `refresh_token` and `ac_time_value`", secret=True)
     bili_ticket: Secret | None = cfg_field(None, description="the `bili_ticket` cookie (optional; lowers risk control)",
                                        secret=True, also=("ticket",))
+    # the open platform (bilibili.open): an app's keys and the streamers' identity codes
+    app_id: int | str | None = cfg_field(None, description="open platform: the project's id (项目ID)",
+                                         also=("appid", "project_id"))
+    access_key_id: Secret | None = cfg_field(None, description="open platform: the developer's access_key_id",
+                                             secret=True, also=("access_key", "key_id"))
+    access_key_secret: Secret | None = cfg_field(None, description="open platform: the developer's "
+                                                 "access_key_secret", secret=True, also=("secret", "key_secret"))
+    code: Secret | None = cfg_field(None, description="open platform: a streamer's identity code (身份码)",
+                                    secret=True, also=("identity_code", "idcode"))
+    codes: list[Secret] | None = cfg_field(None, description="open platform: several identity codes, one room each",
+                                           secret=True)
 
     @field_validator("dedeuserid")
     @classmethod
@@ -87,7 +99,7 @@ COOKIE_KEYS = {
 }
 
 
-class CredentialError(ValueError):
+class CredentialError(ConfigurationError, ValueError):
     """A credential table or cookie file is unusable; the message says how to fix it."""
 
 
@@ -185,6 +197,8 @@ class Credential:
                 continue
             if k in ("refresh_token",):
                 k = "ac_time_value"
+            if k not in COOKIE_KEYS and k in BilibiliCredentialConfig.model_fields:
+                continue  # an open platform key: not a cookie
             if k not in COOKIE_KEYS:
                 raise CredentialError(
                     f"credentials.{name}: unknown key '{key}'; valid keys: cookie_file, "

@@ -31,6 +31,7 @@ import httpx
 from livepipe.bilibili.api import USER_AGENT, ApiError, BilibiliAPI, Endpoints, Outcome
 from livepipe.bilibili.cookies import write_cookie_file
 from livepipe.bilibili.credential import Credential
+from livepipe.errors import ServiceError
 
 log = logging.getLogger("livepipe.bilibili.login")
 logging.getLogger("httpcore").setLevel(logging.INFO)  # it logs Set-Cookie headers at DEBUG
@@ -48,7 +49,7 @@ QR_SCANNED = 86090
 QR_EXPIRED = 86038
 
 
-class LoginError(Exception):
+class LoginError(ServiceError):
     """A login or refresh step failed; the message says which and what to do."""
 
 

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import brotli
 
+from livepipe.errors import DecodeError
+
 HEADER = struct.Struct(">IHHII")
 HEADER_LEN = 16
 
@@ -38,7 +40,7 @@ MAX_DECOMPRESSED = 16 * 1024 * 1024
 MAX_DEPTH = 4
 
 
-class ProtocolError(ValueError):
+class ProtocolError(DecodeError, ValueError):
     """Malformed packet data. The only exception :func:`decode_frame` raises."""
 
 

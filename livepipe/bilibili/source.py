@@ -252,13 +252,14 @@ class DanmakuSource(Source):
         if not url:
             raise CredentialError(
                 f"[credentials.{SIMULATOR_CREDENTIAL}] is empty: an empty table named '{SIMULATOR_CREDENTIAL}' "
-                "is only filled in by an embedded [simulator]; give cookies or a cookie_file instead"
+                "is only filled in when a [simulator] runs (or `livepipe run --sim URL`); give cookies or a "
+                "cookie_file instead"
             )
         async with httpx.AsyncClient(timeout=10, verify=self._ssl or True) as http:
             resp = await http.post(f"{url.rstrip('/')}/_sim/accounts", json={"uname": "livepipe-demo"})
             resp.raise_for_status()
             body = resp.json()
-        self.log.info("embedded simulator: connecting as its demo account uid %s", body["uid"])
+        self.log.info("simulator: connecting as its demo account uid %s", body["uid"])
         table = {**body["cookies"], "refresh_token": body.get("refresh_token", "")}
         return Credential.from_table(SIMULATOR_CREDENTIAL, table)
 

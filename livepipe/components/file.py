@@ -31,6 +31,7 @@ import anyio.to_thread
 from pydantic import field_validator
 
 from livepipe.component import Context, Emit, Sink
+from livepipe.errors import SinkError
 from livepipe.events import Event
 from livepipe.preflight import Problems, writable_dir, writable_file
 from livepipe.schema import SinkConfig, field
@@ -40,7 +41,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _TAIL_CHUNK = 64 * 1024
 
 
-class FileSinkError(OSError):
+class FileSinkError(SinkError, OSError):
     """Writing, opening or rotating a file failed; the message names the path."""
 
 

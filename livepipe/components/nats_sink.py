@@ -47,6 +47,7 @@ from pydantic import field_validator, model_validator
 
 from livepipe.component import Context, Emit, Sink
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
+from livepipe.errors import TransportError
 from livepipe.events import Event
 from livepipe.preflight import Problems
 from livepipe.runtime.delivery import Delivery, current
@@ -172,7 +173,7 @@ class NatsSinkConfig(SinkConfig, NatsConnectionConfig):
         return self
 
 
-class NatsDisconnected(Exception):
+class NatsDisconnected(TransportError):
     """The event was dropped: disconnected and the client's buffer is full (``when_full`` drops)."""
 
 

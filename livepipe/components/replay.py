@@ -18,6 +18,7 @@ import anyio.lowlevel
 from pydantic import ValidationInfo, field_validator
 
 from livepipe.component import Context, Emit, Source
+from livepipe.errors import DecodeError
 from livepipe.events import Event
 from livepipe.preflight import Problems, readable_file
 from livepipe.schema import SourceConfig, field
@@ -26,7 +27,7 @@ from livepipe.schema import SourceConfig, field
 MAX_LOGGED_BAD_LINES = 20
 
 
-class ReplayError(Exception):
+class ReplayError(DecodeError):
     """A line of the replay file could not be turned into events."""
 
 

@@ -32,6 +32,7 @@ from livepipe import plugins
 from livepipe.clock import Clock
 from livepipe.component import DEAD_LETTER_OUTPUT, Component, Processor, Sink, Source
 from livepipe.config import PipelineConfig
+from livepipe.errors import PipelineError
 from livepipe.events import Event, make_event
 from livepipe.runtime.delivery import Delivery, _current
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
@@ -47,10 +48,6 @@ YIELD_EVERY = 64
 #: interval unless an event comes first), and at shutdown. So a busy file sink fsyncs ten times a
 #: second, not once per WebSocket frame.
 FLUSH_INTERVAL = 0.1
-
-
-class PipelineError(Exception):
-    """The pipeline could not start, or stopped because a component asked it to."""
 
 
 class _Edge:

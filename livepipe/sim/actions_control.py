@@ -13,57 +13,34 @@ Bodies may be JSON, a form, or query parameters.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from livepipe.sim.actions_common import ctx_of, store_of
+from livepipe.sim.actions_common import ActionSettings, ctx_of, store_of
 from livepipe.sim.actions_login import account_for_uid, qr_status
 from livepipe.sim.actions_silent import active_records
+from livepipe.sim.control_body import BodySchema, accepts, as_bool, as_float, as_int, as_str, bad_request
 from livepipe.sim.state import Room
 
-ACCOUNT_FIELDS = {
-    "danmaku_max_len": int,
-    "needs_face_auth": bool,
-    "face_auth_persistent": bool,
-    "refresh_needed": bool,
-    "main_level": int,
-}
-ROOM_FIELDS = {"replay_loop": bool, "needs_face_auth": bool, "last_update": float, "keyword_shield": list}
 
-
-def _bool(value: Any) -> bool:
+def _keyword_list(value: Any) -> list[str]:
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+        return [w for w in value.split(",") if w]
+    if not isinstance(value, list):
+        raise ValueError("expected a list of words, or words separated by commas")
+    return [str(w) for w in value]
 
 
-def _coerce(kind: type, value: Any) -> Any:
-    if kind is bool:
-        return _bool(value)
-    if kind is list:
-        if isinstance(value, str):
-            return [w for w in value.split(",") if w]
-        return [str(w) for w in value]
-    return kind(value)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    """JSON object, form, or query parameters (in that order of preference)."""
-    data: dict[str, Any] = dict(request.query)
-    if request.can_read_body:
-        if request.content_type == "application/json":
-            try:
-                loaded = json.loads(await request.text() or "{}")
-            except ValueError as exc:
-                raise web.HTTPBadRequest(text=f"bad JSON: {exc}") from exc
-            if not isinstance(loaded, dict):
-                raise web.HTTPBadRequest(text="JSON body must be an object")
-            data.update(loaded)
-        else:
-            data.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
-    return data
+SETTINGS = BodySchema.of_fields(ActionSettings)
+ACCOUNT = BodySchema({"danmaku_max_len": as_int, "needs_face_auth": as_bool, "face_auth_persistent": as_bool,
+                      "refresh_needed": as_bool, "main_level": as_int, "expire": as_bool})
+ROOM = BodySchema({"replay_loop": as_bool, "needs_face_auth": as_bool, "last_update": as_float,
+                   "keyword_shield": _keyword_list})
+QR_CONFIRM = BodySchema({"uid": as_int, "uname": as_str})
+NO_BODY = BodySchema({})
+#: the account switches ``GET /_sim/actions/accounts/{uid}`` shows
+ACCOUNT_FIELDS = tuple(k for k in ACCOUNT.keys if k != "expire")
 
 
 async def settings_get(request: web.Request) -> web.Response:
@@ -71,15 +48,14 @@ async def settings_get(request: web.Request) -> web.Response:
     return web.json_response(store_of(request).settings.as_dict())
 
 
-async def settings_post(request: web.Request) -> web.Response:
+@accepts(SETTINGS, form=True)
+async def settings_post(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/actions/settings``: change some settings; answers the full settings."""
     settings = store_of(request).settings
     try:
-        settings.update(await _body(request))
-    except KeyError as exc:
-        raise web.HTTPBadRequest(text=f"unknown setting {exc}") from exc
+        settings.update(body)
     except (TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from exc
+        raise bad_request(str(exc)) from exc
     return web.json_response(settings.as_dict())
 
 
@@ -99,25 +75,22 @@ async def account_get(request: web.Request) -> web.Response:
     return web.json_response(_account_view(request, int(request.match_info["uid"])))
 
 
-async def account_post(request: web.Request) -> web.Response:
+@accepts(ACCOUNT, form=True)
+async def account_post(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/actions/accounts/{uid}``: set switches on every session of the account, or expire them."""
     ctx = ctx_of(request)
     uid = int(request.match_info["uid"])
-    body = await _body(request)
+    body = dict(body)
     sessions = [(k, a) for k, a in ctx.state.accounts.items() if a.uid == uid]
     if not sessions:
         raise web.HTTPNotFound(text=f"no session for uid {uid}")
-    unknown = set(body) - set(ACCOUNT_FIELDS) - {"expire"}
-    if unknown:
-        raise web.HTTPBadRequest(text=f"unknown fields {sorted(unknown)}")
-    if _bool(body.get("expire", False)):
+    if body.pop("expire", False):
         for key, _ in sessions:
             del ctx.state.accounts[key]
         return web.json_response({"uid": uid, "expired": len(sessions)})
     for _, acct in sessions:
-        for name, kind in ACCOUNT_FIELDS.items():
-            if name in body:
-                setattr(acct, name, _coerce(kind, body[name]))
+        for name, value in body.items():
+            setattr(acct, name, value)
     return web.json_response(_account_view(request, uid))
 
 
@@ -167,16 +140,12 @@ async def room_get(request: web.Request) -> web.Response:
     )
 
 
-async def room_post(request: web.Request) -> web.Response:
+@accepts(ROOM, form=True)
+async def room_post(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/actions/rooms/{room_id}``: keyword_shield, replay_loop, needs_face_auth, last_update."""
     room = _room(request)
-    body = await _body(request)
-    unknown = set(body) - set(ROOM_FIELDS)
-    if unknown:
-        raise web.HTTPBadRequest(text=f"unknown fields {sorted(unknown)}")
-    for name, kind in ROOM_FIELDS.items():
-        if name in body:
-            setattr(room, name, _coerce(kind, body[name]))
+    for name, value in body.items():
+        setattr(room, name, value)
     return await room_get(request)
 
 
@@ -202,7 +171,8 @@ async def qr_get(request: web.Request) -> web.Response:
     return _qr_view(request, _qr(request))
 
 
-async def qr_scan(request: web.Request) -> web.Response:
+@accepts(NO_BODY, form=True)
+async def qr_scan(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/qr/{key}/scan``: the phone scanned the code (poll then says 86090)."""
     qr = _qr(request)
     if qr_status(ctx_of(request), qr, store_of(request).settings.qr_ttl) == 86038:
@@ -212,15 +182,14 @@ async def qr_scan(request: web.Request) -> web.Response:
     return _qr_view(request, qr)
 
 
-async def qr_confirm(request: web.Request) -> web.Response:
+@accepts(QR_CONFIRM, form=True)
+async def qr_confirm(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/qr/{key}/confirm`` with ``uid`` (and optional ``uname``): log that account in."""
     ctx = ctx_of(request)
     qr = _qr(request)
-    body = await _body(request)
-    try:
-        uid = int(body["uid"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise web.HTTPBadRequest(text="uid required") from exc
+    if "uid" not in body:
+        raise bad_request("uid required")
+    uid = body["uid"]
     if qr_status(ctx, qr, store_of(request).settings.qr_ttl) == 86038:
         raise web.HTTPConflict(text="qrcode expired")
     acct = account_for_uid(ctx, uid, body.get("uname") or None)
@@ -229,14 +198,16 @@ async def qr_confirm(request: web.Request) -> web.Response:
     return _qr_view(request, qr)
 
 
-async def qr_expire(request: web.Request) -> web.Response:
+@accepts(NO_BODY, form=True)
+async def qr_expire(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/qr/{key}/expire``: make the key expire now (poll then says 86038)."""
     qr = _qr(request)
     qr.state = "expired"
     return _qr_view(request, qr)
 
 
-async def reset_post(request: web.Request) -> web.Response:
+@accepts(NO_BODY, form=True)
+async def reset_post(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/actions/reset``: default settings, no rate-limit clocks, QR keys or video danmaku."""
     from livepipe.sim.actions import reset
 

@@ -32,6 +32,7 @@ from livepipe.sim import control, http_read, messages, traffic
 from livepipe.sim import tls as tls_mod
 from livepipe.sim.context import SimContext
 from livepipe.sim.faults import Faults
+from livepipe.sim.open_platform import OpenPlatform
 from livepipe.sim.population import Population, fake_face, invent_name, make_population
 from livepipe.sim.state import Account, Room, SimState, SimUser
 from livepipe.sim.ws import Hub
@@ -41,7 +42,7 @@ log = logging.getLogger("livepipe.sim")
 RoomSpec = int | str | tuple[int, int]
 #: default rooms: two plain ids and two with short ids (short 76 and 520 resolve to long ids)
 DEFAULT_ROOMS: list[RoomSpec] = [1000, 1001, (76, 22000076), (520, 22000520)]
-_WEB_PATH_PREFIXES_EXEMPT = ("/_sim", "/sub")
+_WEB_PATH_PREFIXES_EXEMPT = ("/_sim", "/sub", "/open/sub")
 #: messages of history kept over all rooms together (each room keeps 1,000 to 10,000)
 HISTORY_BUDGET = 200_000
 
@@ -98,6 +99,7 @@ class Simulator:
         population_size: int = 150,
         batch_interval: float = 0.05,
         stop_list_every: float = 30.0,
+        open_session_expiry: float = 60.0,
     ) -> None:
         self.seed = seed
         self.rate = rate
@@ -117,9 +119,10 @@ class Simulator:
         self.ctx = SimContext(
             state=self.state, messages=messages, faults=self.faults, img_key=self.img_key, sub_key=self.sub_key
         )
-        rng = random.Random(f"rooms:{seed}")
+        # each room from its own seed: a room's streamer, title and area do not depend on which other
+        # rooms are simulated (docs can name the streamer of room 76 whatever --rooms says)
         for spec in rooms if rooms is not None else DEFAULT_ROOMS:
-            self.add_room(*parse_room_spec(spec), rng=rng, population_size=population_size)
+            self.add_room(*parse_room_spec(spec), population_size=population_size)
         self._snapshots = {rid: self._snapshot(r) for rid, r in self.state.rooms.items()}
         self._size_histories()
         self.hub = Hub(
@@ -133,6 +136,9 @@ class Simulator:
         )
         for room in self.state.rooms.values():
             self.hub.attach(room)
+        #: the open platform (开放平台): apps, games, /v2/app/*, /open/sub
+        self.open = OpenPlatform(self, session_expiry=open_session_expiry)
+        self.hub.fault_peers.append(self.open.hub)
         self.app = self.build_app()
         self.cert: tls_mod.CertFiles | None = None
         self.port = 0
@@ -173,6 +179,7 @@ class Simulator:
             self.ctx.users.setdefault(u.uid, u)
         if getattr(self, "hub", None) is not None:
             self.hub.attach(room)
+            self.open.hub.attach(room)
             self._snapshots[room_id] = self._snapshot(room)
             self._size_histories()
         return room
@@ -195,6 +202,7 @@ class Simulator:
         http_read.add_routes(app, self)
         app.router.add_get("/sub", self.hub.handle)
         control.add_routes(app, self)
+        self.open.add_routes(app)
         try:
             actions = importlib.import_module("livepipe.sim.actions")
         except ModuleNotFoundError as e:
@@ -244,6 +252,7 @@ class Simulator:
         self.ctx.base_url = self.base_url
         self._tasks = [
             asyncio.ensure_future(self.hub.run()),
+            asyncio.ensure_future(self.open.run()),
             asyncio.ensure_future(
                 # generate at least as often as the hub flushes, so a short batch interval is not
                 # hidden behind 50 ms bursts of same-time messages
@@ -265,13 +274,14 @@ class Simulator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
-        for c in self.hub.all_clients():
+        for c in self.hub.all_clients() + self.open.hub.all_clients():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(c.ws.close(), 1.0)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         self.hub.detach_all()
+        self.open.hub.detach_all()
 
     def _traffic_rooms(self) -> list[tuple[Room, traffic.TrafficGenerator]]:
         return [(r, self.generators[rid]) for rid, r in self.state.rooms.items() if rid in self.generators]
@@ -361,9 +371,6 @@ class Simulator:
             room.admins.add(uid)
             room.broadcast(messages.room_admin_entrance(uid))
             room.broadcast(messages.room_admins(room))
-        user = self.ctx.users.get(uid)
-        if user is not None:
-            user.is_admin = not revoke
 
     def make_danmaku(self, room_id: int | str, text: str, uid: int | None = None,
                      uname: str | None = None) -> dict[str, Any]:  # fmt: skip
@@ -458,6 +465,7 @@ class Simulator:
             "live_status": room.live_status,
             "clients": len(self.hub.clients.get(room.room_id, ())),
             "history_len": len(room.history),
+            "auth_code": self.open.auth_code(room),
         }
         if full:
             view.update(
@@ -554,6 +562,7 @@ async def run_simulator(
     population_size: int = 150,
     batch_interval: float = 0.05,
     stop_list_every: float = 30.0,
+    open_session_expiry: float = 60.0,
 ) -> AsyncIterator[Simulator]:
     """Run a simulator for the duration of the ``async with`` block (asyncio event loop).
 
@@ -562,12 +571,13 @@ async def run_simulator(
     ``seed``: fixes the population, the traffic text and the WBI keys. ``port`` 0 picks a free one.
     ``require_wbi`` / ``require_buvid``: getDanmuInfo answers -352 without them (as since 2025);
     turn off to serve clients written before that. ``allow_keyless``: accept an AUTH without
-    ``key`` as anonymous (old behaviour).
+    ``key`` as anonymous (old behaviour). ``open_session_expiry``: seconds without a heartbeat after
+    which an open-platform game ends (60 on the real platform; short for tests).
     """
     sim = Simulator(
         rooms, rate=rate, seed=seed, host=host, port=port, tls=tls, faults=faults, require_wbi=require_wbi,
         require_buvid=require_buvid, allow_keyless=allow_keyless, population_size=population_size,
-        batch_interval=batch_interval, stop_list_every=stop_list_every,
+        batch_interval=batch_interval, stop_list_every=stop_list_every, open_session_expiry=open_session_expiry,
     )  # fmt: skip
     await sim.start()
     try:

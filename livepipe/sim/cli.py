@@ -45,6 +45,8 @@ def _parse_rooms(value: str | None) -> list[RoomSpec] | None:
 @click.option("--http-delay", default=0.0, type=float, help="Fault: delay every HTTP answer by N seconds.")
 @click.option("--idle-timeout", default=65.0, show_default=True, type=float,
               help="Drop clients that send no heartbeat for this long.")  # fmt: skip
+@click.option("--open-expiry", "open_session_expiry", default=60.0, show_default=True, type=float,
+              help="Open platform: seconds without a game heartbeat after which a game ends.")
 def sim_command(
     host: str,
     port: int,
@@ -63,6 +65,7 @@ def sim_command(
     http_412: tuple[str, ...],
     http_delay: float,
     idle_timeout: float,
+    open_session_expiry: float,
 ) -> None:
     """Run the local Bilibili live simulator (HTTP API + WebSocket /sub) until interrupted."""
     faults = Faults(
@@ -82,6 +85,7 @@ def sim_command(
     sim = Simulator(
         room_specs, rate=rate, seed=seed, host=host, port=port, tls=tls, faults=faults,
         require_wbi=not no_wbi_check, require_buvid=not no_buvid_check, allow_keyless=allow_keyless,
+        open_session_expiry=open_session_expiry,
     )  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(sim))
@@ -107,6 +111,8 @@ async def _serve(sim: Simulator) -> None:
         rooms = ", ".join(f"{r.room_id}" + (f" (short {r.short_id})" if r.short_id else "")
                           for r in sim.state.rooms.values())  # fmt: skip
         click.echo(f"  rooms: {rooms}")
+        codes = ", ".join(f"{r.room_id} {sim.open.auth_code(r)}" for r in sim.state.rooms.values())
+        click.echo(f"  open platform: POST {sim.base_url}/_sim/open-apps for an app; identity codes: {codes}")
         click.echo(f"  control API: {sim.base_url}/_sim/   (Ctrl-C to stop)")
         sys.stdout.flush()
         await stop.wait()

@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from livepipe.sim.control_body import (
+    BodySchema,
+    accepts,
+    as_bool,
+    as_float,
+    as_int,
+    as_int_list,
+    as_messages,
+    as_str,
+    bad_request,
+)
+from livepipe.sim.faults import Faults
+
 if TYPE_CHECKING:
     from livepipe.sim.app import Simulator
-
-
-def _bad(message: str) -> web.HTTPBadRequest:
-    import json
-
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def _room_or_404(sim: Simulator, request: web.Request) -> Any:
@@ -26,16 +33,16 @@ def _room_or_404(sim: Simulator, request: web.Request) -> Any:
     return room
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "body must be JSON"}', content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
-    return body
+#: ``POST /_sim/rooms/{id}/inject``: a danmaku (``text`` from ``uid``/``uname``), a list of ``messages``,
+#: or, when the body has a ``cmd``, the body itself as one message; ``ver`` sends at once in that wrapping.
+INJECT = BodySchema({"text": as_str, "uid": as_int, "uname": as_str, "messages": as_messages, "ver": as_int},
+                    raw_if="cmd", raw_keeps={"ver": as_int})
+ACCOUNTS = BodySchema({"uname": as_str, "uid": as_int, "admin_in": as_int_list, "owner_of": as_int})
+ADMINS = BodySchema({"uid": as_int, "revoke": as_bool})
+FAULTS = BodySchema.of_fields(Faults, reset=as_bool)
+RATE = BodySchema({"rate": as_float})
+CLOSE = BodySchema({"room_id": as_int})
+NO_BODY = BodySchema({})
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:
@@ -62,25 +69,21 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
             items = [m for m in items if str(m.get("cmd", "")).split(":")[0] == cmd]
         return web.json_response({"total": len(r.history), "messages": items})
 
-    async def inject(request: web.Request) -> web.Response:
+    @accepts(INJECT)
+    async def inject(request: web.Request, body: dict[str, Any]) -> web.Response:
         r = _room_or_404(sim, request)
-        body = await _json(request)
-        ver = body.pop("ver", None)
+        if "raw" in body:
+            msgs = [body["raw"]]
+        elif "messages" in body:
+            msgs = body["messages"]
+        elif "text" in body:
+            msgs = [sim.make_danmaku(r.room_id, body["text"], uid=body.get("uid"), uname=body.get("uname"))]
+        else:
+            raise bad_request("give a cmd dict, {messages: [...]}, or {uid, uname, text}")
         try:
-            if "messages" in body:
-                msgs = [dict(m) for m in body["messages"]]
-            elif "cmd" in body:
-                msgs = [body]
-            elif "text" in body:
-                msgs = [sim.make_danmaku(r.room_id, body["text"], uid=body.get("uid"), uname=body.get("uname"))]
-            else:
-                raise web.HTTPBadRequest(
-                    text='{"error": "give a cmd dict, {messages: [...]}, or {uid, uname, text}"}',
-                    content_type="application/json",
-                )
-        except (TypeError, ValueError, KeyError) as e:
-            raise _bad(f"bad message: {type(e).__name__}") from None
-        delivered = sim.inject(r.room_id, msgs, ver=ver)
+            delivered = sim.inject(r.room_id, msgs, ver=body.get("ver"))
+        except ValueError as e:
+            raise bad_request(str(e)) from None
         return web.json_response({"ok": True, "injected": len(msgs), "delivered_to": delivered, "messages": msgs})
 
     async def clients(request: web.Request) -> web.Response:
@@ -90,8 +93,8 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         r = _room_or_404(sim, request)
         return web.json_response([c.info() for c in sim.hub.clients.get(r.room_id, ())])
 
-    async def accounts_post(request: web.Request) -> web.Response:
-        body = await _json(request)
+    @accepts(ACCOUNTS)
+    async def accounts_post(request: web.Request, body: dict[str, Any]) -> web.Response:
         acct = sim.create_account(
             uname=body.get("uname"),
             uid=body.get("uid"),
@@ -106,43 +109,41 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
             [{"uid": a.uid, "uname": a.uname, "rooms": sorted(a.rooms)} for a in sim.state.accounts.values()]
         )
 
-    async def admins(request: web.Request) -> web.Response:
+    @accepts(ADMINS)
+    async def admins(request: web.Request, body: dict[str, Any]) -> web.Response:
         r = _room_or_404(sim, request)
-        body = await _json(request)
-        try:
-            uid = int(body["uid"])
-        except (KeyError, TypeError, ValueError):
-            raise web.HTTPBadRequest(text='{"error": "uid required"}', content_type="application/json") from None
-        sim.grant_admin(r.room_id, uid, revoke=bool(body.get("revoke")))
+        if "uid" not in body:
+            raise bad_request("uid required")
+        sim.grant_admin(r.room_id, body["uid"], revoke=body.get("revoke", False))
         return web.json_response({"ok": True, "admins": sorted(r.admins)})
 
     async def faults_get(request: web.Request) -> web.Response:
         return web.json_response(sim.faults.as_dict())
 
-    async def faults_post(request: web.Request) -> web.Response:
-        body = await _json(request)
+    @accepts(FAULTS)
+    async def faults_post(request: web.Request, body: dict[str, Any]) -> web.Response:
+        body = dict(body)
         if body.pop("reset", False):
             sim.faults.reset()
         try:
             sim.faults.update(body)
-        except KeyError as e:
-            raise _bad(f"unknown fault {e}") from None
         except (TypeError, ValueError):
-            raise web.HTTPBadRequest(text='{"error": "bad fault value"}', content_type="application/json") from None
+            raise bad_request("bad fault value") from None
         return web.json_response(sim.faults.as_dict())
 
-    async def rate(request: web.Request) -> web.Response:
-        body = await _json(request)
+    @accepts(RATE)
+    async def rate(request: web.Request, body: dict[str, Any]) -> web.Response:
         if "rate" in body:
-            sim.rate = float(body["rate"])
+            sim.rate = body["rate"]
         return web.json_response({"rate": sim.rate})
 
-    async def close(request: web.Request) -> web.Response:
-        body = await _json(request)
+    @accepts(CLOSE)
+    async def close(request: web.Request, body: dict[str, Any]) -> web.Response:
         n = sim.close_connections(body.get("room_id"))
         return web.json_response({"closed": n})
 
-    async def reset(request: web.Request) -> web.Response:
+    @accepts(NO_BODY)
+    async def reset(request: web.Request, body: dict[str, Any]) -> web.Response:
         sim.reset()
         return web.json_response({"ok": True})
 

@@ -130,7 +130,7 @@ def _danmaku_user_parts(user: SimUser, room: Room, masked: bool) -> tuple[Any, .
             "uhead_frame": None,
             "guard_leader": {"is_guard_leader": False},
         }
-    user_arr = [uid, uname, 1 if (user.is_admin and not masked) else 0, 0, 0, 10000, 1,
+    user_arr = [uid, uname, 1 if (user.uid in room.admins and not masked) else 0, 0, 0, 10000, 1,
                 GUARD_COLORS.get(user.guard_level, "")]  # fmt: skip
     medal = [] if masked else _medal_array(user, room)
     ul = [0 if masked else user.level, 0, 9868950, ">50000", 0]
@@ -253,7 +253,7 @@ class DanmakuTemplates:
     @staticmethod
     def _key(user: SimUser, room: Room, masked: bool) -> tuple[Any, ...]:
         return (user.uid, user.uname, user.face, user.level, user.medal_level, user.medal_name, user.guard_level,
-                user.is_admin, room.room_id, room.owner_uid, room.owner_name, masked)  # fmt: skip
+                user.uid in room.admins, room.room_id, room.owner_uid, room.owner_name, masked)  # fmt: skip
 
     def prepare(self, users: list[SimUser], room: Room) -> None:
         """Build the (unmasked) parts of ``users`` in ``room`` ahead of their first danmaku."""
@@ -388,7 +388,7 @@ def super_chat(user: SimUser, room: Room, ts: float, text: str, price: int, sc_i
                 "is_svip": 0,
                 "is_vip": 0,
                 "level_color": "#969696",
-                "manager": 1 if user.is_admin else 0,
+                "manager": 1 if user.uid in room.admins else 0,
                 "name_color": GUARD_COLORS.get(user.guard_level, "#666666"),
                 "title": "0",
                 "uname": user.uname,

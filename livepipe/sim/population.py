@@ -98,6 +98,5 @@ def make_population(room: Room, seed: int, size: int = 150) -> Population:
             )
         )
     for u in rng.sample(pop.users, k=min(3, len(pop.users))):
-        u.is_admin = True
         pop.admins.append(u.uid)
     return pop

@@ -106,7 +106,6 @@ class SimUser:
     medal_level: int = 0
     medal_name: str = ""
     guard_level: int = 0  # 0 none, 1 governor, 2 admiral, 3 captain
-    is_admin: bool = False
     face: str = ""
 
 

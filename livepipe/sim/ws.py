@@ -145,6 +145,8 @@ class Hub:
         self.allow_keyless = allow_keyless
         self.stop_list_every = stop_list_every
         self.clients: dict[int, set[Client]] = {}
+        #: other hubs (the open platform's) whose clients also get this hub's one-off malformed frame
+        self.fault_peers: list[Hub] = []
         #: room id -> [(message, its JSON bytes)] waiting for the next flush
         self.pending: dict[int, list[tuple[dict[str, Any], bytes]]] = {}
         self._ids = itertools.count(1)
@@ -189,11 +191,17 @@ class Hub:
 
         def listener(message: dict[str, Any]) -> None:
             if self.clients.get(rid):
-                last, raw = room.last_encoded
-                self.pending.setdefault(rid, []).append((message, raw if last is message else encode_json(message)))
+                item = self._pending_item(room, message)
+                if item is not None:
+                    self.pending.setdefault(rid, []).append(item)
 
         self._listeners[rid] = listener
         room.listeners.append(listener)
+
+    def _pending_item(self, room: Room, message: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+        """What a broadcast queues for this hub's clients: the message and its JSON bytes (None: nothing)."""
+        last, raw = room.last_encoded
+        return message, raw if last is message else encode_json(message)
 
     def detach_all(self) -> None:
         """Remove this hub's listeners from every room."""
@@ -278,9 +286,8 @@ class Hub:
                     c.close_soon()
             elif f.close_every <= 0:
                 last_close = now
-            if f.malformed_once:
-                f.malformed_once = False
-                for c in self.all_clients():
+            if self._take_malformed_once():
+                for c in self.all_clients() + [c for peer in self.fault_peers for c in peer.all_clients()]:
                     c.send(MALFORMED_FRAME)
             if f.malformed_every > 0 and now - last_malformed >= f.malformed_every:
                 last_malformed = now
@@ -292,6 +299,13 @@ class Hub:
                 frame = encode_batch([M.stop_live_room_list(offline)], P.VER_PLAIN_JSON)
                 for c in self.all_clients():
                     c.send(frame)
+
+    def _take_malformed_once(self) -> bool:
+        """True once per ``faults.malformed_once`` request (which this hub then clears)."""
+        if self.faults.malformed_once:
+            self.faults.malformed_once = False
+            return True
+        return False
 
     # --- the /sub handler ----------------------------------------------------------------------
 
@@ -329,6 +343,12 @@ class Hub:
             return None
         return uid, roomid
 
+    def _new_client(self, ws: web.WebSocketResponse, body: dict[str, Any], who: tuple[int, int], peer: str) -> Client:
+        """The :class:`Client` for an accepted AUTH ``body``; ``who`` is what :meth:`_check_auth` returned."""
+        uid, room_id = who
+        protover = int(body.get("protover", 3) or 3) if str(body.get("protover", "3")).isdigit() else 3
+        return Client(next(self._ids), ws, room_id, uid, protover, peer)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``GET /sub``: the live danmaku WebSocket."""
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
@@ -357,12 +377,11 @@ class Hub:
             await ws.send_bytes(P.encode_packet(P.OP_AUTH_REPLY, '{"code":-101}', ver=1, seq=1))
             await ws.close()
             return ws
-        uid, room_id = who
-        protover = int(body.get("protover", 3) or 3) if str(body.get("protover", "3")).isdigit() else 3
-        c = Client(next(self._ids), ws, room_id, uid, protover, peer)
+        c = self._new_client(ws, body, who, peer)
+        room_id = c.room_id
         await ws.send_bytes(P.encode_packet(P.OP_AUTH_REPLY, '{"code":0}', ver=1, seq=1))
         if c.anonymous:
-            c.send(encode_batch([M.log_in_notice()], P.VER_ZLIB if protover == 2 else P.VER_BROTLI))
+            c.send(encode_batch([M.log_in_notice()], P.VER_ZLIB if c.protover == 2 else P.VER_BROTLI))
         self.clients.setdefault(room_id, set()).add(c)
         self.changed.set()
         writer = asyncio.ensure_future(self._writer(c))

@@ -153,7 +153,7 @@ def expected(call: Call, masked: bool) -> dict[str, Any]:
             "data": {
                 "mode": 1, "font_size": 25, "color": 0xFFFFFF, "rnd": kw["rnd"], "uid_crc32": M.uid_hash(u.uid),
                 "dm_type": 0, "emoticon": None, "face": None if masked else u.face,
-                "is_admin": u.is_admin and not masked, "user_level": 0 if masked else u.level,
+                "is_admin": u.uid in room.admins and not masked, "user_level": 0 if masked else u.level,
                 "guard_level": 0 if masked else u.guard_level,
                 "wealth_level": 0 if masked else min(60, u.level // 2),
                 "medal": None if masked else _json_medal(u, room), "reply_uid": None, "mirror": False,

@@ -54,9 +54,9 @@ def test_danmaku_templates_build_what_the_builder_builds() -> None:
             want = M.danmaku(u, "弹幕 \"x\"", room, 1_760_000_000.5, masked, rnd=99, cmd_suffix=":4:0:2:2:2:0")
             assert orjson.dumps(got) == orjson.dumps(want)
     # a user who becomes an admin gets a new template, not the stale one
-    u = next(u for u in sim.populations[room.room_id].users if not u.is_admin)
+    u = next(u for u in sim.populations[room.room_id].users if u.uid not in room.admins)
     assert tpl.build(u, "a", room, 1.0)["info"][2][2] == 0
-    u.is_admin = True
+    room.admins.add(u.uid)
     assert tpl.build(u, "a", room, 1.0)["info"][2][2] == 1
 
 

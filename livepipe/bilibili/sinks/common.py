@@ -41,6 +41,7 @@ from livepipe.bilibili.api import ApiError, BilibiliAPI, Endpoints, Outcome
 from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.clock import Clock
 from livepipe.component import Context, Emit, Sink
+from livepipe.errors import ServiceError
 from livepipe.events import Event
 from livepipe.preflight import Problems, writable_file
 from livepipe.schema import SinkConfig, Url, field
@@ -81,7 +82,7 @@ class ActionSinkConfig(SinkConfig):
                                   "(relative to the config file)")
 
 
-class ActionFailed(Exception):
+class ActionFailed(ServiceError):
     """A request (or a step of an action) did not succeed; ``outcome`` is an action.result outcome."""
 
     def __init__(self, outcome: str, message: str, *, code: int | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livepipe.hookspecs import hookimpl
+from livepipe import hookimpl
 
 from livepipe_automod.processor import AutoMod
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from livepipe.errors import ConfigurationError
 from livepipe.schema import field
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
@@ -98,7 +99,7 @@ class RuleConfig(BaseModel):
 _RULES = TypeAdapter(list[RuleConfig])
 
 
-class RuleError(ValueError):
+class RuleError(ConfigurationError, ValueError):
     """A rule file (or words file) cannot be used; the message names the file."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livepipe.hookspecs import hookimpl
+from livepipe import hookimpl
 
 __version__ = "0.1.0"
 

@@ -25,6 +25,7 @@ from livepipe.bilibili import actions as act
 from livepipe.bilibili.sinks.room import RoomConfig, RoomSink
 from livepipe.component import Context
 from livepipe.config import ConfigError, PipelineConfig, load_config
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 from livepipe_roomctl.schedule import ScheduleConfig, preview
@@ -43,7 +44,7 @@ FACE_AUTH_MESSAGE = (
 )
 
 
-class UsageProblem(Exception):
+class UsageProblem(ConfigurationError):
     """The options and the config do not say enough (or contradict each other); exit 78."""
 
 
@@ -133,9 +134,11 @@ def resolve_target(config: PipelineConfig, *, credential: str | None = None, roo
         raise UsageProblem(f"credential {chosen['credential']!r} is not a [credentials.*] table ({known})")
     if base_url is not None:
         chosen["base_url"] = base_url
+    if not chosen.get("base_url") and config.simulator is not None and config.simulator.url:
+        chosen["base_url"] = config.simulator.url
     if not chosen.get("base_url") and config.simulator is not None:
         raise UsageProblem("this config embeds a [simulator], which runs only inside `livepipe run`; start "
-                           "`livepipe sim` and pass its URL with --base-url")
+                           "`livepipe sim` and pass its URL with --base-url (or set [simulator] url)")
     room = room_id or chosen.get("room_id")
     if room is None:
         rooms = {s.config.room_id for s in config.components.values()

@@ -25,11 +25,14 @@ from pydantic import field_validator
 from livepipe.bilibili import actions as act
 from livepipe.bilibili.sinks.room import NEWS_MAX, TITLE_MAX
 from livepipe.component import Emit, Processor
+from livepipe.errors import ConfigurationError
 from livepipe.events import Event
 from livepipe.schema import ProcessorConfig, field
 
 UPDATE, BAN, SAY = "update", "ban", "say"
 COMMANDS = ("title", "news", "area", "ban", "unban")
+#: how many (room, sender) pairs are remembered as already told why their command was ignored
+_TOLD_LIMIT = 10_000
 
 #: Replies per language. Short on purpose: ordinary accounts may send at most 20 characters
 #: per danmaku (the bilibili.send sink splits longer text into several messages).
@@ -92,7 +95,7 @@ class Command:
     hours: int | None = None
 
 
-class CommandError(ValueError):
+class CommandError(ConfigurationError, ValueError):
     """A command with bad arguments; ``key`` and ``values`` pick the reply from :data:`MESSAGES`."""
 
     def __init__(self, key: str, **values: Any) -> None:
@@ -207,6 +210,8 @@ class ChatCommands(Processor):
         #: room id -> uids the chat says are admins there
         self.admins: dict[int | None, set[int]] = {}
         self._warned_masked = False
+        #: (room, uid) of senders already told why their command was ignored (bounded)
+        self._told_ignored: set[tuple[int | None, int | None]] = set()
         self._accepted = lambda name: self.metrics.counter("commands_total", "chat commands by outcome",
                                                             command=name, outcome="accepted")
 
@@ -223,6 +228,35 @@ class ChatCommands(Processor):
         if c.room_admins:
             return bool(event.data.get("is_admin")) or uid in self.admins.get(event.room_id, ())
         return False
+
+    def unauthorized_reason(self, event: Event) -> str:
+        """Why :meth:`authorized` said no, for the log."""
+        if not event.uid or event.data.get("masked"):
+            return ("the sender is masked (the bilibili.danmaku source reads the room anonymously; give it a "
+                    "credential)")
+        c = self.config
+        who = [f"not the streamer_uid ({c.streamer_uid})" if c.streamer_uid else "no streamer_uid is set",
+               "not in moderators"]
+        if c.room_admins:
+            who.append("not a room admin (no admin flag on the danmaku, not in the admin list seen)")
+        else:
+            who.append("room admins are not trusted (room_admins = false)")
+        return ", ".join(who)
+
+    def _log_ignored(self, name: str, event: Event) -> None:
+        """Say once per sender and room (at INFO) why a command was ignored; repeats go to DEBUG."""
+        key = (event.room_id, event.uid)
+        reason = self.unauthorized_reason(event)
+        if key in self._told_ignored:
+            self.log.debug("ignored %s%s from %s in room %s: %s", self.prefixes[0], name, event.uid, event.room_id,
+                           reason)
+            return
+        if len(self._told_ignored) >= _TOLD_LIMIT:
+            self._told_ignored.clear()
+        self._told_ignored.add(key)
+        self.log.info("ignored %s%s from %s (%s) in room %s: %s; further commands from this sender are ignored "
+                      "without a log line (counted in commands_total{outcome=\"unauthorized\"})",
+                      self.prefixes[0], name, event.uid, event.uname, event.room_id, reason)
 
     def _protected(self, room_id: int | None, uid: int) -> bool:
         c = self.config
@@ -266,6 +300,8 @@ class ChatCommands(Processor):
                 self._warned_masked = True
                 self.log.warning("a command came from a masked sender; give the bilibili.danmaku source a "
                                  "credential so senders (and moderators) can be recognised")
+            else:
+                self._log_ignored(name, event)
             self.metrics.counter("commands_total", "chat commands by outcome", command=name,
                                  outcome="unauthorized").inc()
             self.metrics.discarded(intentional=True)

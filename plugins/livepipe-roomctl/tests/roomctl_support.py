@@ -10,11 +10,10 @@ import anyio
 import tomli_w
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from livepipe import plugins
+from livepipe import hookimpl, plugins
 from livepipe.component import Emit, Sink
 from livepipe.config import PipelineConfig
 from livepipe.events import Event
-from livepipe.hookspecs import hookimpl
 from livepipe.schema import SinkConfig
 from livepipe.testing import load_toml
 

@@ -125,6 +125,11 @@ def test_target_resolution_explains_what_is_missing(tmp_path):
     with_sim = load({**base, "simulator": {"rooms": [5]}}, tmp_path)
     with pytest.raises(UsageProblem, match="--base-url"):
         resolve_target(with_sim, credential="me", room_id=5)
+    # [simulator] url (a running simulator) is the base URL unless --base-url says otherwise
+    with_url = load({**base, "simulator": {"url": "http://127.0.0.1:2"}}, tmp_path)
+    assert resolve_target(with_url, credential="me", room_id=5).sink_config.base_url == "http://127.0.0.1:2"
+    t = resolve_target(with_url, credential="me", room_id=5, base_url="http://127.0.0.1:3")
+    assert t.sink_config.base_url == "http://127.0.0.1:3"
 
 
 def room_config(tmp_path: Path, sim, streamer) -> Path:

@@ -137,3 +137,30 @@ def test_options(tmp_path):
 def test_chinese_replies(tmp_path):
     out = run(tmp_path, [danmaku("!title " + "长" * 41, MOD), danmaku("!ban 5 0", MOD)], language="zh")
     assert [s.data["text"] for s in out["say"]] == ["标题最多40字，当前41字", "已禁言 5（本场）"]
+
+
+def test_ignored_commands_are_logged_once_per_sender_with_the_reason(tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    other = 401
+    events = [danmaku(f"!title spam {i}", VIEWER) for i in range(50)]
+    events += [danmaku("!news hi", other), danmaku("!ban 1 1", other), danmaku("plain chat", 402)]
+    events += [danmaku("!title by streamer", STREAMER)]
+    out = run(tmp_path, events)
+    assert [e.data["title"] for e in out["update"]] == ["by streamer"]
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO" and "ignored" in r.getMessage()]
+    assert len(info) == 2, info  # one per sender, whatever the number of commands
+    viewer_line, other_line = info
+    assert f"from {VIEWER} (u{VIEWER}) in room 7" in viewer_line and "!title" in viewer_line
+    assert f"not the streamer_uid ({STREAMER})" in viewer_line and "not in moderators" in viewer_line
+    assert "not a room admin" in viewer_line
+    assert f"from {other} " in other_line and "!news" in other_line
+    debug = [r for r in caplog.records if r.levelname == "DEBUG" and "ignored !title" in r.getMessage()]
+    assert len(debug) == 49
+    assert not any("402" in m for m in info)  # plain chat is not a command: never logged
+
+
+def test_ignored_reason_says_when_room_admins_are_not_trusted(tmp_path, caplog):
+    caplog.set_level("INFO")
+    run(tmp_path, [danmaku("!title a", ADMIN, is_admin=True)], room_admins=False)
+    (line,) = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert "room_admins = false" in line

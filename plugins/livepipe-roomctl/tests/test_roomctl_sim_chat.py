@@ -14,6 +14,7 @@ import pytest
 from roomctl_support import ROOM, SHORT, collector, credential_table, load, next_event
 
 from livepipe.events import Event
+from livepipe.runner import run_config
 from livepipe.runtime.pipeline import Pipeline
 from livepipe.sim import run_simulator
 
@@ -107,3 +108,45 @@ async def test_limits_are_enforced_with_a_reply_that_explains_them(tmp_path):
         assert "max 40" in said and "max 60" in said
         assert not any(m.get("cmd") == "ROOM_CHANGE" for m in room.history)
         assert json.dumps(title_reply.data, ensure_ascii=False)  # plain JSON (goes to NATS as is)
+
+
+@pytest.mark.anyio
+async def test_a_room_admin_is_authorized_by_the_danmaku_admin_flag_through_the_simulator_switch(tmp_path):
+    """The admin is made before the pipeline connects, so no ROOM_ADMINS reaches chat_commands: only the
+    admin flag on the danmaku (info[2][2]) can authorize it. The tables carry no base_url: the one
+    ``[simulator] url`` points every Bilibili component at the simulator."""
+    import httpx
+
+    async with run_simulator(rooms=[(SHORT, ROOM)], rate=0) as sim:
+        streamer = sim.create_account(owner_of=ROOM)
+        listener = sim.create_account(uname="listener")
+        async with httpx.AsyncClient() as http:
+            reply = await http.post(f"{sim.base_url}/_sim/accounts", json={"uname": "admin", "admin_in": [SHORT]})
+        admin_uid = reply.json()["uid"]
+        viewer = sim.create_account(uname="viewer")
+        doc = chat_config(sim, streamer, listener)
+        for table in (doc["sources"]["chat"], doc["sinks"]["room"], doc["sinks"]["say"]):
+            del table["base_url"]
+        doc["simulator"] = {"url": sim.base_url}
+        doc["sinks"]["seen"] = {"type": "roomctl_test.collect", "inputs": ["chat"]}
+        config = load(doc, tmp_path)
+        actions, results, seen = collector("actions"), collector("results"), collector("seen")
+        async with anyio.create_task_group() as tg:
+            pipeline = await tg.start(lambda task_status: run_config(config, task_status=task_status))
+            await sim.wait_for_clients(ROOM, n=1)
+            sim.inject_danmaku(ROOM, "!title From viewer", uid=viewer.uid, uname="viewer")
+            sim.inject_danmaku(ROOM, "!title From admin", uid=admin_uid, uname="admin")
+            chat: list[Event] = []
+            while len(chat) < 2:  # the source also emits the room's other events
+                event = await next_event(seen)
+                if event.kind == "danmaku":
+                    chat.append(event)
+            update = await next_event(actions)
+            done = await results_of(results, 2)
+            pipeline.request_shutdown()
+        assert [(e.uid, e.data["is_admin"]) for e in chat] == [(viewer.uid, False), (admin_uid, True)]
+        assert update.data["title"] == "From admin"
+        assert done["action.room_update"].data["outcome"] == "success"
+        assert sim.room(ROOM).title == "From admin"
+        assert pipeline.metrics.value("commands_total", component_id="cmd", command="title",
+                                      outcome="unauthorized") == 1

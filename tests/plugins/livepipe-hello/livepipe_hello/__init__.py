@@ -1,8 +1,8 @@
 """A tiny third-party plugin: a processor that shouts."""
 
+from livepipe import hookimpl
 from livepipe.component import Emit, Processor
 from livepipe.events import Event
-from livepipe.hookspecs import hookimpl
 from livepipe.schema import ProcessorConfig, field
 
 

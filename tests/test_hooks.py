@@ -1,0 +1,189 @@
+"""Every hook in livepipe/hookspecs.py, called the way pluggy calls it.
+
+One test per hook, named ``test_hook_<hook name>``; :func:`test_every_hook_spec_has_a_test` fails when a
+hook spec is added without one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import livepipe
+from livepipe import hookimpl, hookspecs, plugins
+from livepipe.component import Emit, Processor
+from livepipe.config import ConfigError
+from livepipe.events import Event
+from livepipe.schema import ProcessorConfig
+from livepipe.testing import install, load_toml, run_pipeline
+
+pytestmark = pytest.mark.anyio
+
+PIPELINE = """
+[sources.in]
+type = "testing.events"
+events = [{id = "a", kind = "danmaku", ts = 1.0, text = "hi"}]
+[sinks.out]
+type = "testing.capture"
+inputs = ["in"]
+"""
+
+
+def _processor(type_name: str) -> type[Processor]:
+    class Passthrough(Processor):
+        """Passes events on unchanged."""
+
+        class Config(ProcessorConfig):
+            """No options."""
+
+        async def process(self, event: Event, emit: Emit) -> None:
+            await emit(event)
+
+    Passthrough.type_name = type_name
+    return Passthrough
+
+
+def test_hookimpl_is_exported_from_the_package():
+    assert livepipe.hookimpl is hookspecs.hookimpl
+    assert "hookimpl" in livepipe.__all__
+
+
+def test_hook_livepipe_register_components():
+    """``specname=`` and ``tryfirst`` implementations register, attributed to their plugin."""
+    install()
+    first, renamed = _processor("hooks.first"), _processor("hooks.renamed")
+    order: list[str] = []
+
+    class TryFirst:
+        @hookimpl(tryfirst=True)
+        def livepipe_register_components(self, registry):
+            order.append("tryfirst")
+            registry.register(first)
+
+    class SpecName:
+        @hookimpl(specname="livepipe_register_components")
+        def add_my_types(self, registry):
+            order.append("specname")
+            registry.register(renamed)
+
+    plugins.register_plugin(TryFirst(), "hooks-tryfirst")
+    plugins.register_plugin(SpecName(), "hooks-specname")
+    reg = plugins.registry()
+    assert reg.get("hooks.first", "processor").plugin == "hooks-tryfirst"
+    assert reg.get("hooks.renamed", "processor").plugin == "hooks-specname"
+    assert order == ["tryfirst", "specname"]  # each called once, on its own registration
+
+
+def test_register_components_wrapper_is_refused_by_name():
+    install()
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def livepipe_register_components(self, registry):
+            return (yield)
+
+    with pytest.raises(plugins.PluginError, match="hooks-wrapper.*cannot be a hook wrapper"):
+        plugins.register_plugin(Wrapper(), "hooks-wrapper")
+
+
+def test_register_components_failure_names_the_plugin():
+    install()
+
+    class Broken:
+        @hookimpl
+        def livepipe_register_components(self, registry):
+            registry.register(object)
+
+    with pytest.raises(plugins.PluginError, match="hooks-broken.*not a Source, Processor or Sink"):
+        plugins.register_plugin(Broken(), "hooks-broken")
+
+
+def test_hook_livepipe_config_loaded(tmp_path):
+    """Called with the merged config; a ConfigError it raises rejects the configuration."""
+    install()
+    seen: list[object] = []
+
+    class Checker:
+        @hookimpl
+        def livepipe_config_loaded(self, config):
+            seen.append(config)
+            if "reject-me" in config.components:
+                raise ConfigError("sources.reject-me: this plugin refuses it")
+
+    plugins.register_plugin(Checker(), "hooks-config-loaded")
+    try:
+        cfg = load_toml(PIPELINE, tmp_path)
+        assert seen == [cfg]
+        with pytest.raises(ConfigError, match="this plugin refuses it"):
+            load_toml(PIPELINE.replace("[sources.in]", "[sources.reject-me]").replace('["in"]', '["reject-me"]'),
+                      tmp_path)
+    finally:
+        plugins.manager().unregister(name="hooks-config-loaded")
+
+
+async def test_hook_livepipe_pipeline_started(tmp_path):
+    """Called once, with the running pipeline, before events move."""
+    install()
+    calls: list[tuple[object, list[str]]] = []
+
+    class Started:
+        @hookimpl
+        def livepipe_pipeline_started(self, pipeline):
+            calls.append((pipeline, sorted(pipeline.components)))
+
+    plugins.register_plugin(Started(), "hooks-started")
+    try:
+        p = await run_pipeline(PIPELINE, tmp_path)
+    finally:
+        plugins.manager().unregister(name="hooks-started")
+    assert calls == [(p, ["in", "out"])]
+
+
+async def test_hook_livepipe_pipeline_stopped(tmp_path):
+    """Called once after the pipeline stopped; ``error`` is None after a clean run."""
+    install()
+    calls: list[tuple[object, object, int]] = []
+    from livepipe.testing import captured
+
+    class Stopped:
+        @hookimpl
+        def livepipe_pipeline_stopped(self, pipeline, error):
+            calls.append((pipeline, error, len(captured["out"])))
+
+    plugins.register_plugin(Stopped(), "hooks-stopped")
+    try:
+        p = await run_pipeline(PIPELINE, tmp_path)
+    finally:
+        plugins.manager().unregister(name="hooks-stopped")
+    assert calls == [(p, None, 1)]  # after the sink had received the event
+
+
+def test_hook_livepipe_register_commands(monkeypatch):
+    """A plugin's command appears on the ``livepipe`` command line and runs."""
+    from livepipe import cli as cli_module
+
+    class Commands:
+        @hookimpl
+        def livepipe_register_commands(self, cli):
+            @cli.command("hooks-hello")
+            def hello() -> None:
+                click.echo("hello from a plugin command")
+
+    plugins.register_plugin(Commands(), "hooks-commands")
+    try:
+        monkeypatch.setattr(sys, "argv", ["livepipe"])
+        result = CliRunner().invoke(click.Command("wrap", callback=lambda: cli_module.main(["hooks-hello"])))
+    finally:
+        plugins.manager().unregister(name="hooks-commands")
+        cli_module.cli.commands.pop("hooks-hello", None)
+    assert result.exit_code == 0, result.output
+    assert "hello from a plugin command" in result.output
+
+
+def test_every_hook_spec_has_a_test():
+    tested = {name.removeprefix("test_hook_") for name in globals() if name.startswith("test_hook_")}
+    missing = sorted(set(hookspecs._all_hooks()) - tested)
+    assert not missing, f"hook specs without a test_hook_<name> in {__file__}: {missing}"
