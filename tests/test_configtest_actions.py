@@ -23,13 +23,8 @@ from livepipe.sim import run_simulator
 
 ROOM = 1000
 
-#: one pipeline, several sinks that act: a ban sink, a send sink, a room sink, and a plugin's action sink
-PIPELINE = """
-[credentials.mod]
-sessdata = "{sessdata}"
-bili_jct = "{bili_jct}"
-dedeuserid = {uid}
-
+#: a source (replaced in every test) and a ban sink acting as the credential "mod"
+SOURCE_AND_BAN = """
 [sources.room]
 type = "replay"
 path = "never-read.jsonl"
@@ -38,8 +33,16 @@ path = "never-read.jsonl"
 type = "bilibili.ban"
 inputs = ["room"]
 credential = "mod"
-base_url = "{base_url}"
 room_id = {room}
+"""
+
+#: one pipeline, several sinks that act: a ban sink, a send sink, a room sink, and a plugin's action sink
+PIPELINE = """
+[credentials.mod]
+sessdata = "{sessdata}"
+bili_jct = "{bili_jct}"
+dedeuserid = {uid}
+""" + SOURCE_AND_BAN + """base_url = "{base_url}"
 verify_login = false
 max_attempts = 1
 
@@ -174,17 +177,7 @@ def test_sink_that_cannot_start_is_a_clear_failure_not_a_traceback(tmp_path):
     (tmp_path / "p.toml").write_text("""
 [credentials.mod]
 cookie_file = "cookies/missing.json"
-
-[sources.room]
-type = "replay"
-path = "never-read.jsonl"
-
-[sinks.ban]
-type = "bilibili.ban"
-inputs = ["room"]
-credential = "mod"
-room_id = 1000
-
+""" + SOURCE_AND_BAN.format(room=ROOM) + """
 [[tests]]
 name = "bans for real"
 allow_actions = ["ban"]
