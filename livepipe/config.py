@@ -332,10 +332,30 @@ class _Loaded:
     locator: Locator
 
 
-def _read(path: Path, issues: list[ConfigIssue]) -> _Loaded | None:
+@dataclass(frozen=True)
+class ConfigText:
+    """A config given in memory instead of as a file: TOML ``text``, or ``tables`` already parsed.
+
+    ``path`` names it in messages, and its directory is where relative paths resolve (for the first
+    config). :func:`load_config` takes these among its paths (the embedding API builds them).
+    """
+
+    path: Path
+    text: str = ""
+    tables: dict[str, Any] | None = None
+
+
+def _read(source: Path | ConfigText, issues: list[ConfigIssue]) -> _Loaded | None:
+    if isinstance(source, ConfigText):
+        if source.tables is not None:
+            return _Loaded(source.path, source.tables, Locator(""))
+        path, text = source.path, source.text
+    else:
+        path, text = source, None
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         issues.append(ConfigIssue(shown, None, None, None, "file not found; check the path"))
         return None
@@ -514,7 +534,7 @@ class _Merged:
 
 
 def load_config(
-    paths: Iterable[str | Path],
+    paths: Iterable[str | Path | ConfigText],
     registry: ComponentRegistry | None = None,
     *,
     call_hooks: bool = True,
@@ -531,11 +551,12 @@ def load_config(
 
     registry = registry or plugins.registry()
     refs = _Refs(check_env, check_files)
-    paths = [Path(p) for p in paths]
+    sources = [p if isinstance(p, ConfigText) else Path(p) for p in paths]
+    files = [p.path if isinstance(p, ConfigText) else p for p in sources]
     issues: list[ConfigIssue] = []
-    if not paths:
+    if not files:
         raise ConfigError("no config file given")
-    loaded = [x for x in (_read(p, issues) for p in paths) if x is not None]
+    loaded = [x for x in (_read(p, issues) for p in sources) if x is not None]
     if issues:
         raise ConfigError(issues)
 
@@ -744,7 +765,7 @@ def load_config(
     if issues:
         raise ConfigError(issues)
 
-    config = PipelineConfig(paths, settings, resolved_creds, specs, sim_cfg, tests, display,
+    config = PipelineConfig(files, settings, resolved_creds, specs, sim_cfg, tests, display,
                             {str(src.path): src.locator for src in loaded}, credential_specs)
 
     # ---- graph checks (inputs, outputs, cycles) ------------------------------------------

@@ -60,6 +60,7 @@ PUBLIC_MODULES = (
     "livepipe.component",
     "livepipe.schema",
     "livepipe.events",
+    "livepipe.views",
     "livepipe.errors",
     "livepipe.registry",
     "livepipe.hookspecs",

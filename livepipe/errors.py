@@ -10,7 +10,8 @@ tree, with the module of each class::
     │   ├── TestDefinitionError       livepipe.configtest: a [[tests]] block
     │   ├── CredentialError           livepipe.bilibili.credential: a credential table or cookie file
     │   ├── OpenPlatformError         livepipe.bilibili.open_source: open platform keys/codes missing or refused
-    │   └── (plugins: RuleError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
+    │   ├── UserCodeError             livepipe.components.python: a python component's module or function
+    │   └── (plugins: RuleError, CorpusError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
     ├── PluginError                   livepipe.plugins: a plugin could not be registered
     │   └── RegistryError             livepipe.registry: a component type registered badly
     ├── PipelineError                 livepipe.runtime.pipeline: could not start, or a component stopped it
@@ -27,8 +28,10 @@ tree, with the module of each class::
     │   ├── OpenApiError              livepipe.bilibili.open_api: an open platform (开放平台) error code
     │   ├── ActionFailed              livepipe.bilibili.sinks.common: a ban, send or room action
     │   └── LoginError                livepipe.bilibili.login: a login or cookie-refresh step
-    └── SinkError                     a sink could not write
-        └── FileSinkError             livepipe.components.file (also OSError)
+    ├── SinkError                     a sink could not write
+    │   └── FileSinkError             livepipe.components.file (also OSError)
+    └── WrongKind                     livepipe.views: a typed view of another kind (ev.gift on a danmaku;
+                                      also AttributeError)
 
 Classes that were ``ValueError`` or ``OSError`` subclasses before the tree existed still are, so
 existing ``except`` clauses keep working. Plugin authors: derive your exceptions from the category

@@ -72,12 +72,14 @@ def load() -> _State:
         return _state
     pm = _new_manager()
     infos: list[PluginInfo] = []
-    from livepipe import __version__
+    # the installed distribution's version (built from livepipe.__version__): the package namespace
+    # is a face above this layer, so it is not imported from here
+    version = md.version("livepipe")
 
     for modname in DEFAULT_PLUGINS:
         mod = importlib.import_module(modname)
         pm.register(mod, name=modname)
-        infos.append(PluginInfo(modname, __version__, modname, True))
+        infos.append(PluginInfo(modname, version, modname, True))
 
     eps = list(md.entry_points(group=ENTRY_POINT_GROUP))
     allowed = _selected([ep.name for ep in eps])

@@ -80,6 +80,18 @@ class ComponentRegistry:
         """The registered ``[credentials.NAME]`` schema, or None (then every credential value is secret)."""
         return self._credentials[0] if self._credentials else None
 
+    def with_types(self, *classes: type[Component], plugin: str = "__main__") -> ComponentRegistry:
+        """A copy of this registry with ``classes`` added, for types a program defines for itself only
+        (the embedding API's handlers); this registry is unchanged."""
+        copy = ComponentRegistry()
+        copy._types = dict(self._types)
+        copy._credentials = self._credentials
+        copy._current_plugin = plugin
+        for cls in classes:
+            copy.register(cls)
+        copy._current_plugin = "?"
+        return copy
+
     def get(self, type_name: str, role: str | None = None) -> Registration | None:
         """The registration of ``type_name`` in ``role`` (without a role: the first role that has it)."""
         if role is not None:

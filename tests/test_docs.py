@@ -223,12 +223,14 @@ def test_example_validates(path):
 def _doc_pipelines() -> list[tuple[str, str]]:
     """Complete pipelines (a source and a sink) in ```toml blocks of the pages.
 
-    A block preceded by ``<!-- no-validate -->`` is skipped (for pipelines using types not built in).
+    A block preceded by ``<!-- no-validate -->`` is skipped (for pipelines using types not built in, or files
+    saved beside them: ``<!-- no-validate -->`` may stand above a ``<!-- file: NAME -->`` marker).
     """
     out = []
     for page in sorted(DOCS.rglob("*.md")):
         rel = str(page.relative_to(DOCS))
-        blocks = re.findall(r"(<!-- no-validate -->\s*)?```toml\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+        blocks = re.findall(r"(<!-- no-validate -->\s*)?(?:<!-- file: [^>]*-->\s*)?```toml\n(.*?)```",
+                            page.read_text(encoding="utf-8"), re.S)
         for i, (skip, block) in enumerate(blocks):
             if not skip and "[sources." in block and "[sinks." in block:
                 out.append((f"{rel}#{i}", block))

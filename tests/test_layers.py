@@ -22,14 +22,16 @@ PACKAGE = ROOT / "livepipe"
 #: Layers, bottom first: module-name prefixes (``livepipe.`` left out). A module's layer is the one
 #: whose prefix matches it longest.
 LAYERS: list[tuple[str, ...]] = [
-    ("events", "clock", "schema", "component", "registry", "errors", "preflight"),
+    ("events", "views", "clock", "schema", "component", "registry", "errors", "preflight"),
     ("config",),
-    ("plugins", "hookspecs", "__init__"),
+    ("plugins", "hookspecs"),
     ("runtime",),
     ("components",),
     ("bilibili",),
     ("sim",),
-    ("runner", "cli", "__main__", "docgen", "testing", "configtest", "scaffold"),
+    # the package namespace (``__init__``) is a face too: ``from livepipe import Pipeline`` reaches the
+    # embedding API, which runs the simulator; nothing in livepipe imports the package itself
+    ("runner", "cli", "__main__", "docgen", "testing", "configtest", "scaffold", "embed", "__init__"),
 ]
 
 #: Upward imports the code still has: (importer, imported).

@@ -1,4 +1,4 @@
-"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats."""
+"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.filter import Filter
     from livepipe.components.nats_sink import NatsSink
     from livepipe.components.nats_source import NatsSource
+    from livepipe.components.python import PythonProcessor, PythonSink
     from livepipe.components.replay import Replay
     from livepipe.components.route import Route
     from livepipe.components.throttle import Throttle
 
-    for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource):
+    for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource,
+                PythonProcessor, PythonSink):
         registry.register(cls)

@@ -143,6 +143,7 @@ def instantiate(
 ) -> dict[str, Component]:
     """Create one instance per component (constructors must not do I/O)."""
     out: dict[str, Component] = {}
+    failed: list[ConfigIssue] = []
     for cid, spec in config.components.items():
         reg = registry.get(spec.type, spec.role)
         assert reg is not None
@@ -156,11 +157,13 @@ def instantiate(
         )
         try:
             out[cid] = reg.cls(spec.config, ctx)
-        except Exception as e:
-            from livepipe.config import ConfigError
+        except Exception as e:  # every component is tried, so validate reports all of them at once
+            failed.append(ConfigIssue(spec.file, spec.line, spec.qualified, None,
+                                      f"rejected its configuration: {type(e).__name__}: {e}"))
+    if failed:
+        from livepipe.config import ConfigError
 
-            raise ConfigError([ConfigIssue(spec.file, spec.line, spec.qualified, None,
-                                           f"rejected its configuration: {type(e).__name__}: {e}")]) from e
+        raise ConfigError(failed)
     return out
 
 

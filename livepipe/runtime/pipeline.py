@@ -34,7 +34,9 @@ from livepipe.component import DEAD_LETTER_OUTPUT, Component, Processor, Sink, S
 from livepipe.config import PipelineConfig
 from livepipe.errors import PipelineError
 from livepipe.events import Event, make_event
+from livepipe.registry import ComponentRegistry
 from livepipe.runtime.delivery import Delivery, _current
+from livepipe.runtime.errorlog import ErrorLog, format_traceback
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
 
@@ -193,13 +195,14 @@ class Pipeline:
         metrics: MetricsRegistry | None = None,
         components: dict[str, Component] | None = None,
         settings: dict[str, Any] | None = None,
+        registry: ComponentRegistry | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or Clock()
         self.metrics = metrics or MetricsRegistry()
         ctx_settings = {**config.settings.model_dump(), **(settings or {})}
         self.components = components or instantiate(
-            config, plugins.registry(), self.metrics, clock=self.clock, settings=ctx_settings
+            config, registry or plugins.registry(), self.metrics, clock=self.clock, settings=ctx_settings
         )
         graph, issues = resolve(config, self.components)
         if issues:
@@ -218,6 +221,7 @@ class Pipeline:
         self._stop_requested = anyio.Event()
         self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
         self._outputs: dict[str, _Outputs] = {}
+        self._error_logs: dict[str, ErrorLog] = {}
         self._build_edges()
 
     # ---- construction --------------------------------------------------------------------
@@ -362,12 +366,17 @@ class Pipeline:
                     "component_type": comp.type_name,
                     "error_type": type(exc).__name__,
                     "error": str(exc),
+                    "traceback": format_traceback(exc),
                     "event": event.to_dict(),
                 },
             )
             await self._outputs[comp.name].emit(dl, DEAD_LETTER_OUTPUT)
             return True
-        log.warning("%s '%s' dropped event %s: %s: %s", comp.role, comp.name, event.id, type(exc).__name__, exc)
+        errors = self._error_logs.get(comp.name)
+        if errors is None:
+            errors = self._error_logs[comp.name] = ErrorLog(log, level=logging.WARNING)
+        errors.report(type(exc).__name__, "%s '%s' dropped event %s: %s: %s",
+                      comp.role, comp.name, event.id, type(exc).__name__, exc)
         return False
 
     async def _run_consumer(self, comp: Processor | Sink) -> None:

@@ -20,7 +20,7 @@ from aiohttp import web
 from livepipe.sim.actions_common import ActionSettings, ctx_of, store_of
 from livepipe.sim.actions_login import account_for_uid, qr_status
 from livepipe.sim.actions_silent import active_records
-from livepipe.sim.control_body import BodySchema, accepts, as_bool, as_float, as_int, as_str, bad_request
+from livepipe.sim.control_body import NO_BODY, BodySchema, accepts, as_bool, as_float, as_int, as_str, bad_request
 from livepipe.sim.state import Room
 
 
@@ -38,7 +38,6 @@ ACCOUNT = BodySchema({"danmaku_max_len": as_int, "needs_face_auth": as_bool, "fa
 ROOM = BodySchema({"replay_loop": as_bool, "needs_face_auth": as_bool, "last_update": as_float,
                    "keyword_shield": _keyword_list})
 QR_CONFIRM = BodySchema({"uid": as_int, "uname": as_str})
-NO_BODY = BodySchema({})
 #: the account switches ``GET /_sim/actions/accounts/{uid}`` shows
 ACCOUNT_FIELDS = tuple(k for k in ACCOUNT.keys if k != "expire")
 

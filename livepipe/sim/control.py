@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from livepipe.sim.control_body import (
+    NO_BODY,
     BodySchema,
     accepts,
     as_bool,
@@ -42,7 +43,6 @@ ADMINS = BodySchema({"uid": as_int, "revoke": as_bool})
 FAULTS = BodySchema.of_fields(Faults, reset=as_bool)
 RATE = BodySchema({"rate": as_float})
 CLOSE = BodySchema({"room_id": as_int})
-NO_BODY = BodySchema({})
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:

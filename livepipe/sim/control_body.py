@@ -148,6 +148,9 @@ async def read_body(request: web.Request, *, form: bool) -> dict[str, Any]:
     return data
 
 
+#: The body of a route that takes none: any key is a 400.
+NO_BODY = BodySchema({})
+
 def accepts(schema: BodySchema, *, form: bool = False) -> Callable[[BodyHandler], Handler]:
     """Declare the body of a control route, called as ``route(request, body)``; unknown keys are a 400.
 

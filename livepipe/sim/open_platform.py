@@ -34,6 +34,7 @@ from aiohttp import web
 
 from livepipe.bilibili import open_api as O
 from livepipe.bilibili import protocol as P
+from livepipe.sim.control_body import NO_BODY, accepts
 from livepipe.sim.http_read import area_names
 from livepipe.sim.open_messages import interaction_end, open_id, to_open
 from livepipe.sim.state import Room, encode_json
@@ -321,7 +322,8 @@ class OpenPlatform:
             app.router.add_post(path, route(path, fn))
         app.router.add_get(WS_PATH, self.hub.handle)
 
-        async def new_app(request: web.Request) -> web.Response:
+        @accepts(NO_BODY)
+        async def new_app(request: web.Request, body: dict[str, Any]) -> web.Response:
             a = self.register_app()
             return web.json_response({"app_id": a.app_id, "access_key_id": a.access_key_id,
                                       "access_key_secret": a.access_key_secret})  # fmt: skip
@@ -332,7 +334,8 @@ class OpenPlatform:
         async def games(request: web.Request) -> web.Response:
             return web.json_response({"games": [g.view() for g in self.games.values()]})
 
-        async def expire(request: web.Request) -> web.Response:
+        @accepts(NO_BODY)
+        async def expire(request: web.Request, body: dict[str, Any]) -> web.Response:
             game = self.games.get(request.match_info["game_id"])
             if game is None:
                 raise web.HTTPNotFound(text='{"error": "no such game"}', content_type="application/json")

@@ -29,7 +29,8 @@ def _control_post_routes(sim: Simulator) -> list[tuple[str, object]]:
 
 
 def _concrete(path: str, uid: int) -> str:
-    return (path.replace("{room_id}", str(ROOM)).replace("{uid}", str(uid)).replace("{key}", "nokey"))
+    return (path.replace("{room_id}", str(ROOM)).replace("{uid}", str(uid)).replace("{key}", "nokey")
+            .replace("{game_id}", "nogame"))
 
 
 def test_every_control_post_route_declares_its_body() -> None:

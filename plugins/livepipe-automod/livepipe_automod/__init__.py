@@ -16,7 +16,7 @@ from livepipe import hookimpl
 
 from livepipe_automod.processor import AutoMod
 
-__all__ = ["AutoMod", "livepipe_register_components"]
+__all__ = ["AutoMod", "livepipe_register_commands", "livepipe_register_components"]
 __version__ = "0.1.0"
 
 
@@ -24,3 +24,11 @@ __version__ = "0.1.0"
 def livepipe_register_components(registry: Any) -> None:
     """Register the ``automod`` processor."""
     registry.register(AutoMod)
+
+
+@hookimpl
+def livepipe_register_commands(cli: Any) -> None:
+    """Add ``livepipe automod eval`` and ``livepipe automod diff``."""
+    from livepipe_automod.cli import register
+
+    register(cli)

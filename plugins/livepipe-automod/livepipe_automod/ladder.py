@@ -51,6 +51,7 @@ class Decision:
     step: Step
     strike: int
     cooling_down: bool
+    held_back: bool = False
 
 
 class Ladder:
@@ -64,11 +65,13 @@ class Ladder:
         return len(self._records)
 
     def offend(self, rule: str, room_id: int | None, uid: int, steps: list[Step], *, now: float,
-               decay: float, cooldown: float) -> Decision:
+               decay: float, cooldown: float, may_ban: bool = True) -> Decision:
         """Record an offence at ``now`` and return the step it reaches.
 
         Within ``cooldown`` seconds of the last action on this user for this rule, the offence is not
-        a new strike (a burst of spam is one offence) and the decision is a ``flag``.
+        a new strike (a burst of spam is one offence) and the decision is a ``flag``. Without
+        ``may_ban`` (a match too weak to ban on), an offence whose step would be a ban is not a strike
+        either: the decision names that step with ``held_back`` set, and the user stays where they were.
         """
         key = (rule, room_id, uid)
         rec = self._records.pop(key, None)
@@ -83,7 +86,10 @@ class Ladder:
         if rec.last_action is not None and now - rec.last_action < cooldown:
             rec.last_offence = now
             return Decision(Step("flag"), rec.strikes, True)
-        rec.strikes += 1
+        step = steps[min(rec.strikes + 1, len(steps)) - 1]
         rec.last_offence = now
+        if step.action == "ban" and not may_ban:
+            return Decision(step, rec.strikes, False, held_back=True)
+        rec.strikes += 1
         rec.last_action = now
-        return Decision(steps[min(rec.strikes, len(steps)) - 1], rec.strikes, False)
+        return Decision(step, rec.strikes, False)

@@ -3,10 +3,11 @@
 One pass per message produces three forms (see :class:`Normalized`):
 
 ``clean``
-    NFKC (full-width -> half-width, circled and styled letters -> plain), case folded, then every
-    character mapped once through :data:`CHAR_MAP`: traditional -> simplified Chinese, accents
-    stripped, a few look-alike Cyrillic/Greek letters -> Latin, invisible and zero-width characters
-    removed. Spaces and symbols are still there.
+    NFKC (full-width -> half-width, circled and styled letters -> plain), then every character mapped
+    once through :data:`CHAR_MAP`: traditional -> simplified Chinese; letters and digits that look
+    like ASCII ones -> those (Unicode's confusables table, the Unicode names of negative/squared
+    letters and small capitals, the numeric values of dingbat and circled digits); accents stripped;
+    case folded; invisible and zero-width characters removed. Spaces and symbols are still there.
 ``compact``
     ``clean`` without separators: spaces, punctuation, symbols and emoji between characters are gone.
 ``folded``
@@ -24,9 +25,11 @@ Every per-character decision is computed the first time the character is seen an
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 from opencc import OpenCC
 
@@ -39,13 +42,47 @@ _INVISIBLE = frozenset(
     "\u3164\ufeff\uffa0"
 )
 
-#: Cyrillic and Greek letters that look like Latin ones (after case folding).
-_LOOKALIKE = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ј": "j", "ԁ": "d", "ӏ": "l",
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x",
-}
+#: A Latin letter named in a character's Unicode name: negative/squared/circled/regional-indicator letters
+#: and small capitals, which NFKC leaves alone (``🄽``, ``ᴀ``, ``🇳``).
+_LETTER_NAME = re.compile(r"(?:LATIN|REGIONAL INDICATOR SYMBOL)\b.*\bLETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*)?$")
+
+
+@functools.cache
+def _confusable_latin() -> dict[str, str]:
+    """Non-ASCII character -> the ASCII letter or digit Unicode's confusables.txt says it looks like.
+
+    Read from the table the ``confusable_homoglyphs`` package ships (Unicode's confusables.txt as
+    JSON): every single character listed as a homoglyph of an ASCII letter or digit.
+    """
+    import confusable_homoglyphs
+
+    path = Path(confusable_homoglyphs.__file__).with_name("confusables.json")
+    table = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, str] = {}
+    for target, glyphs in table.items():
+        if len(target) != 1 or not (target.isascii() and target.isalnum()):
+            continue
+        for g in glyphs:
+            c = g["c"]
+            if len(c) == 1 and not c.isascii() and not is_cjk(c):
+                out.setdefault(c, target.lower())
+    return out
+
+
+def _latin_lookalike(ch: str) -> str | None:
+    """The ASCII letter or digit ``ch`` (a letter, digit or symbol that is not CJK) stands for, if any."""
+    cat = unicodedata.category(ch)
+    if cat[0] in "LN":
+        table = _confusable_latin()
+        for c in (ch, ch.upper()):
+            if c in table:
+                return table[c]
+    if cat[0] == "N":
+        value = unicodedata.numeric(ch, None)
+        if value is not None and value == int(value) and 0 <= value < 100:
+            return str(int(value))
+    m = _LETTER_NAME.search(unicodedata.name(ch, ""))
+    return m.group(1).lower() if m else None
 
 
 def _is_separator(ch: str) -> bool:
@@ -55,20 +92,28 @@ def _is_separator(ch: str) -> bool:
 
 
 def _map_char(ch: str) -> str | None:
-    """What one (already NFKC-normalized, case-folded) character becomes in ``clean``; None removes it."""
+    """What one (already NFKC-normalized) character becomes in ``clean``; None removes it.
+
+    In order: invisible characters go; CJK characters become simplified; a character that looks like
+    an ASCII letter or digit (Unicode's confusables, enclosed and styled letters, circled digits)
+    becomes that letter or digit; accents are stripped; everything else is case folded.
+    """
     if ch in _INVISIBLE or 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF:
         return None
-    if ch in _LOOKALIKE:
-        return _LOOKALIKE[ch]
-    if unicodedata.category(ch) == "Cf":
-        return None
-    if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0003134f":
+    if is_cjk(ch):
         simple = _T2S.convert(ch)
         return simple if len(simple) == 1 else ch
+    if ch.isascii():
+        return ch.lower()
+    if unicodedata.category(ch) == "Cf":
+        return None
+    latin = _latin_lookalike(ch)
+    if latin is not None:
+        return latin
     decomposed = unicodedata.normalize("NFD", ch)
     if len(decomposed) > 1 and all(unicodedata.category(c) == "Mn" for c in decomposed[1:]):
-        return decomposed[0]
-    return ch
+        return _latin_lookalike(decomposed[0]) or decomposed[0].casefold()
+    return ch.casefold()
 
 
 class _CleanMap(dict):
@@ -81,11 +126,12 @@ class _CleanMap(dict):
 
 
 class _CompactMap(dict):
-    """``str.translate`` table for ``compact``: like ``clean``, and separators are removed."""
+    """``str.translate`` table for ``compact``: like ``clean``, and what maps to separators is removed."""
 
     def __missing__(self, code: int) -> str | None:
-        ch = chr(code)
-        value = None if _is_separator(ch) else _map_char(ch)
+        value = _map_char(chr(code))
+        if value is not None and all(_is_separator(c) for c in value):
+            value = None
         self[code] = value
         return value
 
@@ -114,9 +160,10 @@ class Normalized:
 
 
 def _nfkc_fold(text: str) -> str:
+    """NFKC (case folding happens per character in the maps, after look-alikes are resolved)."""
     if text.isascii():
         return text.lower()
-    return unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", text)
 
 
 def clean(text: str) -> str:
@@ -190,38 +237,76 @@ class _PinyinMap(dict):
 PINYIN: dict[str, str] = _PinyinMap()
 
 
+class _SyllableMap(dict):
+    """Character -> its syllable if it is CJK, else ``""``; filled on first sight (one lookup per character)."""
+
+    def __missing__(self, ch: str) -> str:
+        value = PINYIN[ch] if is_cjk(ch) else ""
+        self[ch] = value
+        return value
+
+
+_SYLLABLE: dict[str, str] = _SyllableMap()
+
+
+def pinyin_tokens(folded: str) -> tuple[list[str], list[int]]:
+    """The pinyin tokens of ``folded`` and where each starts in it (plus the end, as a last offset).
+
+    Each CJK character is its syllable; each run of other characters is one token marked as typed
+    with a leading ``'`` (``傻b逼`` -> ``(["sha", "'b", "bi"], [0, 1, 2, 3])``): typed letters only
+    ever match typed pinyin, never a character's syllable.
+    """
+    names: list[str] = []
+    starts: list[int] = []
+    run = -1
+    syllable = _SYLLABLE
+    for i, ch in enumerate(folded):
+        syl = syllable[ch]
+        if syl:
+            if run >= 0:
+                names.append("'" + folded[run:i])
+                starts.append(run)
+                run = -1
+            names.append(syl)
+            starts.append(i)
+        elif run < 0:
+            run = i
+    if run >= 0:
+        names.append("'" + folded[run:])
+        starts.append(run)
+    starts.append(len(folded))
+    return names, starts
+
+
 def pinyin_form(folded: str) -> str:
     """Space-separated pinyin tokens of ``folded``, padded with spaces: ``傻b逼`` -> `` sha b bi ``.
 
     Each CJK character becomes its syllable; each run of other characters stays one token. Matching a
     word's pinyin form (with its padding) inside a text's therefore aligns on syllables.
     """
-    tokens: list[str] = []
-    other = ""
-    for ch in folded:
-        if is_cjk(ch):
-            if other:
-                tokens.append(other)
-                other = ""
-            tokens.append(PINYIN[ch])
-        else:
-            other += ch
-    if other:
-        tokens.append(other)
-    return " " + " ".join(tokens) + " "
+    return " " + " ".join(t.lstrip("'") for t in pinyin_tokens(folded)[0]) + " "
 
 
 def pinyin_variants(word: str, max_syllables: int = 4) -> set[str]:
+    """The pinyin forms of a word's disguises, typed and character tokens alike (see :func:`pinyin_variant_kinds`)."""
+    return {form.replace("'", "") for form in pinyin_variant_kinds(word, max_syllables)}
+
+
+def pinyin_variant_kinds(word: str, max_syllables: int = 4) -> dict[str, str]:
     """The pinyin forms a word can take when its characters are swapped for homophones or typed out.
 
-    Each syllable may stay a (homophone) character, be typed in full or be typed as its initial;
-    typed letters next to each other form one token, as they do in :func:`pinyin_form`. The pure
-    abbreviation (every syllable an initial, ``sb``) is left out: list it as a plain word if wanted.
-    Words of more than ``max_syllables`` syllables get only the all-characters and all-typed forms.
+    Maps each form to how it disguises the word: ``homophone`` (every syllable a character of the
+    same sound), ``typed_pinyin`` (some typed in full, the rest characters) or ``fuzzy`` (some
+    syllable typed as its initial only: ``s逼``). In a form, a typed token is marked with a leading
+    ``'`` (`` sha 'b ``): it only matches letters the message typed, never a character's syllable
+    (so ``zai`` typed for ``z`` + ``ai`` is not ``在``). Typed letters next to each other form one
+    token, as they do in :func:`pinyin_tokens`. The pure abbreviation (every syllable an initial,
+    ``sb``) is left out: list it as a plain word if wanted. Words of more than ``max_syllables``
+    syllables get only the all-characters and all-typed forms.
     """
     syllables = pinyin_form(normalize(word).folded).split()
     if not syllables or not all(s.isascii() and s.isalpha() for s in syllables):
-        return set()
+        return {}
     choices = ("char", "full", "initial")
     combos: list[tuple[str, ...]] = [()]
     if len(syllables) <= max_syllables:
@@ -229,7 +314,7 @@ def pinyin_variants(word: str, max_syllables: int = 4) -> set[str]:
             combos = [(*c, x) for c in combos for x in choices]
     else:
         combos = [("char",) * len(syllables), ("full",) * len(syllables)]
-    out: set[str] = set()
+    out: dict[str, str] = {}
     for combo in combos:
         if all(x == "initial" for x in combo):
             continue
@@ -238,12 +323,57 @@ def pinyin_variants(word: str, max_syllables: int = 4) -> set[str]:
         for syl, how in zip(syllables, combo, strict=True):
             if how == "char":
                 if typing:
-                    tokens.append(typing)
+                    tokens.append("'" + typing)
                     typing = ""
                 tokens.append(syl)
             else:
                 typing += syl if how == "full" else syl[0]
         if typing:
-            tokens.append(typing)
-        out.add(" " + " ".join(tokens) + " ")
+            tokens.append("'" + typing)
+        kind = "fuzzy" if "initial" in combo else "typed_pinyin" if "full" in combo else "homophone"
+        form = " " + " ".join(tokens) + " "
+        if form not in out or _WEAKER[out[form]] > _WEAKER[kind]:
+            out[form] = kind
     return out
+
+
+_WEAKER = {"typed_pinyin": 0, "homophone": 1, "fuzzy": 2}
+
+
+@functools.cache
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable with a vowel (from pypinyin's character table)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out: set[str] = set()
+    for readings in pinyin_dict.values():
+        for r in readings.split(","):
+            plain = "".join(c for c in unicodedata.normalize("NFD", r) if not unicodedata.combining(c))
+            if plain.isascii() and any(v in plain for v in "aeiouv"):
+                out.add(plain)
+    return frozenset(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def syllable_edges(letters: str) -> tuple[frozenset[int], frozenset[int]]:
+    """Where typed pinyin may start and end words: ``(heads, tails)`` of ``letters`` (a run of a-z).
+
+    ``heads`` holds every offset ``i`` such that ``letters[:i]`` reads as whole pinyin syllables,
+    ``tails`` every ``j`` such that ``letters[j:]`` does. Typed pinyin of a word found at
+    ``letters[i:j]`` is read as that word only when ``i`` is a head and ``j`` a tail: ``wocaonima``
+    holds ``caonima`` (wo | cao ni ma), ``dailiang`` does not hold ``dailian`` (its ``g`` is no syllable).
+    """
+    syl = pinyin_syllables()
+    n = len(letters)
+    longest = 6
+    heads = {0}
+    for i in range(n):
+        if i in heads:
+            for k in range(1, longest + 1):
+                if i + k <= n and letters[i : i + k] in syl:
+                    heads.add(i + k)
+    tails = {n}
+    for j in range(n - 1, -1, -1):
+        if any(j + k in tails and letters[j : j + k] in syl for k in range(1, longest + 1) if j + k <= n):
+            tails.add(j)
+    return frozenset(heads), frozenset(tails)

@@ -2,7 +2,10 @@
 
 For each danmaku: skip exempt senders (scope.py), normalize the text once (normalize.py), find the
 word and regex rules it breaks (ruleset.py), feed the spam detectors (spam.py), then move each
-offender one step up the rule's ladder (ladder.py) and emit what that step says:
+offender one step up the rule's ladder (ladder.py) and emit what that step says. Super-chat text is
+read by the rules whose ``scope`` names ``super_chat`` (the default), user names (of danmaku senders,
+once per name, and of entering viewers) by the rules that opt in with ``uname``. A hit less confident
+than its rule's ``ban_from`` never bans: its rule's ``below_ban`` (``flag`` or ``warn``) is done instead.
 
 * ``ban``: an ``action.ban`` (wire it to ``bilibili.ban``);
 * ``warn``: an ``action.send`` @-replying to the user (wire it to ``bilibili.send``);
@@ -10,22 +13,26 @@ offender one step up the rule's ladder (ladder.py) and emit what that step says:
   rule's cooldown, masked senders (who cannot be banned) and, with ``dry_run``, every action.
 
 Every emitted event carries ``data.rule``, ``data.matched`` (what matched), ``data.normalized``
-(the normalized form it was found in) and ``data.why``. ``admins`` events update the room's admin
+(the normalized form it was found in), ``data.why``, ``data.confidence`` (how it matched) and
+``data.scope`` (what was read). ``admins`` events update the room's admin
 list; other events are ignored (counted as intentionally discarded).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from livepipe.bilibili import actions
 from livepipe.component import Context, Emit, Processor
 from livepipe.events import Event, make_event
 from livepipe.schema import ProcessorConfig, field
 
+from livepipe_automod import segment
 from livepipe_automod.ladder import Ladder, Step
-from livepipe_automod.matchers import Hit
+from livepipe_automod.matchers import RANK, Hit
 from livepipe_automod.normalize import normalize
 from livepipe_automod.rules import RuleConfig, RuleError, RuleSource
 from livepipe_automod.ruleset import RuleSet
@@ -43,6 +50,9 @@ class AutoModConfig(ProcessorConfig):
                                    "a words_file it names) changes; relative to the config file")
     reload_interval: float = field(5.0, description="seconds between two checks of the rule files' "
                                    "modification times", gt=0)
+    substitutions: dict[str, str] = field(default_factory=dict, description="what chat writes -> what it "
+                                          "stands for, added to the default table (`\"🐴\" = \"妈\"`, "
+                                          "`nm = \"你妈\"`); an empty value removes a default entry")
     dry_run: bool = field(False, description="emit nothing on `ban` and `warn`: every action becomes an "
                           "`automod.flagged` event with `data.dry_run = true` and what would have been done")
     streamer_uids: list[int] = field(default_factory=list, description="uids never moderated (the streamer)")
@@ -70,6 +80,7 @@ class Offence:
     rule: RuleConfig
     event: Event
     hit: Hit
+    scope: str = "danmaku"
 
 
 class AutoMod(Processor):
@@ -97,9 +108,10 @@ class AutoMod(Processor):
         self.source = RuleSource(list(config.rules), rules_file, context.config_dir, build=self._build,
                                  now=self.clock.monotonic, interval=config.reload_interval)
         self.ruleset: RuleSet | None = None
+        self._names_seen: OrderedDict[tuple[int | None, str], None] = OrderedDict()
 
     def _build(self, rules: list[RuleConfig], words: dict[str, list[str]]) -> RuleSet:
-        return RuleSet.build(rules, words, previous=self.source.current_set)
+        return RuleSet.build(rules, words, previous=self.source.current_set, substitutions=self.config.substitutions)
 
     async def start(self) -> None:
         """Read the rule file(s) and compile the rules; a bad rule file stops the pipeline from starting."""
@@ -109,17 +121,23 @@ class AutoMod(Processor):
             raise RuleError(f"automod {self.name!r}: {e}") from None
         self.log.info("automod: %d rules, %d words (%d with pinyin), %d regexes", len(self.ruleset.rules),
                       self.ruleset.words.size, self.ruleset.words.pinyin_size, self.ruleset.regexes.size)
+        if any(m.words.needs_segmenter for m in self.ruleset.scopes.values()):
+            # loaded once per process, off the event loop, before the first hit needs it
+            seconds = segment.load_seconds()
+            if seconds is None:
+                seconds = await anyio.to_thread.run_sync(segment.warm_up)
+            self.log.info("automod: word segmenter (jieba) ready; its one-time load took %.2f s", seconds)
 
     def _reload_failed(self, error: Exception) -> None:
         self.metrics.error("rules_reload")
         self.log.error("automod: rules not reloaded, the previous ones stay in use: %s", error)
 
     async def process(self, event: Event, emit: Emit) -> None:
-        """Moderate one danmaku (or learn the admin list from an ``admins`` event)."""
+        """Moderate one danmaku, super chat or entering viewer (or learn the admin list from ``admins``)."""
         if event.kind == "admins":
             self.scope.observe_admins(event)
             return
-        if event.kind != "danmaku" or not event.text:
+        if event.kind not in ("danmaku", "super_chat", "enter"):
             self.metrics.discarded(intentional=True)
             return
         ruleset = self.source.current(self._reload_failed)
@@ -127,15 +145,38 @@ class AutoMod(Processor):
             raise RuntimeError("automod used before start()")
         if self.scope.exemption(event) is not None:
             return
-        uid = event.uid
-        nth = self.scope.count_message(uid) if uid is not None else 1
+        offences: list[Offence] = []
+        counted = event.kind == "danmaku" and event.uid is not None
+        nth = self.scope.count_message(event.uid) if counted and event.uid is not None else 1
         newcomer = self.scope.newcomer(event, nth) is not None
-        text = normalize(event.text)
-        offences = [Offence(ruleset.rules[h.rule], event, h) for h in ruleset.match(text, newcomer=newcomer)]
-        if ruleset.spam and text.folded:
-            offences += self._spam(ruleset, event, text.folded, newcomer)
+        if event.uname and self._new_name(ruleset, event):
+            offences += self._offences(ruleset, event, event.uname, "uname", newcomer)
+        if event.kind != "enter" and event.text:
+            offences += self._offences(ruleset, event, event.text, event.kind, newcomer)
+            if event.kind == "danmaku" and ruleset.spam:
+                key = normalize(event.text).folded
+                if key:
+                    offences += self._spam(ruleset, event, key, newcomer)
         for offence in offences:
             await self._act(offence, ruleset.ladders[offence.rule.id], emit)
+
+    def _offences(self, ruleset: RuleSet, event: Event, text: str, scope: str, newcomer: bool) -> list[Offence]:
+        return [Offence(ruleset.rules[h.rule], event, h, scope)
+                for h in ruleset.match(normalize(text), newcomer=newcomer, scope=scope)]
+
+    def _new_name(self, ruleset: RuleSet, event: Event) -> bool:
+        """Whether the sender's name should be read: a name rule exists and this (uid, name) is new."""
+        matchers = ruleset.scopes["uname"]
+        if not (matchers.words.size or matchers.regexes.size) or event.data.get("masked"):
+            return False
+        key = (event.uid, event.uname or "")
+        if key in self._names_seen:
+            self._names_seen.move_to_end(key)
+            return False
+        self._names_seen[key] = None
+        if len(self._names_seen) > self.config.max_users:
+            self._names_seen.popitem(last=False)
+        return True
 
     def _spam(self, ruleset: RuleSet, event: Event, key: str, newcomer: bool) -> list[Offence]:
         now = self.clock.monotonic()
@@ -157,9 +198,17 @@ class AutoMod(Processor):
         if ev.uid is None:
             await self._flag(offence, None, "masked sender: cannot be warned or banned", emit)
             return
+        may_ban = RANK[offence.hit.confidence] <= RANK[rule.ban_from]
         decision = self.ladder.offend(rule.id, ev.room_id, ev.uid, steps, now=self.clock.monotonic(),
-                                      decay=rule.decay, cooldown=rule.cooldown)
+                                      decay=rule.decay, cooldown=rule.cooldown, may_ban=may_ban)
         step = decision.step
+        if decision.held_back:
+            note = (f"a {offence.hit.confidence} match may not ban (the rule bans from {rule.ban_from}): "
+                    f"{rule.below_ban} instead of {step}")
+            if rule.below_ban == "flag" or self.config.dry_run:
+                await self._flag(offence, Step(rule.below_ban), note, emit, strike=decision.strike)
+                return
+            step = Step("warn")
         if decision.cooling_down:
             await self._flag(offence, None, f"within the {rule.cooldown:g} s cooldown after the last action",
                              emit, strike=decision.strike)
@@ -176,7 +225,7 @@ class AutoMod(Processor):
     def _details(self, offence: Offence, strike: int | None) -> dict[str, Any]:
         hit = offence.hit
         return {"rule": offence.rule.id, "matched": hit.matched, "normalized": hit.normalized, "why": hit.why,
-                "strike": strike}
+                "confidence": hit.confidence, "scope": offence.scope, "strike": strike}
 
     def _action(self, offence: Offence, step: Step, strike: int) -> Event:
         rule, ev = offence.rule, offence.event

@@ -35,6 +35,10 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 Kind = Literal["words", "repeat", "flood", "similar", "rate"]
+#: What a word rule may look at: danmaku text, super-chat text, user names (senders' and entering viewers').
+SCOPES = ("danmaku", "super_chat", "uname")
+Scope = Literal["danmaku", "super_chat", "uname"]
+Confidence = Literal["exact", "normalized", "substituted", "typed_pinyin", "homophone", "fuzzy"]
 
 
 class RuleConfig(BaseModel):
@@ -56,7 +60,18 @@ class RuleConfig(BaseModel):
     regex_on: Literal["compact", "folded", "clean"] = field(
         "compact", description="form the regexes see: `compact` (no separators), `folded` (repeats folded "
         "too) or `clean` (separators kept)")
-    pinyin: bool = field(False, description="also match homophones of the words (same pinyin, 2+ syllables)")
+    pinyin: bool = field(False, description="also match homophones of the words (same pinyin, 2+ syllables), "
+                         "typed pinyin and initials")
+    allow: list[str] = field(default_factory=list, description="compounds inside which the rule's words are not "
+                             "hits (`刷单曲` for `刷单`)")
+    scope: list[Scope] = field(default_factory=lambda: ["danmaku", "super_chat"], description="what the rule "
+                               "reads: `danmaku` and `super_chat` text, `uname` (names of senders and entering "
+                               "viewers; opt-in)", min_length=1)
+    ban_from: Confidence = field("normalized", description="the weakest kind of match that may ban: `exact`, "
+                                 "`normalized`, `substituted`, `typed_pinyin`, `homophone` or `fuzzy`; a weaker "
+                                 "hit whose ladder step is a ban gets `below_ban` instead")
+    below_ban: Literal["flag", "warn"] = field("flag", description="what a hit too weak to ban gets instead of "
+                                               "the ban")
     count: int = field(3, description="repeat/flood/similar: how many messages (users for flood) trigger; "
                        "rate: the most messages allowed in the window", ge=1)
     window: float = field(60.0, description="spam rules: the window, in seconds", gt=0)

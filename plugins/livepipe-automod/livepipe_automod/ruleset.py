@@ -1,14 +1,16 @@
-"""A compiled rule set: one word automaton and one regex matcher for all word rules, a detector per spam rule."""
+"""A compiled rule set: per scope a word and a regex matcher for its word rules; a detector per spam rule."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from livepipe_automod.ladder import Step, parse_step
-from livepipe_automod.matchers import Hit, RegexMatcher, WordMatcher
-from livepipe_automod.normalize import Normalized
-from livepipe_automod.rules import RuleConfig
+from livepipe_automod.matchers import RANK, Hit, RegexMatcher, WordMatcher, weaker
+from livepipe_automod.normalize import Normalized, normalize
+from livepipe_automod.rules import SCOPES, RuleConfig
 from livepipe_automod.spam import Detector, FloodDetector, RateDetector, RepeatDetector, SimilarDetector
+from livepipe_automod.variants import DEFAULT_SUBSTITUTIONS, Rereader
 
 
 def make_detector(rule: RuleConfig) -> Detector:
@@ -24,45 +26,89 @@ def make_detector(rule: RuleConfig) -> Detector:
     raise ValueError(f"rule {rule.id!r} of kind {rule.kind!r} has no detector")
 
 
+@dataclass(frozen=True)
+class Matchers:
+    """The word and regex matchers of the rules that apply to one scope."""
+
+    words: WordMatcher
+    regexes: RegexMatcher
+
+    def find(self, text: Normalized) -> dict[str, Hit]:
+        """Rule id -> its most confident hit in ``text``."""
+        hits = {h.rule: h for h in self.words.find(text)}
+        if self.regexes.size:
+            for h in self.regexes.find(text):
+                if h.rule not in hits or RANK[h.confidence] < RANK[hits[h.rule].confidence]:
+                    hits[h.rule] = h
+        return hits
+
+
 @dataclass
 class RuleSet:
     """Rules ready to match. Build it with :meth:`build`."""
 
     rules: dict[str, RuleConfig]
     ladders: dict[str, list[Step]]
-    words: WordMatcher
-    regexes: RegexMatcher
+    scopes: dict[str, Matchers]
+    rereader: Rereader
     spam: list[tuple[RuleConfig, Detector]] = field(default_factory=list)
 
+    @property
+    def words(self) -> WordMatcher:
+        """The word matcher of danmaku text."""
+        return self.scopes["danmaku"].words
+
+    @property
+    def regexes(self) -> RegexMatcher:
+        """The regex matcher of danmaku text."""
+        return self.scopes["danmaku"].regexes
+
     @classmethod
-    def build(cls, rules: list[RuleConfig], words: dict[str, list[str]], previous: RuleSet | None = None) -> RuleSet:
+    def build(cls, rules: list[RuleConfig], words: dict[str, list[str]], previous: RuleSet | None = None,
+              substitutions: Mapping[str, str] | None = None) -> RuleSet:
         """Compile ``rules`` (``words`` maps a rule id to all its words, files included).
 
-        Spam detectors of rules that did not change are taken over from ``previous``, so a reload
-        does not forget a wave in progress.
+        ``substitutions`` change or extend :data:`~livepipe_automod.variants.DEFAULT_SUBSTITUTIONS`
+        (an empty value removes an entry). Spam detectors of rules that did not change are taken
+        over from ``previous``, so a reload does not forget a wave in progress.
         """
         kept: dict[str, tuple[RuleConfig, Detector]] = {r.id: (r, d) for r, d in previous.spam} if previous else {}
-        word_rules = [r for r in rules if r.kind == "words"]
         spam: list[tuple[RuleConfig, Detector]] = []
         for r in rules:
             if r.kind == "words":
                 continue
             old = kept.get(r.id)
             spam.append((r, old[1]) if old and old[0] == r else (r, make_detector(r)))
+        scopes = {}
+        for scope in SCOPES:
+            scoped = [r for r in rules if r.kind == "words" and scope in r.scope]
+            scopes[scope] = Matchers(
+                WordMatcher(((r.id, w, r.pinyin) for r in scoped for w in words.get(r.id, [])),
+                            allow={r.id: r.allow for r in scoped if r.allow}),
+                RegexMatcher((r.id, p, r.regex_on) for r in scoped for p in r.regexes),
+            )
         return cls(
             rules={r.id: r for r in rules},
             ladders={r.id: [parse_step(s) for s in r.ladder] for r in rules},
-            words=WordMatcher((r.id, w, r.pinyin) for r in word_rules for w in words.get(r.id, [])),
-            regexes=RegexMatcher((r.id, p, r.regex_on) for r in word_rules for p in r.regexes),
+            scopes=scopes,
+            rereader=Rereader({**DEFAULT_SUBSTITUTIONS, **(substitutions or {})}),
             spam=spam,
         )
 
-    def match(self, text: Normalized, *, newcomer: bool) -> list[Hit]:
-        """Hits of the word and regex rules that apply (``newcomers`` rules only for a newcomer)."""
-        hits = self.words.find(text)
-        if self.regexes.size:
-            seen = {h.rule for h in hits}
-            hits += [h for h in self.regexes.find(text) if h.rule not in seen]
+    def match(self, text: Normalized, *, newcomer: bool, scope: str = "danmaku") -> list[Hit]:
+        """Hits of the word and regex rules of ``scope`` that apply (``newcomers`` rules only for a newcomer).
+
+        The text is also read a second time with the substitution table applied and repeated words
+        folded (variants.py); a hit found only that way is at most as confident as that reading.
+        """
+        matchers = self.scopes[scope]
+        hits = matchers.find(text)
+        for again, how in self.rereader.reread(text):
+            for rule, h in matchers.find(normalize(again)).items():
+                conf = weaker(h.confidence, how)
+                if rule not in hits or RANK[conf] < RANK[hits[rule].confidence]:
+                    hits[rule] = Hit(h.rule, h.matched, h.normalized, f"{h.why} after reading {again!r}", conf)
+        out = list(hits.values())
         if not newcomer:
-            hits = [h for h in hits if self.rules[h.rule].applies_to == "everyone"]
-        return hits
+            out = [h for h in out if self.rules[h.rule].applies_to == "everyone"]
+        return out
