@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -23,20 +23,28 @@ def _setup_logging(level: str) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    from livepipe.runtime import logs
+
+    for handler in logging.getLogger().handlers:
+        logs.install(handler)
 
 
-def _load_or_exit(paths: tuple[str, ...], sim_url: str | None = None) -> PipelineConfig:
+def _load_or_exit(paths: tuple[str, ...], sim_url: str | None = None, **checks: bool) -> PipelineConfig:
     try:
-        cfg = load_config(paths)
+        cfg = load_config(paths, **checks)
         if sim_url is not None:
             cfg.use_simulator_at(sim_url)
         return cfg
     except ConfigError as e:
-        n = len(e.issues)
-        click.echo(f"livepipe: invalid configuration ({n} problem{'s' if n != 1 else ''}):", err=True)
-        for issue in e.issues:
-            click.echo(f"  {issue}", err=True)
-        sys.exit(EXIT_CONFIG)
+        _exit_invalid(e.issues)
+
+
+def _exit_invalid(issues: list[Any]) -> NoReturn:
+    n = len(issues)
+    click.echo(f"livepipe: invalid configuration ({n} problem{'s' if n != 1 else ''}):", err=True)
+    for issue in issues:
+        click.echo(f"  {issue}", err=True)
+    sys.exit(EXIT_CONFIG)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,13 +109,30 @@ def reload(config: tuple[str, ...], pid_file: str) -> None:
 
 @cli.command()
 @click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(config: tuple[str, ...]) -> None:
-    """Check CONFIG files: syntax, types, component types, wiring. Exits 78 when invalid."""
-    cfg = _load_or_exit(config)
+@click.option("--offline", is_flag=True,
+              help="Check only the files' text: skip every check of this machine (files, directories, "
+                   "permissions, environment variables), e.g. in CI.")
+@click.option("--no-env", is_flag=True, help="Accept { env = ... } references to variables that are not set.")
+def validate(config: tuple[str, ...], offline: bool, no_env: bool) -> None:
+    """Check CONFIG files: syntax, types, component types, wiring, and what `run` needs on this machine.
+
+    The machine checks: replay and cookie files exist (cookie files private), sink directories are
+    writable, { env } variables are set and { file } secrets readable, and each plugin's own checks.
+    Exits 78 when anything is wrong.
+    """
+    cfg = _load_or_exit(config, check_env=not (offline or no_env), check_files=not offline)
+    if not offline:
+        from livepipe.runtime.environment import environment_issues
+
+        issues = environment_issues(cfg, plugins.registry())
+        if issues:
+            _exit_invalid(issues)
     counts = {r: len(cfg.of_role(r)) for r in ("source", "processor", "sink")}
+    skipped = " (not checked on this machine: --offline)" if offline else (
+        " (environment variables not checked: --no-env)" if no_env else "")
     click.echo(
         f"livepipe: configuration is valid ({counts['source']} sources, {counts['processor']} processors, "
-        f"{counts['sink']} sinks)"
+        f"{counts['sink']} sinks){skipped}"
     )
 
 
@@ -174,6 +199,9 @@ def plugins_report() -> list[dict[str, Any]]:
 @click.argument("config", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def test_cmd(config: tuple[str, ...]) -> None:
     """Run the [[tests]] blocks in CONFIG files (sources replaced, mocked sinks never called).
+
+    Action sinks (ban, send, room, plugin actions) run with dry_run = true unless a test lists them in
+    allow_actions.
 
     Exits 0 when every test passes, 1 when one fails (or there are none), 78 for an invalid config.
     """

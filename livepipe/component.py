@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from livepipe.clock import Clock
 from livepipe.errors import SinkError
 from livepipe.events import Event
+from livepipe.preflight import Problems
 from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
 
 __all__ = [
@@ -120,6 +121,16 @@ class Component:
         """Take ``config`` in place, keeping connections and state (only after :meth:`can_update_config`)."""
         raise NotImplementedError(f"{type(self).__name__} cannot change its configuration while running")
 
+    def preflight(self) -> Problems:
+        """Yield a :class:`~livepipe.preflight.Problem` for each thing on this machine that would make ``run`` fail.
+
+        ``livepipe validate`` calls it (unless ``--offline``): a file that must exist, a directory
+        that must be writable, a certificate to load. Look, never change anything (create no file,
+        open no connection); resolve paths with ``self.context.path``. The helpers in
+        :mod:`livepipe.preflight` cover the usual cases. The default finds nothing.
+        """
+        return iter(())
+
     async def start(self) -> None:
         """Open resources (files, connections). Called before any event moves."""
 
@@ -174,6 +185,11 @@ class Sink(Component):
     #: without raising or counting it lost. True: the sink confirms later itself, calling
     #: ``self.metrics.delivered()`` (a NATS sink when the server acknowledges).
     confirms_delivery: ClassVar[bool] = False
+
+    #: True for a sink that acts on a live service (bans a user, sends a message, changes a room).
+    #: Such a sink must have a ``dry_run: bool`` config key (checked when it is registered): ``livepipe
+    #: test`` sets it unless a test lists the sink in ``allow_actions``, so a config test never acts.
+    action: ClassVar[bool] = False
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Deliver one event."""

@@ -36,7 +36,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from livepipe.errors import ConfigurationError
 from livepipe.registry import ComponentRegistry
-from livepipe.schema import ComponentConfig, secret_fields
+from livepipe.schema import (
+    REDACTED,
+    ComponentConfig,
+    CredentialConfig,
+    declared_paths,
+    redact_urls,
+    secret_fields,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,7 +52,6 @@ else:  # pragma: no cover
 
 SECTIONS = {"sources": "source", "processors": "processor", "sinks": "sink"}
 TOP_LEVEL = ("livepipe", "credentials", "simulator", "sources", "processors", "sinks", "tests")
-REDACTED = "<redacted>"
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,8 +259,7 @@ class ComponentSpec:
     role: str  # source | processor | sink
     type: str
     config: ComponentConfig
-    #: as written (secret references kept as written, literal secrets too: kept out of the repr)
-    table: dict[str, Any] = field(repr=False)
+    table: dict[str, Any] = field(repr=False)  # as written: may hold literal secrets, never show it
     file: str
     line: int | None
     secret_keys: set[str] = field(default_factory=set)
@@ -263,6 +268,16 @@ class ComponentSpec:
     def qualified(self) -> str:
         """``sinks.out`` style name used in messages."""
         return f"{self.role}s.{self.id}" if self.role != "processor" else f"processors.{self.id}"
+
+
+@dataclass
+class CredentialSpec:
+    """One ``[credentials.NAME]`` table, validated by the registered credential schema."""
+
+    name: str
+    model: CredentialConfig = field(repr=False)
+    file: str
+    line: int | None
 
 
 @dataclass
@@ -278,6 +293,8 @@ class PipelineConfig:
     #: what the user wrote, merged, secret values replaced by their references / REDACTED
     display: dict[str, Any]
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
+    #: each credential validated by the registered credential schema (for preflight checks)
+    credential_specs: dict[str, CredentialSpec] = field(default_factory=dict, repr=False)
 
     def line_of(self, spec: ComponentSpec, key: str | None = None) -> int | None:
         """Line of ``key`` in ``spec``'s table (or of the table itself)."""
@@ -363,16 +380,29 @@ def _is_ref(v: Any) -> bool:
     return k in ("env", "file") and isinstance(val, str)
 
 
+@dataclass
+class _Refs:
+    """How ``{env=..}`` / ``{file=..}`` references are resolved, and what resolving them found."""
+
+    check_env: bool = True  # an unset variable is an error (else: a placeholder, not validated)
+    check_files: bool = True  # a missing secret file is an error (else: a placeholder, not validated)
+    unresolved: set[str] = field(default_factory=set)  # dotted keys given placeholders
+
+
 def _resolve_refs(
-    value: Any, path: list[str], on_error: Any, base_dir: Path, found: set[str]
+    value: Any, path: list[str], on_error: Any, base_dir: Path, found: set[str], refs: _Refs | None = None
 ) -> Any:
     """Replace ``{env=..}`` / ``{file=..}`` tables by their values; ``found`` collects dotted keys."""
+    refs = refs or _Refs()
     if _is_ref(value):
         (kind, name), = value.items()
-        found.add(".".join(path))
+        key = ".".join(path)
+        found.add(key)
         if kind == "env":
             if name not in os.environ:
-                on_error(path, f"environment variable {name} is not set; export it or use {{ file = \"...\" }}")
+                if refs.check_env:
+                    on_error(path, f"environment variable {name} is not set; export it or use {{ file = \"...\" }}")
+                refs.unresolved.add(key)
                 return ""
             return os.environ[name]
         p = Path(name).expanduser()
@@ -381,40 +411,67 @@ def _resolve_refs(
         try:
             return p.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as e:
-            on_error(path, f"cannot read secret file {name}: {e.strerror or e}")
+            if refs.check_files:
+                on_error(path, f"cannot read secret file {name}: {e.strerror or e}; check the path (relative to "
+                               "the config file)")
+            refs.unresolved.add(key)
             return ""
     if isinstance(value, dict):
-        return {k: _resolve_refs(v, [*path, k], on_error, base_dir, found) for k, v in value.items()}
+        return {k: _resolve_refs(v, [*path, k], on_error, base_dir, found, refs) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_refs(v, [*path, str(i)], on_error, base_dir, found) for i, v in enumerate(value)]
+        return [_resolve_refs(v, [*path, str(i)], on_error, base_dir, found, refs) for i, v in enumerate(value)]
     return value
 
 
-def _redact(value: Any, path: list[str], secret_paths: set[str]) -> Any:
+def _at_unresolved(err: dict[str, Any], prefix: str, unresolved: set[str]) -> bool:
+    """True when a validation error is about a value that is only a placeholder for an unresolved reference."""
+    loc = [str(x) for x in err.get("loc", ())]
+    return any(".".join([prefix, *loc[:n]]) in unresolved for n in range(1, len(loc) + 1))
+
+
+def _matches(path: list[str], patterns: set[str]) -> bool:
+    """``path`` is one of ``patterns`` (dotted; a ``*`` segment matches any one key or index)."""
     key = ".".join(path)
-    if key in secret_paths:
-        return value if _is_ref(value) else REDACTED
+    if key in patterns:
+        return True
+    return any("*" in p and len(parts := p.split(".")) == len(path)
+               and all(a == "*" or a == b for a, b in zip(parts, path, strict=True)) for p in patterns)
+
+
+def _redact(value: Any, path: list[str], secret_paths: set[str], url_paths: set[str]) -> Any:
+    if _is_ref(value):
+        return value
+    if _matches(path, secret_paths):
+        return REDACTED
+    if _matches(path, url_paths):
+        return redact_urls(value)
     if isinstance(value, dict):
-        return {k: _redact(v, [*path, k], secret_paths) for k, v in value.items()}
+        return {k: _redact(v, [*path, k], secret_paths, url_paths) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact(v, [*path, str(i)], secret_paths) for i, v in enumerate(value)]
+        return [_redact(v, [*path, str(i)], secret_paths, url_paths) for i, v in enumerate(value)]
     return value
 
 
-# "code": the open platform's identity code (身份码) in a credentials table for bilibili.open
-_CREDENTIAL_SECRET_HINTS = ("sessdata", "bili_jct", "token", "password", "secret", "refresh", "cookie", "seed", "key",
-                            "code")
+def _closest_key(name: str, model: type[BaseModel]) -> str | None:
+    """The declared key ``name`` most likely means: a near spelling, or a name the schema lists under ``also``."""
+    for key, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if name.lower() in [str(a).lower() for a in extra.get("also") or ()]:  # type: ignore[union-attr]
+            return key
+    close = difflib.get_close_matches(name.lower(), list(model.model_fields), n=1)
+    return close[0] if close else None
 
 
-def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret_keys: set[str]) -> tuple[str, str]:
+def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret_keys: set[str],
+                             url_keys: set[str] = frozenset()) -> tuple[str, str]:  # type: ignore[assignment]
     loc = [str(x) for x in err.get("loc", ())]
     key = ".".join(loc)
     etype = err.get("type", "")
     top = loc[0] if loc else ""
     if etype == "extra_forbidden":
         valid = sorted(model.model_fields)
-        close = difflib.get_close_matches(loc[-1], valid, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close and len(loc) == 1 else ""
+        close = _closest_key(loc[-1], model) if len(loc) == 1 else None
+        hint = f"; did you mean '{close}'?" if close else ""
         msg = f"unknown key{hint} valid keys: {', '.join(valid)}" if len(loc) == 1 else "unknown key"
         return key, msg
     if etype == "missing":
@@ -429,7 +486,7 @@ def _describe_pydantic_error(err: dict[str, Any], model: type[BaseModel], secret
     else:
         msg = msg.replace("Input should be", "expected")
     if top not in secret_keys and "input" in err and not isinstance(err["input"], (dict, list)):
-        shown = repr(err["input"])
+        shown = repr(redact_urls(err["input"]) if top in url_keys else err["input"])
         if len(shown) > 60:
             shown = shown[:57] + "..."
         msg += f" (got {shown})"
@@ -470,9 +527,9 @@ class _Merged:
         """The file that set ``key`` last (the defining file for the table itself)."""
         return self.origins.get(key or "", self.src)
 
-    def resolve(self, path: list[str], on_error: Any, found: set[str]) -> Any:
+    def resolve(self, path: list[str], on_error: Any, found: set[str], refs: _Refs | None = None) -> Any:
         """The table with its secret references resolved, each relative to the file that wrote it."""
-        return {k: _resolve_refs(v, [*path, k], on_error, self.origin(k).path.parent, found)
+        return {k: _resolve_refs(v, [*path, k], on_error, self.origin(k).path.parent, found, refs)
                 for k, v in self.table.items()}
 
 
@@ -481,11 +538,19 @@ def load_config(
     registry: ComponentRegistry | None = None,
     *,
     call_hooks: bool = True,
+    check_env: bool = True,
+    check_files: bool = True,
 ) -> PipelineConfig:
-    """Parse, merge and validate TOML files. Raises :class:`ConfigError` listing every problem."""
+    """Parse, merge and validate TOML files. Raises :class:`ConfigError` listing every problem.
+
+    ``check_env=False`` accepts ``{ env = ... }`` references to unset variables and ``check_files=False``
+    ``{ file = ... }`` references to missing files (``livepipe validate --no-env`` / ``--offline``): their
+    values are placeholders, not validated, and such a configuration cannot run.
+    """
     from livepipe import plugins
 
     registry = registry or plugins.registry()
+    refs = _Refs(check_env, check_files)
     sources = [p if isinstance(p, ConfigText) else Path(p) for p in paths]
     files = [p.path if isinstance(p, ConfigText) else p for p in sources]
     issues: list[ConfigIssue] = []
@@ -569,25 +634,49 @@ def load_config(
             key, msg = _describe_pydantic_error(err, GlobalConfig, set())
             issue(globals_src, ["livepipe", *key.split(".")], "livepipe", key, msg)
 
-    # ---- credentials ---------------------------------------------------------------------
+    # ---- credentials: by the registered schema (without one, every value is secret) ----------
     secret_paths: set[str] = set()
+    url_paths: set[str] = set()
     resolved_creds: dict[str, dict[str, Any]] = {}
+    credential_specs: dict[str, CredentialSpec] = {}
+    schema = registry.credential_schema
     from pydantic import SecretStr
 
     for name, merged in credentials.items():
         found: set[str] = set()
+        qual = f"credentials.{name}"
 
-        def cred_err(path: list[str], msg: str, merged: _Merged = merged, name: str = name) -> None:
-            issue(merged.origin(path[2]), path, f"credentials.{name}", path[-1], msg)
+        def cred_err(path: list[str], msg: str, merged: _Merged = merged, qual: str = qual) -> None:
+            issue(merged.origin(path[2] if len(path) > 2 else None), path, qual, path[-1], msg)
 
-        values = merged.resolve(["credentials", name], cred_err, found)
+        values = merged.resolve(["credentials", name], cred_err, found, refs)
         secret_paths |= found
+        declared = secret_fields(schema) if schema is not None else None
+        if schema is not None:
+            as_written: dict[str, str] = {}
+            for k in values:
+                if k.lower() in as_written:
+                    cred_err(["credentials", name, k], f"given twice (also as '{as_written[k.lower()]}'); "
+                                                      "keys are not case-sensitive: keep one")
+                as_written.setdefault(k.lower(), k)
+            lowered_unresolved = {p.lower() for p in refs.unresolved}
+            try:
+                model = schema.model_validate({k.lower(): v for k, v in values.items()})
+                line = merged.src.locator.find(["credentials", name])
+                credential_specs[name] = CredentialSpec(name, model, str(merged.src.path), line)
+            except ValidationError as e:
+                for err in e.errors():
+                    if _at_unresolved(err, qual.lower(), lowered_unresolved):
+                        continue
+                    key, msg = _describe_pydantic_error(err, schema, declared or set())
+                    shown = as_written.get(key, key)
+                    issue(merged.origin(shown), ["credentials", name, shown], qual, shown, msg)
         out: dict[str, Any] = {}
         for k, v in values.items():
-            is_secret = f"credentials.{name}.{k}" in found or any(h in k.lower() for h in _CREDENTIAL_SECRET_HINTS)
-            if is_secret:
+            if f"credentials.{name}.{k}" in found or declared is None or k.lower() in declared:
                 secret_paths.add(f"credentials.{name}.{k}")
-                out[k] = SecretStr(v) if isinstance(v, str) else v
+                out[k] = [SecretStr(x) if isinstance(x, str) else x for x in v] if isinstance(v, list) else (
+                    SecretStr(v) if isinstance(v, str) else v)
             else:
                 out[k] = v
         resolved_creds[name] = out
@@ -628,19 +717,24 @@ def load_config(
         def comp_err(path: list[str], msg: str, merged: _Merged = merged, qual: str = qual) -> None:
             issue(merged.origin(path[2]), path, qual, ".".join(path[2:]), msg)
 
-        values = merged.resolve([section, cid], comp_err, found)
+        values = merged.resolve([section, cid], comp_err, found, refs)
         model = reg.cls.Config
-        declared_secret = secret_fields(model)
+        nested_secret, nested_urls = declared_paths(model)
+        declared_urls = {p.split(".")[0] for p in nested_urls}
         prefix = f"{section}.{cid}."  # (an id may itself hold a dot: that is reported, but must not leak)
-        sec_keys = {p[len(prefix):] for p in found if p.startswith(prefix)} | declared_secret
-        secret_paths |= found | {f"{section}.{cid}.{k}" for k in declared_secret}
+        sec_keys = {p[len(prefix):] for p in found if p.startswith(prefix)} | {p.split(".")[0] for p in nested_secret}
+        secret_paths |= found | {f"{section}.{cid}.{k}" for k in nested_secret}
+        url_paths |= {f"{section}.{cid}.{k}" for k in nested_urls}
         try:
             cfg = model.model_validate(values)
         except ValidationError as e:
-            for err in e.errors():
-                key, msg = _describe_pydantic_error(err, model, {k.split(".")[0] for k in sec_keys})
+            errors = [err for err in e.errors() if not _at_unresolved(err, f"{section}.{cid}", refs.unresolved)]
+            for err in errors:
+                key, msg = _describe_pydantic_error(err, model, {k.split(".")[0] for k in sec_keys}, declared_urls)
                 issue(merged.origin(key.split(".")[0]), [section, cid, *key.split(".")], qual, key or None, msg)
-            continue
+            if errors:
+                continue
+            cfg = model.model_construct(**values)  # placeholders for unresolved references: validate only
         specs[cid] = ComponentSpec(cid, role, type_name, cfg, table, str(src.path), src.locator.find([section, cid]),
                                    sec_keys)
 
@@ -666,13 +760,13 @@ def load_config(
                 display.setdefault(top, []).extend(value)
             elif isinstance(value, dict):
                 display[top] = merge_tables(display.get(top, {}), value)
-    display = _redact(display, [], secret_paths)
+    display = _redact(display, [], secret_paths, url_paths)
 
     if issues:
         raise ConfigError(issues)
 
     config = PipelineConfig(files, settings, resolved_creds, specs, sim_cfg, tests, display,
-                            {str(src.path): src.locator for src in loaded})
+                            {str(src.path): src.locator for src in loaded}, credential_specs)
 
     # ---- graph checks (inputs, outputs, cycles) ------------------------------------------
     from livepipe.runtime.graph import check_graph

@@ -7,6 +7,7 @@ replaced and chosen sinks mocked, so nothing touches the network or an account::
     name = "links get flagged"
     mocks = ["ban", "say"]                 # these sinks become captures (never called)
     env = { AUTOMOD_LEVEL = "strict" }     # set while this test's config is loaded and run
+    # allow_actions = ["ban"]              # opt in: these action sinks act for real (default: dry run)
 
     [[tests.inputs]]
     insert_at = "automod"                  # a source, processor or sink id
@@ -25,6 +26,11 @@ replaced and chosen sinks mocked, so nothing touches the network or an account::
     ]
 
     no_outputs_from = ["automod.ban"]      # these produce nothing in this test
+
+Action sinks (``bilibili.ban``, ``bilibili.send``, ``bilibili.room`` and every plugin sink that
+declares ``action = True``) that a test does not mock run with ``dry_run = true``: they validate
+each action and report outcome ``dry_run`` on their ``results`` output, but never act on a room.
+A test that must really act (against a simulator) lists those sinks in ``allow_actions``.
 
 Each test loads the configuration anew (with its ``env``), so tests never share state.
 """
@@ -47,7 +53,7 @@ import anyio
 from livepipe.config import ConfigError, load_config, tomllib
 from livepipe.errors import ConfigurationError
 
-TEST_KEYS = {"name", "inputs", "outputs", "no_outputs_from", "mocks", "env"}
+TEST_KEYS = {"name", "inputs", "outputs", "no_outputs_from", "mocks", "env", "allow_actions"}
 INPUT_KEYS = {"insert_at", "events", "bilibili", "room_id"}
 OUTPUT_KEYS = {"extract_from", "conditions", "count", "match"}
 CONDITION_TYPES = ("equals", "contains", "matches", "json_subset")
@@ -59,6 +65,10 @@ class TestResult:
 
     name: str
     failures: list[str] = field(default_factory=list)
+    #: action sinks that ran with dry_run = true in this test
+    dry_run: list[str] = field(default_factory=list)
+    #: action sinks that really acted (the test listed them in allow_actions)
+    acted: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -141,7 +151,20 @@ def _check_condition(cond: dict[str, Any], event: dict[str, Any]) -> str | None:
     return None
 
 
-def _validate(test: dict[str, Any], index: int, ids: set[str]) -> str:
+def action_sinks(tables: dict[str, Any]) -> set[str]:
+    """Ids of the sinks whose type declares ``action = True`` (they act on a live service)."""
+    from livepipe import plugins
+
+    registry = plugins.registry()
+    out = set()
+    for sid, table in (tables.get("sinks") or {}).items():
+        reg = registry.get(table.get("type", ""), "sink") if isinstance(table, dict) else None
+        if reg is not None and getattr(reg.cls, "action", False):
+            out.add(sid)
+    return out
+
+
+def _validate(test: dict[str, Any], index: int, ids: set[str], actions: set[str]) -> str:
     name = str(test.get("name") or f"test #{index + 1}")
     where = f"[[tests]] '{name}'"
     unknown = set(test) - TEST_KEYS
@@ -174,6 +197,12 @@ def _validate(test: dict[str, Any], index: int, ids: set[str]) -> str:
     for m in test.get("mocks", []):
         if m not in ids:
             raise TestDefinitionError(f"{where}: mocks: {m!r} names no component")
+    for a in test.get("allow_actions", []):
+        if a not in actions:
+            raise TestDefinitionError(f"{where}: allow_actions: {a!r} is not an action sink; action sinks in this "
+                                      f"config: {', '.join(sorted(actions)) or '(none)'}")
+        if a in test.get("mocks", []):
+            raise TestDefinitionError(f"{where}: {a!r} is in both mocks and allow_actions; keep one")
     return name
 
 
@@ -187,7 +216,10 @@ def _events_for(inp: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def build_test_config(tables: dict[str, Any], test: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The pipeline tables for one test, and capture sink id -> what it extracts."""
+    """The pipeline tables for one test, and capture sink id -> what it extracts.
+
+    Action sinks neither mocked nor listed in ``allow_actions`` get ``dry_run = true``.
+    """
     t = json.loads(json.dumps({k: v for k, v in tables.items() if k != "tests"}))
     t.pop("simulator", None)
     sources = t.get("sources", {})
@@ -207,6 +239,8 @@ def build_test_config(tables: dict[str, Any], test: dict[str, Any]) -> tuple[dic
     for m in test.get("mocks", []):
         if m in sinks:
             sinks[m] = {"type": "testing.capture", "inputs": sinks[m].get("inputs", [])}
+    for sid in action_sinks(t) - set(test.get("allow_actions", [])):
+        sinks[sid]["dry_run"] = True
     captures: dict[str, str] = {}
     wanted = [o["extract_from"] for o in test.get("outputs", [])] + list(test.get("no_outputs_from", []))
     for n, what in enumerate(dict.fromkeys(wanted)):
@@ -224,10 +258,13 @@ def run_test(paths: list[Path], tables: dict[str, Any], test: dict[str, Any], in
 
     from livepipe import testing
     from livepipe.runner import run_config
+    from livepipe.runtime.pipeline import PipelineError
 
     ids = {*tables.get("sources", {}), *tables.get("processors", {}), *tables.get("sinks", {})}
-    name = _validate(test, index, ids)
-    result = TestResult(name)
+    actions = action_sinks(tables)
+    name = _validate(test, index, ids, actions)
+    rehearsed = actions - set(test.get("mocks", [])) - set(test.get("allow_actions", []))
+    result = TestResult(name, dry_run=sorted(rehearsed), acted=sorted(test.get("allow_actions", [])))
     config_tables, captures = build_test_config(tables, test)
     testing.install()
     with _environment(test.get("env", {})), tempfile.TemporaryDirectory() as tmp:
@@ -240,7 +277,12 @@ def run_test(paths: list[Path], tables: dict[str, Any], test: dict[str, Any], in
             return result
         config.files = list(paths)  # relative paths resolve against the real config's directory
         testing.captured.clear()
-        anyio.run(lambda: run_config(config), backend="asyncio")
+        try:
+            anyio.run(lambda: run_config(config), backend="asyncio")
+        except (PipelineError, ConfigError) as e:
+            result.failures.append(f"the test pipeline could not run: {e}\n      fix that component's configuration, "
+                                   "or list it in this test's mocks to replace it with a capture")
+            return result
         got: dict[str, list[dict[str, Any]]] = {
             what: [e.to_dict() for e in testing.captured.get(cap, [])] for what, cap in captures.items()
         }
@@ -298,12 +340,15 @@ def run_tests(paths: list[Path], out: Any = None) -> tuple[int, int]:
             res = run_test(paths, tables, test, i)
         except TestDefinitionError as e:
             res = TestResult(str(test.get("name") or f"test #{i + 1}"), [str(e)])
+        notes = [f"dry run: {', '.join(res.dry_run)}"] if res.dry_run else []
+        notes += [f"allowed to act: {', '.join(res.acted)}"] if res.acted else []
+        dry = f"  ({'; '.join(notes)})" if notes else ""
         if res.passed:
             passed += 1
-            print(f"  ok    {res.name}", file=out)
+            print(f"  ok    {res.name}{dry}", file=out)
         else:
             failed += 1
-            print(f"  FAIL  {res.name}", file=out)
+            print(f"  FAIL  {res.name}{dry}", file=out)
             for f in res.failures:
                 print(f"    {f}", file=out)
     print(f"{passed} passed, {failed} failed", file=out)

@@ -11,7 +11,8 @@ naming each file that is out of date. What is generated:
 * ``docs/reference/globals.md``: the same table for ``[livepipe]``, ``[livepipe.metrics]`` and ``[simulator]``.
 * ``docs/event.schema.json``: JSON Schema (draft 2020-12) of the event JSON form.
 * Regions between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` in
-  hand-written pages (the kinds table in ``docs/events.md``, the command table and help in ``docs/cli.md``)
+  hand-written pages (the kinds table in ``docs/events.md``, the command table and help in ``docs/cli.md``,
+  the credential keys in ``docs/credentials.md``)
   and between ``# BEGIN GENERATED: name`` / ``# END GENERATED: name`` in ``mkdocs.yml`` (the nav
   entries of the component and Bilibili pages that exist).
 
@@ -44,7 +45,7 @@ from livepipe.component import Component
 from livepipe.events import _FIELDS, KINDS, SCHEMA_VERSION
 from livepipe.plugins import DEFAULT_PLUGINS
 from livepipe.registry import ComponentRegistry, Registration
-from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, secret_fields
+from livepipe.schema import ProcessorConfig, SinkConfig, SourceConfig, secret_fields, url_fields
 
 #: The repository root (the directory holding ``docs/`` and ``mkdocs.yml``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ GLOBALS_MD = Path("docs/reference/globals.md")
 EVENT_SCHEMA = Path("docs/event.schema.json")
 EVENTS_MD = Path("docs/events.md")
 CLI_MD = Path("docs/cli.md")
+CREDENTIALS_MD = Path("docs/credentials.md")
 MKDOCS_YML = Path("mkdocs.yml")
 
 ROLES = ("source", "processor", "sink")
@@ -361,6 +363,7 @@ def default_text(value: Any) -> str:
 def field_docs(model: type[BaseModel], *, skip: Iterable[str] = ()) -> list[FieldDoc]:
     """Documented keys of a config model, in declaration order (``skip`` leaves some out)."""
     secrets = secret_fields(model)
+    urls = url_fields(model)
     skip = set(skip)
     out = []
     for name, info in model.model_fields.items():
@@ -370,6 +373,8 @@ def field_docs(model: type[BaseModel], *, skip: Iterable[str] = ()) -> list[Fiel
         required = info.is_required()
         default = "" if required else default_text(info.get_default(call_default_factory=True))
         t = type_text(info.annotation)
+        if name in urls:  # a Url: its password is redacted wherever it is shown
+            t = t.replace("str", "url")
         c = _constraints(info)
         out.append(FieldDoc(key, f"{t} ({c})" if c else t, default, required, name in secrets, info.description or ""))
     return out
@@ -519,6 +524,14 @@ def render_components(registry: ComponentRegistry | None = None) -> str:
             assert reg is not None
             parts.append(_component_section(name, reg))
     return "\n".join(parts).rstrip() + "\n"
+
+
+def render_credential_keys() -> str:
+    """The table of ``[credentials.NAME]`` keys, from the credential schema the built-in plugins register."""
+    schema = builtin_registry().credential_schema
+    if schema is None:
+        return "No credential schema is registered: every credential value is treated as secret."
+    return render_table(field_docs(schema))
 
 
 def render_globals() -> str:
@@ -780,6 +793,7 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
         (EVENTS_MD, "kinds", lambda _t: render_kinds(), "html"),
         (CLI_MD, "cli-help", lambda _t: render_cli_help(), "html"),
         (CLI_MD, "cli-commands", lambda _t: render_cli_table(), "html"),
+        (CREDENTIALS_MD, "credential-keys", lambda _t: render_credential_keys(), "html"),
         (MKDOCS_YML, "components-nav",
          lambda t: render_nav("components", root, _region_indent(t, "components-nav")), "hash"),
         (MKDOCS_YML, "bilibili-nav", lambda t: render_nav("bilibili", root, _region_indent(t, "bilibili-nav")), "hash"),

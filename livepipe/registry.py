@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from livepipe.component import Component, Processor, Sink, Source
 from livepipe.errors import PluginError
+from livepipe.schema import CredentialConfig
 
 __all__ = [
     "ComponentRegistry",
@@ -40,6 +41,7 @@ class ComponentRegistry:
     def __init__(self) -> None:
         self._types: dict[tuple[str, str], Registration] = {}
         self._current_plugin = "?"
+        self._credentials: tuple[type[CredentialConfig], str] | None = None
 
     def register(self, cls: type[Component]) -> type[Component]:
         """Register a component class (also usable as a decorator)."""
@@ -47,6 +49,9 @@ class ComponentRegistry:
             raise RegistryError(f"plugin {self._current_plugin!r}: {cls!r} is not a Source, Processor or Sink class")
         if not cls.type_name:
             raise RegistryError(f"plugin {self._current_plugin!r}: {cls.__name__} has no type_name")
+        if issubclass(cls, Sink) and cls.action and "dry_run" not in cls.Config.model_fields:
+            raise RegistryError(f"plugin {self._current_plugin!r}: {cls.__name__} declares action = True but its "
+                                "Config has no dry_run key; add `dry_run: bool = field(False, ...)` and honour it")
         key = (cls.role, cls.type_name)
         prev = self._types.get(key)
         if prev is not None and prev.cls is not cls:
@@ -57,11 +62,30 @@ class ComponentRegistry:
         self._types[key] = Registration(cls, self._current_plugin)
         return cls
 
+    def register_credentials(self, model: type[CredentialConfig]) -> type[CredentialConfig]:
+        """Declare the schema of ``[credentials.NAME]`` tables: every key, and which ones are secret.
+
+        One schema per process (the Bilibili plugin registers its own); a second one is an error.
+        """
+        if not (isinstance(model, type) and issubclass(model, CredentialConfig)):
+            raise RegistryError(f"plugin {self._current_plugin!r}: {model!r} is not a CredentialConfig subclass")
+        if self._credentials is not None and self._credentials[0] is not model:
+            raise RegistryError(f"the credential schema is registered twice: by plugin {self._credentials[1]!r} and "
+                                f"by plugin {self._current_plugin!r}; uninstall one of them")
+        self._credentials = (model, self._current_plugin)
+        return model
+
+    @property
+    def credential_schema(self) -> type[CredentialConfig] | None:
+        """The registered ``[credentials.NAME]`` schema, or None (then every credential value is secret)."""
+        return self._credentials[0] if self._credentials else None
+
     def with_types(self, *classes: type[Component], plugin: str = "__main__") -> ComponentRegistry:
         """A copy of this registry with ``classes`` added, for types a program defines for itself only
         (the embedding API's handlers); this registry is unchanged."""
         copy = ComponentRegistry()
         copy._types = dict(self._types)
+        copy._credentials = self._credentials
         copy._current_plugin = plugin
         for cls in classes:
             copy.register(cls)

@@ -9,28 +9,63 @@ fields with :func:`field`::
     class Config(ProcessorConfig):
         words: list[str] = field(description="words to look for")
         token: Secret = field(description="API token", secret=True)
+        endpoint: Url = field(description="where to send them")   # a password in it is never shown
+
+Secrets are decided by this declaration only (never by guessing from a key's name): a ``Secret``
+field (or ``secret=True``) is shown as ``<redacted>`` by ``livepipe config show`` and in errors,
+and a ``Url`` field (or ``list[Url]``) has the password of its ``user:password@`` part redacted
+wherever it is shown (``config show``, errors, reprs); components log it through :func:`redact_url`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from livepipe.preflight import Problems
+
 __all__ = [
+    "REDACTED",
     "ComponentConfig",
+    "CredentialConfig",
     "OnError",
     "ProcessorConfig",
     "Secret",
     "SinkConfig",
     "SourceConfig",
+    "Url",
     "WhenFull",
+    "declared_paths",
     "field",
+    "redact_url",
+    "redact_urls",
     "secret_fields",
+    "url_fields",
 ]
 
 #: A secret string: redacted in reprs, logs, ``config show``; read it with ``.get_secret_value()``.
 Secret = SecretStr
+
+
+
+class _UrlMark:
+    """Marks a ``str`` field as a URL whose userinfo password is a secret (see :data:`Url`)."""
+
+    def __repr__(self) -> str:
+        return "Url"
+
+
+_URL = _UrlMark()
+
+#: A URL string (``nats://user:pw@host:4222``, ``https://proxy``): its password is redacted wherever shown.
+Url = Annotated[str, _URL]
+
+#: What a redacted value (or URL password) is shown as.
+REDACTED = "<redacted>"
 
 #: What a consumer's input buffer does when full: wait, drop the new event, or drop the oldest.
 WhenFull = Literal["block", "drop_newest", "drop_oldest"]
@@ -41,22 +76,48 @@ OnPersistentFailure = Literal["stop", "alert"]
 _MISSING: Any = ...
 
 
-def field(default: Any = _MISSING, *, description: str, secret: bool = False, **kwargs: Any) -> Any:
-    """Declare a config key with a description (required for the docs). Omit ``default`` to require it."""
+def field(default: Any = _MISSING, *, description: str, secret: bool = False, also: tuple[str, ...] = (),
+          **kwargs: Any) -> Any:
+    """Declare a config key with a description (required for the docs). Omit ``default`` to require it.
+
+    ``secret=True`` marks the value secret (a ``Secret`` type does too); ``also`` lists names people
+    mistakenly use for this key, so an unknown key can be answered with "did you mean ...".
+    """
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
     if secret:
         extra["secret"] = True
+    if also:
+        extra["also"] = list(also)
     if "default_factory" in kwargs:
         return Field(description=description, json_schema_extra=extra or None, **kwargs)
     return Field(default, description=description, json_schema_extra=extra or None, **kwargs)
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's config table. Unknown keys are rejected."""
+    """Base of every component's config table. Unknown keys are rejected; reprs hide URL passwords."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True)
 
     type: str = field(description="the component type, as listed by `livepipe plugins`")
+
+    def __repr_args__(self) -> Any:
+        urls = url_fields(type(self))
+        for name, value in super().__repr_args__():
+            yield name, (redact_urls(value) if name in urls else value)
+
+
+class CredentialConfig(BaseModel):
+    """Base of the schema of ``[credentials.NAME]`` tables (registered with ``registry.register_credentials``).
+
+    Every key is declared, secret or not; unknown keys are rejected. Keys are matched without regard
+    to case (``SESSDATA`` is ``sessdata``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    def preflight(self, name: str, config_dir: Path) -> Problems:
+        """Problems on this machine that would make this credential unusable (``livepipe validate``)."""
+        return iter(())
 
 
 class SourceConfig(ComponentConfig):
@@ -116,3 +177,84 @@ def _mentions_secret(annotation: Any) -> bool:
     if annotation is SecretStr:
         return True
     return any(_mentions_secret(a) for a in getattr(annotation, "__args__", ()) or ())
+
+
+def url_fields(model: type[BaseModel]) -> set[str]:
+    """Names of the fields declared :data:`Url` (also ``Url | None``, ``list[Url]``)."""
+    return {name for name, info in model.model_fields.items()
+            if any(m is _URL for m in info.metadata) or _mentions_url(info.annotation)}
+
+
+def _mentions_url(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is Annotated:
+        return any(m is _URL for m in typing.get_args(annotation)[1:])
+    return any(_mentions_url(a) for a in typing.get_args(annotation))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the secret part of its ``user:password@`` replaced by ``<redacted>``.
+
+    ``nats://alice:pw@host:4222`` becomes ``nats://alice:<redacted>@host:4222``; a lone userinfo
+    (``nats://TOKEN@host``, a token for NATS) is redacted whole. Errs on the safe side: the last
+    ``@`` ends the userinfo, so a password holding ``/``, ``?`` or ``#`` unescaped is hidden too.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at < 0:
+        return url
+    userinfo, tail = rest[:at], rest[at:]
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:{REDACTED}" if colon and user and "/" not in user else REDACTED
+    return f"{scheme}{sep}{shown}{tail}"
+
+
+def redact_urls(value: Any) -> Any:
+    """:func:`redact_url` applied to a string, or to each string of a list or tuple."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_urls(v) for v in value)
+    return value
+
+
+def declared_paths(model: type[BaseModel]) -> tuple[set[str], set[str]]:
+    """Dotted paths of the secret and of the URL keys of ``model``, nested tables included.
+
+    A key inside a list or a table of tables is written with ``*`` for the index or name
+    (``routes.*.token``). Returns ``(secret paths, url paths)``.
+    """
+    secrets: set[str] = set()
+    urls: set[str] = set()
+
+    def walk(m: type[BaseModel], prefix: str, seen: tuple[type[BaseModel], ...]) -> None:
+        own_secrets, own_urls = secret_fields(m), url_fields(m)
+        for name, info in m.model_fields.items():
+            path = f"{prefix}{name}"
+            if name in own_secrets:
+                secrets.add(path)
+            elif name in own_urls:
+                urls.add(path)
+            else:
+                for sub, many in _nested(info.annotation):
+                    if sub not in seen:
+                        walk(sub, f"{path}.*." if many else f"{path}.", (*seen, sub))
+
+    walk(model, "", (model,))
+    return secrets, urls
+
+
+def _nested(annotation: Any, many: bool = False) -> Iterator[tuple[type[BaseModel], bool]]:
+    """Models inside an annotation, and whether they sit in a list or a table of tables."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation, many
+        return
+    origin = typing.get_origin(annotation)
+    container = origin in (list, tuple, set, frozenset, dict) or (
+        isinstance(origin, type) and issubclass(origin, (typing.Sequence, typing.Mapping)))  # type: ignore[arg-type]
+    args = typing.get_args(annotation)
+    if origin is dict or (isinstance(origin, type) and issubclass(origin, typing.Mapping)):  # type: ignore[arg-type]
+        args = args[1:]  # only the values of a table
+    for a in args:
+        yield from _nested(a, many or container)

@@ -264,10 +264,10 @@ def test_file_secret(tmp_path):
 def test_literal_secret_redacted_in_display(tmp_path):
     cfg = load_config([write(tmp_path, GOOD + "[sinks.tok]\ntype = \"t.token\"\ninputs = [\"src\"]\n"
                                               "token = \"literal-secret-xyz\"\n"
-                                              "[credentials.main]\nSESSDATA = \"sess-abc-999\"\nuid = 5\n")])
+                                              "[credentials.main]\nSESSDATA = \"sess-abc-999\"\ndedeuserid = 5\n")])
     assert cfg.display["sinks"]["tok"]["token"] == "<redacted>"
     assert cfg.display["credentials"]["main"]["SESSDATA"] == "<redacted>"
-    assert cfg.display["credentials"]["main"]["uid"] == 5
+    assert cfg.display["credentials"]["main"]["dedeuserid"] == 5
     assert "sess-abc-999" not in repr(cfg.credentials)
 
 
@@ -321,6 +321,9 @@ path = "out.jsonl"
 
 def test_cli_validate_exit_codes(tmp_path):
     good = write(tmp_path, REAL_GOOD, "good.toml")
+    r = cli("validate", str(good))
+    assert r.returncode == 78 and "replay file" in r.stderr  # the recording is not there yet
+    (tmp_path / "events.jsonl").write_text("")
     r = cli("validate", str(good))
     assert r.returncode == 0, r.stderr
     bad = write(tmp_path, REAL_GOOD.replace('path = "out.jsonl"', 'path = "out.jsonl"\nbufer = 3'), "bad.toml")

@@ -42,7 +42,7 @@ def test_generated_docs_are_up_to_date():
 
 def test_check_mode_reports_stale_files_and_write_fixes_them(tmp_path, capsys):
     # regions of hand-written files are only rewritten when the file exists; copy them in
-    for rel in (docgen.EVENTS_MD, docgen.CLI_MD, docgen.MKDOCS_YML):
+    for rel in (docgen.EVENTS_MD, docgen.CLI_MD, docgen.CREDENTIALS_MD, docgen.MKDOCS_YML):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
     assert docgen.main(["--check", "--root", str(tmp_path)]) == 1
@@ -174,8 +174,9 @@ def test_event_schema_describes_the_json_form():
 
 def _validate(path: Path, env: dict[str, str] | None = None, with_files: list[Path] | None = None,
               ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    # --offline: examples name files (cookies, recordings) that only the user's machine has
     return subprocess.run(
-        [sys.executable, "-m", "livepipe", "validate", *map(str, with_files or []), str(path)],
+        [sys.executable, "-m", "livepipe", "validate", "--offline", *map(str, with_files or []), str(path)],
         capture_output=True, text=True, env=env or _cli_env(), timeout=120,
     )  # fmt: skip
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from livepipe.bilibili.credential import COOKIE_KEYS
-from livepipe.bilibili.open_source import CREDENTIAL_KEYS as OPEN_CREDENTIAL_KEYS
+from livepipe.bilibili.credential import BilibiliCredentialConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,10 +18,8 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-#: what a [credentials.NAME] table accepts, in the spelling the docs use: the web cookies
-#: (livepipe/bilibili/credential.py) or an open-platform app (livepipe/bilibili/open_source.py)
-WEB_CREDENTIAL_KEYS = set(COOKIE_KEYS) | {"cookie_file", "refresh_token"}
-CREDENTIAL_KEYS = WEB_CREDENTIAL_KEYS | set(OPEN_CREDENTIAL_KEYS)
+#: what a [credentials.NAME] table accepts: the declared credential schema (livepipe/bilibili/credential.py)
+CREDENTIAL_KEYS = set(BilibiliCredentialConfig.model_fields)
 
 
 def _toml_blocks() -> list[tuple[str, dict]]:
@@ -54,9 +51,10 @@ def test_every_credential_table_in_docs_and_examples_uses_the_real_keys():
 
 def test_credential_key_names_on_the_credentials_page_are_the_real_ones():
     text = (DOCS / "credentials.md").read_text(encoding="utf-8")
-    table = text[text.index("| key | cookie | needed for |"):].split("\n\n", 1)[0]
-    listed = set(re.findall(r"^\| `([a-z_0-9]+)`", table, re.M)) | set(re.findall(r"`([a-z_0-9]+)`", table))
-    assert WEB_CREDENTIAL_KEYS <= listed, WEB_CREDENTIAL_KEYS - listed
+    table = text.split("<!-- BEGIN GENERATED: credential-keys -->")[1]
+    table = table.split("<!-- END GENERATED: credential-keys -->")[0]
+    listed = set(re.findall(r"^\| `([a-z_0-9]+)`", table, re.M))
+    assert listed == CREDENTIAL_KEYS, listed ^ CREDENTIAL_KEYS
 
 
 def test_the_command_table_lists_every_command_the_cli_has():

@@ -22,7 +22,7 @@ PACKAGE = ROOT / "livepipe"
 #: Layers, bottom first: module-name prefixes (``livepipe.`` left out). A module's layer is the one
 #: whose prefix matches it longest.
 LAYERS: list[tuple[str, ...]] = [
-    ("events", "views", "clock", "lograte", "schema", "component", "registry", "errors"),
+    ("events", "views", "clock", "lograte", "schema", "component", "registry", "errors", "preflight"),
     ("config",),
     ("plugins", "hookspecs"),
     ("runtime",),

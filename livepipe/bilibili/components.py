@@ -9,7 +9,10 @@ from livepipe.registry import ComponentRegistry
 @hookimpl
 def livepipe_register_components(registry: ComponentRegistry) -> None:
     """Register the built-in Bilibili component types."""
+    from livepipe.bilibili.credential import BilibiliCredentialConfig
     from livepipe.bilibili.source import DanmakuSource
+
+    registry.register_credentials(BilibiliCredentialConfig)
 
     registry.register(DanmakuSource)
     from livepipe.bilibili.open_source import OpenSource

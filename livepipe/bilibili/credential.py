@@ -12,9 +12,80 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from livepipe.errors import ConfigurationError
+from livepipe.preflight import Problem, Problems, private_file
+from livepipe.schema import CredentialConfig, Secret
+from livepipe.schema import field as cfg_field
+
+
+class BilibiliCredentialConfig(CredentialConfig):
+    """The keys of a ``[credentials.NAME]`` table: one Bilibili account's cookies, or an open platform app's keys.
+
+    Keys are matched without regard to case, so the cookie names (``SESSDATA``, ``DedeUserID``) work too.
+    """
+
+    cookie_file: str | None = cfg_field(
+        None, description="read every cookie from this file (written by `livepipe login`, or a browser export); "
+        "relative to the config file; keys given in the table win. Must be private (`chmod 600`)",
+        also=("cookies", "cookie_path", "cookies_file"),
+    )
+    sessdata: Secret | None = cfg_field(None, description="the `SESSDATA` cookie: the login session", secret=True)
+    bili_jct: Secret | None = cfg_field(None, description="the `bili_jct` cookie: the csrf token every action needs "
+                                    "(missing: -111)", secret=True, also=("csrf", "jct"))
+    dedeuserid: int | str | None = cfg_field(
+        None, description="the `DedeUserID` cookie: the account's uid, checked against the session",
+        also=("uid", "mid", "user_id", "dede_user_id"),
+    )
+    buvid3: str | None = cfg_field(None, description="device id cookie used by getDanmuInfo (fetched when missing)",
+                               also=("buvid",))
+    buvid4: str | None = cfg_field(None, description="second device id cookie (optional)")
+    refresh_token: Secret | None = cfg_field(
+        None, description="the refresh token (`ac_time_value`): enables automatic cookie refresh", secret=True,
+        also=("refresh",),
+    )
+    ac_time_value: Secret | None = cfg_field(None, description="the same refresh token under its cookie name; give "
+                                         "one of `refresh_token` and `ac_time_value`", secret=True)
+    bili_ticket: Secret | None = cfg_field(None, description="the `bili_ticket` cookie (optional; lowers risk control)",
+                                       secret=True, also=("ticket",))
+    # the open platform (bilibili.open): an app's keys and the streamers' identity codes
+    app_id: int | str | None = cfg_field(None, description="open platform: the project's id (项目ID)",
+                                         also=("appid", "project_id"))
+    access_key_id: Secret | None = cfg_field(None, description="open platform: the developer's access_key_id",
+                                             secret=True, also=("access_key", "key_id"))
+    access_key_secret: Secret | None = cfg_field(None, description="open platform: the developer's "
+                                                 "access_key_secret", secret=True, also=("secret", "key_secret"))
+    code: Secret | None = cfg_field(None, description="open platform: a streamer's identity code (身份码)",
+                                    secret=True, also=("identity_code", "idcode"))
+    codes: list[Secret] | None = cfg_field(None, description="open platform: several identity codes, one room each",
+                                           secret=True)
+
+    @field_validator("dedeuserid")
+    @classmethod
+    def _uid_is_a_number(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, str) and not v.strip().isdigit():
+            raise ValueError("DedeUserID must be a number (the account's uid)")
+        if isinstance(v, int) and (isinstance(v, bool) or v <= 0):
+            raise ValueError("DedeUserID must be a positive number (the account's uid)")
+        return v
+
+    def preflight(self, name: str, config_dir: Path) -> Problems:
+        """The cookie file must exist, be private to this user, and hold Bilibili cookies."""
+        if not self.cookie_file:
+            return
+        p = Path(self.cookie_file).expanduser()
+        p = p if p.is_absolute() else config_dir / p
+        found = list(private_file(p, "cookie_file", "cookie file"))
+        if not found:
+            from livepipe.bilibili.cookies import read_cookie_file
+
+            try:
+                read_cookie_file(p)
+            except CredentialError as e:
+                found.append(Problem("cookie_file", f"{e} — log in again with `livepipe login --out {p}`"))
+        yield from found
+
 
 #: Config keys (case-insensitive) and the cookie each one is.
 COOKIE_KEYS = {
@@ -26,7 +97,6 @@ COOKIE_KEYS = {
     "ac_time_value": "ac_time_value",
     "bili_ticket": "bili_ticket",
 }
-SECRET_COOKIES = {"SESSDATA", "bili_jct", "ac_time_value", "bili_ticket"}
 
 
 class CredentialError(ConfigurationError, ValueError):
@@ -131,6 +201,8 @@ class Credential:
                 continue
             if k in ("refresh_token",):
                 k = "ac_time_value"
+            if k not in COOKIE_KEYS and k in BilibiliCredentialConfig.model_fields:
+                continue  # an open platform key: not a cookie
             if k not in COOKIE_KEYS:
                 raise CredentialError(
                     f"credentials.{name}: unknown key '{key}'; valid keys: cookie_file, "

@@ -38,7 +38,7 @@ from livepipe.bilibili.source import SIMULATOR_CREDENTIAL, DanmakuSource, tune_g
 from livepipe.component import Emit, Source
 from livepipe.errors import ConfigurationError
 from livepipe.events import Event, make_event
-from livepipe.schema import Secret, SourceConfig
+from livepipe.schema import Secret, SourceConfig, Url
 from livepipe.schema import field as cfg_field
 
 #: the keys a ``[credentials.NAME]`` table for the open platform may hold
@@ -63,7 +63,7 @@ class OpenSourceConfig(SourceConfig):
         "`access_key_secret` and `code` (or `codes`); keys given here win. With an embedded `[simulator]`, an "
         "empty `[credentials.simulator]` registers a demo app watching every simulated room",
     )
-    base_url: str | None = cfg_field(
+    base_url: Url | None = cfg_field(
         None, description="base URL of the open platform API (a simulator); unset = live-open.biliapi.com, or the "
         "embedded `[simulator]` when the config has one",
     )
@@ -160,6 +160,7 @@ class OpenSource(Source):
     _backoff = DanmakuSource._backoff
     _ssl_context = DanmakuSource._ssl_context
     _age = DanmakuSource._age
+    preflight = DanmakuSource.preflight  # the extra CA file must be readable
 
     def __init__(self, config: Any, context: Any) -> None:
         super().__init__(config, context)

@@ -39,7 +39,8 @@ from livepipe.bilibili.transport import TransportConfig, proxy_label
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
 from livepipe.lograte import RateLimitedLog
-from livepipe.schema import SourceConfig
+from livepipe.preflight import Problems, readable_file
+from livepipe.schema import SourceConfig, Url
 from livepipe.schema import field as cfg_field
 
 #: The credential name that, with an embedded ``[simulator]`` and an empty table, logs in as a demo account.
@@ -62,15 +63,15 @@ class DanmakuSourceConfig(SourceConfig, TransportConfig):
         description="name of a `[credentials.NAME]` table to connect as (real uids and names); "
         "without one the connection is anonymous and senders are masked",
     )
-    base_url: str | None = cfg_field(
+    base_url: Url | None = cfg_field(
         None,
         description="one base URL for every Bilibili host (a simulator or a proxy); unset = the real hosts, "
         "or the embedded `[simulator]` when the config has one",
     )
-    api_live_url: str | None = cfg_field(None, description="base URL of api.live.bilibili.com (overrides base_url)")
-    api_url: str | None = cfg_field(None, description="base URL of api.bilibili.com (overrides base_url)")
-    passport_url: str | None = cfg_field(None, description="base URL of passport.bilibili.com (overrides base_url)")
-    www_url: str | None = cfg_field(None, description="base URL of www.bilibili.com (overrides base_url)")
+    api_live_url: Url | None = cfg_field(None, description="base URL of api.live.bilibili.com (overrides base_url)")
+    api_url: Url | None = cfg_field(None, description="base URL of api.bilibili.com (overrides base_url)")
+    passport_url: Url | None = cfg_field(None, description="base URL of passport.bilibili.com (overrides base_url)")
+    www_url: Url | None = cfg_field(None, description="base URL of www.bilibili.com (overrides base_url)")
     verify_tls: bool = cfg_field(True, description="verify TLS certificates (HTTP API and wss://)")
     ca_file: str | None = cfg_field(None, description="PEM file of extra CA certificates to trust (e.g. a "
                                     "simulator's self-signed certificate)")
@@ -257,6 +258,11 @@ class DanmakuSource(Source):
         self.m_fallbacks = m.counter("bilibili_fallback_connects_total", "key-less fallback connections made")
         self.m_identity = m.counter("bilibili_identity_refreshes_total",
                                     "WBI key / bili_ticket / buvid refreshes after risk control")  # fmt: skip
+
+    def preflight(self) -> Problems:
+        """The extra CA file must be readable (the credential is checked by its own schema)."""
+        if self.config.ca_file:
+            yield from readable_file(self.context.path(self.config.ca_file), "ca_file", "CA file")
 
     # ---- set-up -----------------------------------------------------------------------------
 

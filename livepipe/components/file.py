@@ -33,6 +33,7 @@ from pydantic import field_validator
 from livepipe.component import Context, Emit, Sink
 from livepipe.errors import SinkError
 from livepipe.events import Event
+from livepipe.preflight import Problems, writable_dir, writable_file
 from livepipe.schema import SinkConfig, field
 
 TOKENS = ("room_id", "kind", "date")
@@ -165,10 +166,21 @@ class FileSink(Sink):
 
     # -- life cycle ----------------------------------------------------------------------------
 
+    def _fixed_directory(self) -> Path:
+        """The directory part of the path template that no token changes."""
+        fixed = self.config.path.split("{", 1)[0]
+        return self.context.path(fixed if fixed.endswith(("/", os.sep)) else (os.path.dirname(fixed) or "."))
+
+    def preflight(self) -> Problems:
+        """The template's fixed leading directory must exist or be creatable, and be writable."""
+        if not self._tokens:
+            yield from writable_file(self.context.path(self.config.path), "path", "output file")
+        else:
+            yield from writable_dir(self._fixed_directory(), "path", "output directory")
+
     async def healthcheck(self) -> None:
         """Check that the template's fixed leading directory exists (or can be made) and is writable."""
-        fixed = self.config.path.split("{", 1)[0]
-        directory = self.context.path(fixed if fixed.endswith(("/", os.sep)) else (os.path.dirname(fixed) or "."))
+        directory = self._fixed_directory()
         if directory.exists() and not directory.is_dir():
             raise FileSinkError(f"file sink {self.name!r}: {directory} is not a directory")
         try:

@@ -19,7 +19,8 @@ import nats
 from nats.aio.client import Client as NATS
 from pydantic import BaseModel, model_validator
 
-from livepipe.schema import Secret, field
+from livepipe.preflight import Problems, private_file, readable_file
+from livepipe.schema import Secret, Url, field, redact_url
 
 #: Default NATS URL when ``servers`` is not given.
 DEFAULT_SERVER = "nats://127.0.0.1:4222"
@@ -28,7 +29,7 @@ DEFAULT_SERVER = "nats://127.0.0.1:4222"
 class NatsConnectionConfig(BaseModel):
     """Connection options of every NATS component (mixed into their config tables)."""
 
-    servers: list[str] = field(
+    servers: list[Url] = field(
         default_factory=lambda: [DEFAULT_SERVER],
         description="NATS server URLs (`nats://host:4222`, `tls://host:4222`); the client picks one and "
         "fails over to the others",
@@ -88,14 +89,6 @@ def tls_context(cfg: NatsConnectionConfig, resolve: Callable[[str], Path]) -> ss
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def redact_url(url: str) -> str:
-    """A server URL without any ``user:password@`` part, for logs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url.rpartition("@")[2]
-    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 class NatsConnection:
@@ -165,6 +158,16 @@ class NatsConnection:
             if c.tls_hostname:
                 opts["tls_hostname"] = c.tls_hostname
         return opts
+
+    def preflight(self) -> Problems:
+        """The credentials file and TLS files must exist and be readable (the ``.creds`` file private)."""
+        c = self.cfg
+        if c.creds_file:
+            yield from private_file(self.resolve(c.creds_file), "creds_file", "NATS credentials file")
+        for key in ("tls_ca", "tls_cert", "tls_key"):
+            value = getattr(c, key)
+            if value:
+                yield from readable_file(self.resolve(value), key, "TLS file")
 
     @property
     def servers_text(self) -> str:

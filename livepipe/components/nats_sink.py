@@ -50,6 +50,7 @@ from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig
 from livepipe.errors import TransportError
 from livepipe.events import Event
 from livepipe.lograte import RateLimitedLog
+from livepipe.preflight import Problems
 from livepipe.runtime.delivery import Delivery, current
 from livepipe.schema import SinkConfig, field
 
@@ -243,6 +244,10 @@ class NatsSink(Sink):
         self._fatal_set = asyncio.Event()
         self._inbox = ""
         self._token = 0
+
+    def preflight(self) -> Problems:
+        """The connection's files (``creds_file``, TLS) must be readable."""
+        return self.conn.preflight()
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from livepipe.component import Context, Emit, Source
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.events import Event
 from livepipe.lograte import RateLimitedLog
+from livepipe.preflight import Problems
 from livepipe.runtime.delivery import Delivery
 from livepipe.schema import SourceConfig, field
 
@@ -114,6 +115,10 @@ class NatsSource(Source):
         self._acks: asyncio.Queue[tuple[Msg, bool]] = asyncio.Queue()
         self._ack_task: asyncio.Task[None] | None = None
         self._bad_log = RateLimitedLog(self.log)  # first bad message, then a count every 10 s
+
+    def preflight(self) -> Problems:
+        """The connection's files (``creds_file``, TLS) must be readable."""
+        return self.conn.preflight()
 
     def _parse(self, msg: Msg) -> Event | None:
         try:

@@ -20,6 +20,7 @@ from pydantic import ValidationInfo, field_validator
 from livepipe.component import Context, Emit, Source
 from livepipe.errors import DecodeError
 from livepipe.events import Event
+from livepipe.preflight import Problems, readable_file
 from livepipe.schema import SourceConfig, field
 
 #: Bad lines logged one by one before the source only counts them.
@@ -85,6 +86,10 @@ class Replay(Source):
         self._parse_command: Callable[..., Any] | None = None
         self.bad_lines = 0
         self.emitted = 0
+
+    def preflight(self) -> Problems:
+        """The recording must exist and be readable."""
+        yield from readable_file(self.file, "path", "replay file")
 
     async def start(self) -> None:
         """Fail early, naming the path, when the file is missing."""

@@ -414,6 +414,7 @@ def test_validate_reports_a_module_that_is_not_importable(tmp_path):
 
 def test_livepipe_validate_on_the_command_line(tmp_path):
     _write(tmp_path / "handlers.py", HANDLERS)
+    (tmp_path / "in.jsonl").write_text("")  # validate checks that the replay file exists
     cfg = tmp_path / "pipeline.toml"
     cfg.write_text('''
 [sources.src]

@@ -50,7 +50,8 @@ def test_secrets_never_print(tmp_path):
     assert "hunter2" not in repr(cfg) and "hunter2" not in str(cfg.model_dump())
     conn = NatsConnection(cfg, component="c", log=__import__("logging").getLogger("t"), resolve=lambda p: tmp_path / p)
     assert conn.options()["password"] == "hunter2-secret"  # handed to the client only
-    assert redact_url("nats://bob:pw@host:4222") == "nats://host:4222"
+    assert redact_url("nats://bob:pw@host:4222") == "nats://bob:<redacted>@host:4222"
+    assert redact_url("nats://s3cr3t-token@host:4222") == "nats://<redacted>@host:4222"
     toml = tmp_path / "p.toml"
     toml.write_text(
         """

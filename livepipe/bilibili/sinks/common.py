@@ -44,7 +44,8 @@ from livepipe.clock import Clock
 from livepipe.component import Context, Emit, Sink
 from livepipe.errors import ServiceError
 from livepipe.events import Event
-from livepipe.schema import SinkConfig, field
+from livepipe.preflight import Problems, writable_file
+from livepipe.schema import SinkConfig, Url, field
 
 RESULTS = "results"
 ALERTS = "alerts"
@@ -54,7 +55,7 @@ class ActionSinkConfig(SinkConfig, TransportConfig):
     """Keys every Bilibili action sink has."""
 
     credential: str = field(description="name of the `[credentials.NAME]` table whose account acts (required)")
-    base_url: str | None = field(
+    base_url: Url | None = field(
         None,
         description="one base URL for every Bilibili host (a proxy or the simulator); unset = the real hosts, "
         "or the embedded `[simulator]` when one runs",
@@ -191,6 +192,7 @@ class ActionSink(Sink):
 
     Config: ClassVar[type[ActionSinkConfig]] = ActionSinkConfig
     outputs = (RESULTS, ALERTS)
+    action = True
     #: the action kinds this sink carries out
     handles: ClassVar[tuple[str, ...]] = ()
 
@@ -241,6 +243,11 @@ class ActionSink(Sink):
                                proxy=c.proxy_url())  # fmt: skip
         self._fingerprint = fingerprint(cred)
         self.account = account_state(self.base_url or "real", cred)
+
+    def preflight(self) -> Problems:
+        """The audit log must be writable (the credential is checked by its own schema)."""
+        if self.config.audit_log:
+            yield from writable_file(self.context.path(self.config.audit_log), "audit_log", "audit log")
 
     async def start(self) -> None:
         """Read the credential, open the HTTP pool and the audit log.
