@@ -246,7 +246,8 @@ async def test_marker_never_appears_in_a_debug_run_its_metrics_or_its_events(tmp
                 buffer = ""
                 async for chunk in proc.stderr:
                     buffer += chunk.decode("utf-8", "replace")
-                    if not metrics_pages and "metrics on http://" in buffer and buffer.count("livepipe: accepted ") >= 2:
+                    status_lines = buffer.count("livepipe: accepted ")
+                    if not metrics_pages and "metrics on http://" in buffer and status_lines >= 2:
                         url = buffer.split("metrics on ", 1)[1].split()[0]
                         async with httpx.AsyncClient() as client:
                             metrics_pages.append((await client.get(url)).text)
