@@ -213,12 +213,17 @@ class Session:
         if "wait" in block.markers:
             self._wait_for(block.markers["wait"], block)
             if not block.is_shell:  # what a background process shows: every line must be in its output
-                shown = self.background_output().splitlines()
-                for line in filter(str.strip, block.body.splitlines()):
-                    assert output_matches(self.substitute(line), shown), (
-                        f"{block.where()}: no background process printed the documented line\n  {line}\n"
+                lines = [self.substitute(line) for line in filter(str.strip, block.body.splitlines())]
+                deadline = time.monotonic() + WAIT_TIMEOUT  # lines of concurrent work may come in any order
+                while True:
+                    shown = self.background_output().splitlines()
+                    missing = [line for line in lines if not output_matches(line, shown)]
+                    if not missing:
+                        return
+                    assert time.monotonic() < deadline, (
+                        f"{block.where()}: no background process printed the documented line\n  {missing[0]}\n"
                         f"they printed:\n{self.background_output()}")
-                return
+                    time.sleep(0.1)  # polling a log file written by another process; bounded by the deadline
         if not block.is_shell:
             return
         for cmd in parse_commands(block):
