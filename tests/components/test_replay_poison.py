@@ -19,7 +19,8 @@ from component_helpers import build, metric
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livepipe.components.replay import FIXES, MAX_LOGGED_BAD_LINES, Replay
+from livepipe.clock import ManualClock
+from livepipe.components.replay import FIXES, MAX_LOGGED_BAD_LINES, TICK, Replay
 from livepipe.events import Event, make_event
 from livepipe.testing import run_pipeline
 
@@ -210,3 +211,45 @@ def test_poison_templates_are_what_they_claim():
         with pytest.raises(Exception) as info:
             src.parse_line(text.encode())
         assert getattr(info.value, "reason", None) == reason, text[:60]
+
+
+class LaggyClock(ManualClock):
+    """A virtual clock where every sleep oversleeps by ``lag`` and every emit costs ``cost`` seconds,
+    as a busy event loop does: a replay that paces by sleeping per event drifts by that much per
+    event; one that paces by an absolute schedule does not."""
+
+    def __init__(self, lag: float, cost: float) -> None:
+        super().__init__(start=0.0)  # small numbers: no float rounding in the sums
+        self.lag, self.cost, self.sleeps = lag, cost, 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self._now += max(seconds, 0.0) + self.lag
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("speed", [1, 5, 20])
+async def test_speed_n_delivers_n_times_the_recorded_rate(tmp_path, speed):
+    n, step = 4000, 0.001  # recorded at 1,000 events/s
+    events = [make_event("danmaku", ts=1_700_000_000 + i * step, text=str(i)) for i in range(n)]
+    (tmp_path / "rec.jsonl").write_bytes(b"".join(e.to_json_bytes() + b"\n" for e in events))
+    clock = LaggyClock(lag=0.001, cost=0.00002)  # 1 ms late from every sleep, 20 µs per emit
+    src = build(Replay, {"path": "rec.jsonl", "speed": speed}, clock=clock, config_dir=tmp_path)
+    at: list[float] = []
+
+    async def emit(event: Event, output: str | None = None) -> None:
+        clock._now += clock.cost
+        at.append(clock.monotonic())
+
+    await src.start()
+    await src.run(emit)
+    assert len(at) == n
+    wanted = (n - 1) * step / speed
+    took = at[-1] - at[0]
+    assert wanted - TICK <= took <= wanted + clock.lag + n * clock.cost / speed + 0.01, (took, wanted)
+    # every event is on its schedule: at most a tick early, at most one oversleep (plus the emits since) late
+    for i in range(0, n, 97):
+        due = i * step / speed
+        assert due - TICK - clock.cost <= at[i] - at[0] <= due + clock.lag + 0.01, (i, at[i] - at[0], due)
+    # events due within the same tick go out together: far fewer sleeps than events at high speed
+    assert clock.sleeps <= n * step / speed / 0.001 + 1
