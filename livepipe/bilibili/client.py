@@ -101,13 +101,18 @@ def auth_body(uid: int, room_id: int, key: str, buvid: str) -> bytes:
 class ConnectionStats:
     """Counters of one room's connections (kept across reconnects).
 
-    ``frames``, ``bytes`` and ``decode_errors`` are counter objects with ``inc`` (the source passes
-    its metrics counters, which several rooms may share); the rest are plain numbers of this room.
+    ``frames``, ``bytes``, ``decode_errors``, ``bad_json`` and ``bad_message`` are counter objects
+    with ``inc`` (the source passes its metrics counters, which several rooms may share); the rest
+    are plain numbers of this room. ``bad_json`` / ``bad_message`` count the op-5 bodies of
+    well-framed frames that were not JSON / not a JSON object (skipped; the frame's other messages
+    are kept), mirroring ``decode.bad_json`` / ``decode.bad_message``.
     """
 
     frames: Counter = field(default_factory=Counter)
     bytes: Counter = field(default_factory=Counter)
     decode_errors: Counter = field(default_factory=Counter)
+    bad_json: Counter = field(default_factory=Counter)
+    bad_message: Counter = field(default_factory=Counter)
     heartbeats_sent: int = 0
     heartbeat_replies: int = 0
     #: frames received on the current connection after the auth reply
@@ -124,6 +129,8 @@ class DanmakuClient:
         on_events: awaited with each non-empty list of decoded events, in arrival order.
         on_authenticated: called (and awaited if it returns an awaitable) once the server accepted AUTH.
         on_decode_error: called with the :class:`ProtocolError` of a frame that failed to decode.
+        on_bad_messages: called with ``(bad_json, bad_message)`` counts when a frame carried bodies
+            that are not JSON, or not a JSON object (those are skipped, the rest of the frame kept).
         heartbeat_interval: seconds between heartbeats (the web client uses 30).
         liveness_timeout: reconnect when no frame at all arrives for this long.
         heartbeat_timeout: reconnect when no heartbeat reply arrives for this long.
@@ -139,6 +146,7 @@ class DanmakuClient:
         *,
         on_authenticated: Callable[[], Any] | None = None,
         on_decode_error: Callable[[ProtocolError], None] | None = None,
+        on_bad_messages: Callable[[int, int], None] | None = None,
         heartbeat_interval: float = 30.0,
         liveness_timeout: float = 40.0,
         heartbeat_timeout: float = 70.0,
@@ -151,6 +159,7 @@ class DanmakuClient:
         self.on_events = on_events
         self.on_authenticated = on_authenticated
         self.on_decode_error = on_decode_error
+        self.on_bad_messages = on_bad_messages
         self.heartbeat_interval = heartbeat_interval
         self.liveness_timeout = liveness_timeout
         self.heartbeat_timeout = heartbeat_timeout
@@ -237,6 +246,7 @@ class DanmakuClient:
 
     async def _read(self, ws: Any) -> None:
         st = self.stats
+        decoded = st.decode
         last_frame = last_reply = time.monotonic()
         try:
             while True:
@@ -261,13 +271,19 @@ class DanmakuClient:
                         self.on_decode_error(ProtocolError("text frame"))
                     continue
                 st.bytes.inc(len(frame))
+                bad_json, bad_message = decoded.bad_json, decoded.bad_message
                 try:
-                    events = decode_events(frame, self.room_id, st.decode)
+                    events = decode_events(frame, self.room_id, decoded)
                 except ProtocolError as e:
                     st.decode_errors.inc()
                     if self.on_decode_error is not None:
                         self.on_decode_error(e)
                     continue
+                if decoded.bad_json != bad_json or decoded.bad_message != bad_message:
+                    st.bad_json.inc(decoded.bad_json - bad_json)
+                    st.bad_message.inc(decoded.bad_message - bad_message)
+                    if self.on_bad_messages is not None:
+                        self.on_bad_messages(decoded.bad_json - bad_json, decoded.bad_message - bad_message)
                 if not events:
                     continue
                 for ev in events:

@@ -23,6 +23,9 @@ class Faults:
     #: tick when ``malformed_every`` is set
     malformed_once: bool = False
     malformed_every: float = 0.0
+    #: send each client, on the next tick, one well-framed brotli frame whose op-5 bodies are not
+    #: JSON objects (cut JSON, bad UTF-8, an array) around one good message (cleared once sent)
+    bad_json_once: bool = False
     #: reply ``{"code": -101}`` and close to every AUTH packet, whatever the token
     fail_auth: bool = False
     #: answer HTTP requests whose path starts with one of these prefixes with code -352
