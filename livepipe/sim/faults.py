@@ -34,6 +34,10 @@ class Faults:
     http_412: list[str] = field(default_factory=list)
     #: delay (seconds) before answering any HTTP request (not /_sim/ and not the WebSocket)
     http_delay: float = 0.0
+    #: carry out HTTP requests whose path starts with one of these prefixes, then hold the answer
+    #: until the prefix is removed (the effect is visible, the client has no reply yet: the window
+    #: in which a crash leaves a client not knowing whether its action went through)
+    hold_responses: list[str] = field(default_factory=list)
     #: seconds a client may stay silent (no heartbeat) before it is dropped
     idle_timeout: float = 65.0
     #: seconds the client has to send AUTH after connecting
