@@ -8,7 +8,8 @@ faults with no test elsewhere are proven here:
 * a sink raising (every ``on_error`` mode, counted, the pipeline keeps going or stops);
 * a full disk for the ``file`` sink (``RLIMIT_FSIZE`` in a child process: unprivileged, no tmpfs);
 * SIGTERM in the middle of a burst from the ``bilibili.danmaku`` source against the simulator;
-* fuzzing of config loading (hypothesis).
+* fuzzing of config loading (hypothesis);
+* pathological TOML: nesting hundreds or thousands of levels deep (issue 16).
 """
 
 from __future__ import annotations
@@ -77,6 +78,26 @@ MATRIX: dict[str, list[str]] = {
         f"{HERE}::test_sigterm_mid_burst_delivers_everything_the_source_accepted",
         "tests/test_acceptance_core.py::test_sigterm_mid_run_loses_nothing_the_source_read",
         "tests/test_acceptance_core.py::test_second_signal_stops_at_once",
+    ],
+    "poisoned replay line": [
+        "tests/components/test_replay_poison.py::test_every_good_line_arrives_and_every_bad_one_is_counted_by_reason",
+        "tests/components/test_replay_poison.py::test_schema_invalid_events_never_reach_a_sink",
+        "tests/components/test_replay_poison.py::test_an_event_from_outside_is_rejected_or_has_the_schema_types",
+    ],
+    "replay pacing": [
+        "tests/components/test_replay_poison.py::test_speed_n_delivers_n_times_the_recorded_rate",
+    ],
+    "bad JSON body on the WebSocket": [
+        "tests/bilibili/test_source_faults.py::"
+        "test_bodies_that_are_not_json_objects_are_counted_on_metrics_and_the_frame_kept",
+    ],
+    "pathological TOML": [
+        f"{HERE}::test_deeply_nested_toml_is_a_config_error_naming_the_line",
+        f"{HERE}::test_deep_table_headers_and_dotted_keys_are_config_errors",
+        f"{HERE}::test_cli_reports_a_500_deep_array_without_a_traceback",
+    ],
+    "kill -9 during an action": [
+        "tests/nats/test_action_journal.py::test_an_action_killed_between_acceptance_and_result_happens_once_after_redelivery",
     ],
     "fuzz: decode_frame": [
         "tests/bilibili/test_protocol_fuzz.py::test_random_bytes",
