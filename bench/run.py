@@ -473,20 +473,33 @@ def _rss_over_time(p: Pipeline, total: float, every: float, progress: Path | Non
         time.sleep(min(every, total - t))
 
 
-def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, Any]:
-    """The e2e pipeline at ``rate`` events/s for ``minutes``; RSS drift after a warm-up fifth."""
+def _soak(rooms: int, rate_per_room: float, total: float, every: float, *, connect_timeout: float,
+          progress: Path | None = None) -> tuple[list[tuple[float, float]], float, tuple[float, float]]:  # fmt: skip
+    """The bench pipeline over ``rooms`` rooms at ``rate_per_room`` for ``total`` seconds, RSS every ``every``.
+
+    Returns the RSS samples, the events archived meanwhile, and (seconds to connect, rooms
+    connected at the end).
+    """
     room_ids = [100_000 + i for i in range(rooms)]
-    total = minutes * 60
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        sim = start_sim(stack, room_ids, 0)
+        sim = start_sim(stack, room_ids, 0)  # no traffic while connecting
         nats = start_nats(stack, tmp)
         p = Pipeline(stack, tmp, sim, nats, room_ids)
-        p.wait_connected(rooms, 30)
-        set_rate(sim, rate / rooms)
+        connect = p.wait_connected(rooms, connect_timeout)
+        set_rate(sim, rate_per_room)
+        if progress is not None:
+            progress.parent.mkdir(parents=True, exist_ok=True)
+            progress.write_text("")
         n0 = p.archived()
-        samples = _rss_over_time(p, total, max(1.0, min(10.0, total / 60)))
-        n1 = p.archived()
+        samples = _rss_over_time(p, total, every, progress)
+        return samples, p.archived() - n0, (connect, p.value("bilibili_connected_rooms"))
+
+
+def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, Any]:
+    """The e2e pipeline at ``rate`` events/s for ``minutes``; RSS drift after a warm-up fifth."""
+    total = minutes * 60
+    samples, events, _ = _soak(rooms, rate / rooms, total, max(1.0, min(10.0, total / 60)), connect_timeout=30)
     after = [(t, r) for t, r in samples if t >= total / 5]
     base = after[0][1]
     dev = max((r - base for _, r in after), key=abs) / base * 100
@@ -494,7 +507,7 @@ def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, 
     return {
         "minutes": minutes,
         "rate": rate,
-        "events_archived": n1 - n0,
+        "events_archived": events,
         "rss_mb_first": samples[0][1],
         "rss_mb_baseline": base,
         "rss_mb_end": after[-1][1],
@@ -527,22 +540,8 @@ def bench_soak_rooms(minutes: float, rooms: int = 1000, rate_per_room: float = 0
     The figure is the growth over the last 40 minutes (the last two thirds of a shorter run):
     after the first 20 minutes every buffer, cache and table should have reached its size.
     """
-    room_ids = [100_000 + i for i in range(rooms)]
-    total = minutes * 60
-    with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        sim = start_sim(stack, room_ids, 0)
-        nats = start_nats(stack, tmp)
-        p = Pipeline(stack, tmp, sim, nats, room_ids)
-        connect = p.wait_connected(rooms, 600)
-        set_rate(sim, rate_per_room)
-        if progress is not None:
-            progress.parent.mkdir(parents=True, exist_ok=True)
-            progress.write_text("")
-        n0 = p.archived()
-        samples = _rss_over_time(p, total, 10.0, progress)
-        n1 = p.archived()
-        connected = p.value("bilibili_connected_rooms")
+    samples, events, (connect, connected) = _soak(rooms, rate_per_room, minutes * 60, 10.0, connect_timeout=600,
+                                                  progress=progress)  # fmt: skip
     growth, base, end, window = growth_over_last(samples, 40 * 60)
     return {
         "minutes": minutes,
@@ -550,7 +549,7 @@ def bench_soak_rooms(minutes: float, rooms: int = 1000, rate_per_room: float = 0
         "rate_per_room": rate_per_room,
         "connect_s": connect,
         "connected_at_end": connected,
-        "events_archived": n1 - n0,
+        "events_archived": events,
         "rss_mb_first": samples[0][1],
         "rss_mb_window_start": base,
         "rss_mb_end": end,
