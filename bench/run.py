@@ -25,7 +25,9 @@ Benchmarks (each prints its figure beside its target, ``met`` or ``MISSED``):
 5. ``soak``: the ``e2e`` pipeline at 2,000 events/s for ``--soak-minutes``; RSS sampled every
    few seconds. The baseline is the RSS after the first fifth of the run (warm-up); the figure
    is the largest deviation from it afterwards. Target: within +-5 %.
-6. ``soak-rooms`` (only with ``--only soak-rooms``): the ``rooms`` pipeline, 1,000 rooms at 0.5
+6. ``replay``: the ``replay`` source with ``speed`` 1, 5 and 20 on the real clock, in this
+   process: events per second delivered against speed x the recording's rate. Target: within 5 %.
+7. ``soak-rooms`` (only with ``--only soak-rooms``): the ``rooms`` pipeline, 1,000 rooms at 0.5
    events/s each, for ``--soak-rooms-minutes`` (60); RSS every 10 s, also appended as it is taken
    to ``<json>.rss.jsonl`` so an interrupted run keeps its samples. The figure is the growth over
    the last 40 minutes (the last two thirds of a shorter run). Target: at most 5 %.
@@ -67,7 +69,7 @@ from livepipe.testing import NatsServer  # noqa: E402
 CPUS = sorted(os.sched_getaffinity(0))
 PIPELINE_CPUS = {CPUS[0]}
 OTHER_CPUS = set(CPUS[1:]) or PIPELINE_CPUS
-NAMES = ["decode", "e2e", "latency", "rooms", "soak", "soak-rooms"]
+NAMES = ["decode", "e2e", "latency", "rooms", "soak", "replay", "soak-rooms"]
 #: Run only when named with --only (an hour by default).
 OPTIONAL = {"soak-rooms"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -563,6 +565,47 @@ def bench_soak_rooms(minutes: float, rooms: int = 1000, rate_per_room: float = 0
     }
 
 
+def bench_replay(quick: bool, recorded_rate: float = 200.0) -> dict[str, Any]:
+    """``replay`` with ``speed`` 1, 5 and 20 on the real clock: events per second delivered vs requested.
+
+    A recording at ``recorded_rate`` events/s is replayed in this process for about three seconds per
+    speed (two with ``--quick``); the rate is (events - 1) / (last emit - first emit).
+    """
+    import logging
+
+    import anyio
+
+    from livepipe.component import Context
+    from livepipe.components.replay import Replay
+    from livepipe.events import make_event
+    from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
+
+    seconds = 2.0 if quick else 3.0
+    rows = {}
+    with tempfile.TemporaryDirectory() as d:
+        for speed in (1, 5, 20):
+            n = int(seconds * recorded_rate * speed)
+            path = Path(d) / f"rec{speed}.jsonl"
+            path.write_bytes(b"".join(make_event("danmaku", room_id=1, ts=1e9 + i / recorded_rate, text=str(i))
+                                      .to_json_bytes() + b"\n" for i in range(n)))  # fmt: skip
+            ctx = Context(name="r", metrics=ComponentMetrics(MetricsRegistry(), "r", "replay"),
+                          log=logging.getLogger("bench.replay"), config_dir=Path(d))  # fmt: skip
+            src = Replay(Replay.Config.model_validate({"type": "replay", "path": str(path), "speed": speed}), ctx)
+            times: list[float] = []
+
+            async def emit(event: Any, output: str | None = None, times: list[float] = times) -> None:
+                times.append(time.monotonic())
+                await anyio.lowlevel.checkpoint()
+
+            anyio.run(src.run, emit)
+            rate = (len(times) - 1) / (times[-1] - times[0])
+            rows[speed] = {"events": len(times), "requested_per_s": recorded_rate * speed, "delivered_per_s": rate,
+                           "ratio": rate / (recorded_rate * speed)}  # fmt: skip
+    worst = min(r["ratio"] for r in rows.values())
+    return {"speeds": rows, "figure": worst, "target": "delivered rate within 5 % of speed x recorded rate",
+            "met": abs(worst - 1) <= 0.05 and all(abs(r["ratio"] - 1) <= 0.05 for r in rows.values())}  # fmt: skip
+
+
 # ---- table and main -----------------------------------------------------------------------------
 
 
@@ -586,6 +629,10 @@ def _figure_text(name: str, r: dict[str, Any]) -> tuple[str, str]:
         return (f"{r['rss_mb']:.0f} MB RSS",
                 f"{r['rooms']} rooms connected in {r['connect_s']:.1f} s; "
                 f"{r['rss_mb_at_connected']:.0f} MB then")  # fmt: skip
+    if name == "replay":
+        return (f"{r['figure']:.3f}x requested (worst)",
+                "; ".join(f"speed {k}: {v['delivered_per_s']:,.0f}/s of {v['requested_per_s']:,.0f}"
+                          for k, v in r["speeds"].items()))  # fmt: skip
     if name == "soak-rooms":
         return (f"{r['growth_pct']:+.1f} % in the last {r['growth_window_min']:g} min",
                 f"{r['rooms']} rooms, {r['minutes']:g} min; {r['rss_mb_first']:.0f} MB at start, "
@@ -637,6 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": lambda: bench_latency(a.quick),
         "rooms": lambda: bench_rooms(a.quick),
         "soak": lambda: bench_soak(soak),
+        "replay": lambda: bench_replay(a.quick),
         "soak-rooms": lambda: bench_soak_rooms(a.soak_rooms_minutes, progress=Path(a.json).with_suffix(".rss.jsonl")),
     }
     results: dict[str, dict[str, Any]] = {}
