@@ -282,12 +282,12 @@ class JsonDepthError(DecodeError, ValueError):
 def loads_json(text: str | bytes) -> Any:
     """``json.loads`` for text from outside: every failure is a ``ValueError`` naming the reason.
 
-    That includes invalid UTF-8 and nesting deeper than :data:`MAX_JSON_DEPTH`
+    That includes invalid UTF-8, ``NaN`` and ``Infinity``, and nesting deeper than :data:`MAX_JSON_DEPTH`
     (:class:`JsonDepthError`): a line of 100,000 ``[`` must not raise ``RecursionError``, and
     what is accepted must still serialize (orjson stops at 255 levels).
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON: {e}") from None
     except UnicodeDecodeError as e:
@@ -298,6 +298,12 @@ def loads_json(text: str | bytes) -> Any:
     if opening > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:  # cheap test first: few brackets, shallow
         raise JsonDepthError(f"nested more than {MAX_JSON_DEPTH} levels deep")
     return value
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (Python's json module reads them; orjson would
+    write them back as null, so the event would change on the way through)."""
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
 
 
 def _depth(value: Any) -> int:

@@ -38,6 +38,8 @@ POISON: list[tuple[str, str]] = [
     ("bad_json", '{"v": 1, "kind": "danmaku", "text": "cut'),
     ("bad_json", "\x00\x01garbage"),
     ("bad_json", "NaNx"),
+    ("bad_json", '{"v": 1, "kind": "danmaku", "data": {"x": NaN}}'),
+    ("bad_json", '{"v": 1, "kind": "danmaku", "ts": Infinity}'),
     ("bad_json", '{"kind": "danmaku"} trailing'),
     ("not_object", "[1, 2, 3]"),
     ("not_object", '"just a string"'),
