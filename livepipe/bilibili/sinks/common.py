@@ -263,7 +263,7 @@ class ActionSink(Sink):
             self.log.warning("%s; dry_run, so continuing without the account", e)
             cred = Credential(name=self.config.credential)
         await self._open(cred)
-        if self.config.dedupe_window:
+        if self.config.dedupe_window and not self.config.dry_run:  # a dry run carries nothing out: no journal
             path = self.context.path(self.config.journal) if self.config.journal else None
             self.journal = ActionJournal(path, self.name, max_age=self.config.dedupe_window)
         if self.config.audit_log:
