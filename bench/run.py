@@ -468,8 +468,12 @@ def _rss_over_time(p: Pipeline, total: float, every: float, progress: Path | Non
         t = time.monotonic() - t0
         samples.append((round(t, 1), p.rss_mb()))
         if progress is not None:
+            try:
+                archived: float | None = p.archived()
+            except OSError:  # a pipeline too busy to answer /metrics in time must not end the soak
+                archived = None
             with progress.open("a") as fh:
-                fh.write(json.dumps({"t": samples[-1][0], "rss_mb": samples[-1][1], "archived": p.archived()}) + "\n")
+                fh.write(json.dumps({"t": samples[-1][0], "rss_mb": samples[-1][1], "archived": archived}) + "\n")
         if t >= total:
             return samples
         time.sleep(min(every, total - t))
