@@ -456,6 +456,14 @@ def bench_rooms(quick: bool, rooms: int = 1000) -> dict[str, Any]:
     }
 
 
+def _or_none(scrape: Callable[[], float]) -> float | None:
+    """``scrape()``, or ``None`` when the pipeline is too busy to answer ``/metrics`` in time (a soak goes on)."""
+    try:
+        return scrape()
+    except OSError:
+        return None
+
+
 def _rss_over_time(p: Pipeline, total: float, every: float, progress: Path | None = None) -> list[tuple[float, float]]:
     """RSS of the pipeline every ``every`` seconds for ``total`` seconds: ``[(seconds, MB), ...]``.
 
@@ -468,10 +476,7 @@ def _rss_over_time(p: Pipeline, total: float, every: float, progress: Path | Non
         t = time.monotonic() - t0
         samples.append((round(t, 1), p.rss_mb()))
         if progress is not None:
-            try:
-                archived: float | None = p.archived()
-            except OSError:  # a pipeline too busy to answer /metrics in time must not end the soak
-                archived = None
+            archived = _or_none(p.archived)
             with progress.open("a") as fh:
                 fh.write(json.dumps({"t": samples[-1][0], "rss_mb": samples[-1][1], "archived": archived}) + "\n")
         if t >= total:
@@ -497,9 +502,11 @@ def _soak(rooms: int, rate_per_room: float, total: float, every: float, *, conne
         if progress is not None:
             progress.parent.mkdir(parents=True, exist_ok=True)
             progress.write_text("")
-        n0 = p.archived()
+        n0 = _or_none(p.archived)
         samples = _rss_over_time(p, total, every, progress)
-        return samples, p.archived() - n0, (connect, p.value("bilibili_connected_rooms"))
+        n1 = _or_none(p.archived)
+        events = n1 - n0 if n0 is not None and n1 is not None else float("nan")
+        return samples, events, (connect, _or_none(lambda: p.value("bilibili_connected_rooms")) or float("nan"))
 
 
 def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, Any]:
