@@ -1,6 +1,6 @@
 """The benchmark suite of issue 10: one command, a table of figures against their targets, and JSON.
 
-    python bench/run.py [--quick] [--soak-minutes 10] [--only NAME ...] [--json PATH]
+    python bench/run.py [--quick] [--soak-minutes 10] [--soak-rooms-minutes 60] [--only NAME ...] [--json PATH]
 
 Benchmarks (each prints its figure beside its target, ``met`` or ``MISSED``):
 
@@ -25,6 +25,12 @@ Benchmarks (each prints its figure beside its target, ``met`` or ``MISSED``):
 5. ``soak``: the ``e2e`` pipeline at 2,000 events/s for ``--soak-minutes``; RSS sampled every
    few seconds. The baseline is the RSS after the first fifth of the run (warm-up); the figure
    is the largest deviation from it afterwards. Target: within +-5 %.
+6. ``replay``: the ``replay`` source with ``speed`` 1, 5 and 20 on the real clock, in this
+   process: events per second delivered against speed x the recording's rate. Target: within 5 %.
+7. ``soak-rooms`` (only with ``--only soak-rooms``): the ``rooms`` pipeline, 1,000 rooms at 0.5
+   events/s each, for ``--soak-rooms-minutes`` (60); RSS every 10 s, also appended as it is taken
+   to ``<json>.rss.jsonl`` so an interrupted run keeps its samples. The figure is the growth over
+   the last 40 minutes (the last two thirds of a shorter run). Target: at most 5 %.
 
 On a machine with two or more CPUs the pipeline is pinned to CPU 0 and everything else (the
 simulator, nats-server, this process) to the other CPUs, so "one core" is literal. Every
@@ -63,7 +69,9 @@ from livepipe.testing import NatsServer  # noqa: E402
 CPUS = sorted(os.sched_getaffinity(0))
 PIPELINE_CPUS = {CPUS[0]}
 OTHER_CPUS = set(CPUS[1:]) or PIPELINE_CPUS
-NAMES = ["decode", "e2e", "latency", "rooms", "soak"]
+NAMES = ["decode", "e2e", "latency", "rooms", "soak", "replay", "soak-rooms"]
+#: Run only when named with --only (an hour by default).
+OPTIONAL = {"soak-rooms"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -448,25 +456,63 @@ def bench_rooms(quick: bool, rooms: int = 1000) -> dict[str, Any]:
     }
 
 
-def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, Any]:
-    """The e2e pipeline at ``rate`` events/s for ``minutes``; RSS drift after a warm-up fifth."""
-    room_ids = [100_000 + i for i in range(rooms)]
-    total = minutes * 60
-    every = max(1.0, min(10.0, total / 60))
+def _or_none(scrape: Callable[[], float]) -> float | None:
+    """``scrape()``, or ``None`` when the pipeline is too busy to answer ``/metrics`` in time (a soak goes on)."""
+    try:
+        return scrape()
+    except OSError:
+        return None
+
+
+def _rss_over_time(p: Pipeline, total: float, every: float, progress: Path | None = None) -> list[tuple[float, float]]:
+    """RSS of the pipeline every ``every`` seconds for ``total`` seconds: ``[(seconds, MB), ...]``.
+
+    With ``progress``, each sample is also appended to that file as a JSON line as it is taken,
+    so a run that is stopped early still leaves its measurements.
+    """
     samples: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+    while True:
+        t = time.monotonic() - t0
+        samples.append((round(t, 1), p.rss_mb()))
+        if progress is not None:
+            archived = _or_none(p.archived)
+            with progress.open("a") as fh:
+                fh.write(json.dumps({"t": samples[-1][0], "rss_mb": samples[-1][1], "archived": archived}) + "\n")
+        if t >= total:
+            return samples
+        time.sleep(min(every, total - t))
+
+
+def _soak(rooms: int, rate_per_room: float, total: float, every: float, *, connect_timeout: float,
+          progress: Path | None = None) -> tuple[list[tuple[float, float]], float, tuple[float, float]]:  # fmt: skip
+    """The bench pipeline over ``rooms`` rooms at ``rate_per_room`` for ``total`` seconds, RSS every ``every``.
+
+    Returns the RSS samples, the events archived meanwhile, and (seconds to connect, rooms
+    connected at the end).
+    """
+    room_ids = [100_000 + i for i in range(rooms)]
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        sim = start_sim(stack, room_ids, 0)
+        sim = start_sim(stack, room_ids, 0)  # no traffic while connecting
         nats = start_nats(stack, tmp)
         p = Pipeline(stack, tmp, sim, nats, room_ids)
-        p.wait_connected(rooms, 30)
-        set_rate(sim, rate / rooms)
-        t0, n0 = time.monotonic(), p.archived()
-        while (t := time.monotonic() - t0) < total:
-            samples.append((t, p.rss_mb()))
-            time.sleep(every)
-        samples.append((time.monotonic() - t0, p.rss_mb()))
-        n1 = p.archived()
+        connect = p.wait_connected(rooms, connect_timeout)
+        set_rate(sim, rate_per_room)
+        if progress is not None:
+            progress.parent.mkdir(parents=True, exist_ok=True)
+            progress.write_text("")
+        n0 = _or_none(p.archived)
+        samples = _rss_over_time(p, total, every, progress)
+        n1 = _or_none(p.archived)
+        events = n1 - n0 if n0 is not None and n1 is not None else float("nan")
+        return samples, events, (connect, _or_none(lambda: p.value("bilibili_connected_rooms")) or float("nan"))
+
+
+def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, Any]:
+    """The e2e pipeline at ``rate`` events/s for ``minutes``; RSS drift after a warm-up fifth."""
+    total = minutes * 60
+    samples, events, _ = _soak(rooms, rate / rooms, total, max(1.0, min(10.0, total / 60)), connect_timeout=30)
     after = [(t, r) for t, r in samples if t >= total / 5]
     base = after[0][1]
     dev = max((r - base for _, r in after), key=abs) / base * 100
@@ -474,7 +520,7 @@ def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, 
     return {
         "minutes": minutes,
         "rate": rate,
-        "events_archived": n1 - n0,
+        "events_archived": events,
         "rss_mb_first": samples[0][1],
         "rss_mb_baseline": base,
         "rss_mb_end": after[-1][1],
@@ -486,6 +532,89 @@ def bench_soak(minutes: float, rate: float = 2000, rooms: int = 4) -> dict[str, 
         "target": "RSS within +-5 % after warm-up",
         "met": abs(dev) <= 5,
     }
+
+
+def growth_over_last(samples: list[tuple[float, float]], window: float) -> tuple[float, float, float, float]:
+    """RSS growth over the last ``window`` seconds of ``samples`` (or their last two thirds, if shorter):
+    ``(percent, MB at the window's start, MB at the end, the window's length in seconds)``. The start
+    is the median of the samples of the window's first minute, so one sample's noise does not decide."""
+    end_t = samples[-1][0]
+    start_t = end_t - window if end_t > window * 1.5 else end_t / 3
+    head = sorted(r for t, r in samples if start_t <= t < start_t + 60) or [next(r for t, r in samples if t >= start_t)]
+    base = head[len(head) // 2]
+    end = samples[-1][1]
+    return (end - base) / base * 100, base, end, end_t - start_t
+
+
+def bench_soak_rooms(minutes: float, rooms: int = 1000, rate_per_room: float = 0.5,
+                     progress: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """The ``rooms`` pipeline (1,000 rooms at 0.5 events/s each) for ``minutes``, RSS every 10 s.
+
+    The figure is the growth over the last 40 minutes (the last two thirds of a shorter run):
+    after the first 20 minutes every buffer, cache and table should have reached its size.
+    """
+    samples, events, (connect, connected) = _soak(rooms, rate_per_room, minutes * 60, 10.0, connect_timeout=600,
+                                                  progress=progress)  # fmt: skip
+    growth, base, end, window = growth_over_last(samples, 40 * 60)
+    return {
+        "minutes": minutes,
+        "rooms": rooms,
+        "rate_per_room": rate_per_room,
+        "connect_s": connect,
+        "connected_at_end": connected,
+        "events_archived": events,
+        "rss_mb_first": samples[0][1],
+        "rss_mb_window_start": base,
+        "rss_mb_end": end,
+        "rss_mb_max": max(r for _, r in samples),
+        "growth_window_min": round(window / 60, 1),
+        "growth_pct": growth,
+        "samples": samples,
+        "figure": growth,
+        "target": "RSS growth <= 5 % over the last 40 min",
+        "met": growth <= 5,
+    }
+
+
+def bench_replay(quick: bool, recorded_rate: float = 200.0) -> dict[str, Any]:
+    """``replay`` with ``speed`` 1, 5 and 20 on the real clock: events per second delivered vs requested.
+
+    A recording at ``recorded_rate`` events/s is replayed in this process for about three seconds per
+    speed (two with ``--quick``); the rate is (events - 1) / (last emit - first emit).
+    """
+    import logging
+
+    import anyio
+
+    from livepipe.component import Context
+    from livepipe.components.replay import Replay
+    from livepipe.events import make_event
+    from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
+
+    seconds = 2.0 if quick else 3.0
+    rows = {}
+    with tempfile.TemporaryDirectory() as d:
+        for speed in (1, 5, 20):
+            n = int(seconds * recorded_rate * speed)
+            path = Path(d) / f"rec{speed}.jsonl"
+            path.write_bytes(b"".join(make_event("danmaku", room_id=1, ts=1e9 + i / recorded_rate, text=str(i))
+                                      .to_json_bytes() + b"\n" for i in range(n)))  # fmt: skip
+            ctx = Context(name="r", metrics=ComponentMetrics(MetricsRegistry(), "r", "replay"),
+                          log=logging.getLogger("bench.replay"), config_dir=Path(d))  # fmt: skip
+            src = Replay(Replay.Config.model_validate({"type": "replay", "path": str(path), "speed": speed}), ctx)
+            times: list[float] = []
+
+            async def emit(event: Any, output: str | None = None, times: list[float] = times) -> None:
+                times.append(time.monotonic())
+                await anyio.lowlevel.checkpoint()
+
+            anyio.run(src.run, emit)
+            rate = (len(times) - 1) / (times[-1] - times[0])
+            rows[speed] = {"events": len(times), "requested_per_s": recorded_rate * speed, "delivered_per_s": rate,
+                           "ratio": rate / (recorded_rate * speed)}  # fmt: skip
+    worst = min(r["ratio"] for r in rows.values())
+    return {"speeds": rows, "figure": worst, "target": "delivered rate within 5 % of speed x recorded rate",
+            "met": abs(worst - 1) <= 0.05 and all(abs(r["ratio"] - 1) <= 0.05 for r in rows.values())}  # fmt: skip
 
 
 # ---- table and main -----------------------------------------------------------------------------
@@ -511,6 +640,14 @@ def _figure_text(name: str, r: dict[str, Any]) -> tuple[str, str]:
         return (f"{r['rss_mb']:.0f} MB RSS",
                 f"{r['rooms']} rooms connected in {r['connect_s']:.1f} s; "
                 f"{r['rss_mb_at_connected']:.0f} MB then")  # fmt: skip
+    if name == "replay":
+        return (f"{r['figure']:.3f}x requested (worst)",
+                "; ".join(f"speed {k}: {v['delivered_per_s']:,.0f}/s of {v['requested_per_s']:,.0f}"
+                          for k, v in r["speeds"].items()))  # fmt: skip
+    if name == "soak-rooms":
+        return (f"{r['growth_pct']:+.1f} % in the last {r['growth_window_min']:g} min",
+                f"{r['rooms']} rooms, {r['minutes']:g} min; {r['rss_mb_first']:.0f} MB at start, "
+                f"{r['rss_mb_window_start']:.0f} -> {r['rss_mb_end']:.0f} MB; {r['events_archived']:,.0f} events")
     if name == "soak":
         return (f"{r['max_deviation_pct']:+.1f} % max",
                 f"{r['minutes']:g} min; {r['rss_mb_baseline']:.0f} -> {r['rss_mb_end']:.0f} MB "
@@ -546,7 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short runs (about two minutes in all)")
     ap.add_argument("--soak-minutes", type=float, default=None, help="soak length (default 10; 1 with --quick)")
-    ap.add_argument("--only", nargs="+", choices=NAMES, help="run only these benchmarks")
+    ap.add_argument("--soak-rooms-minutes", type=float, default=60.0, help="soak-rooms length (default 60)")
+    ap.add_argument("--only", nargs="+", choices=NAMES, help="run only these benchmarks (soak-rooms runs only so)")
     ap.add_argument("--json", default=str(HERE / "results" / "latest.json"), help="where to write the JSON")
     a = ap.parse_args(argv)
     soak = a.soak_minutes if a.soak_minutes is not None else (1.0 if a.quick else 10.0)
@@ -557,10 +695,12 @@ def main(argv: list[str] | None = None) -> int:
         "latency": lambda: bench_latency(a.quick),
         "rooms": lambda: bench_rooms(a.quick),
         "soak": lambda: bench_soak(soak),
+        "replay": lambda: bench_replay(a.quick),
+        "soak-rooms": lambda: bench_soak_rooms(a.soak_rooms_minutes, progress=Path(a.json).with_suffix(".rss.jsonl")),
     }
     results: dict[str, dict[str, Any]] = {}
     started = time.time()
-    for name in a.only or NAMES:
+    for name in a.only or [n for n in NAMES if n not in OPTIONAL]:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         t = time.monotonic()
         try:

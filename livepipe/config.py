@@ -370,7 +370,48 @@ def _read(source: Path | ConfigText, issues: list[ConfigIssue]) -> _Loaded | Non
         line = int(m.group(1)) if m else None
         issues.append(ConfigIssue(shown, line, None, None, f"invalid TOML: {msg}"))
         return None
-    return _Loaded(path, data, Locator(text))
+    except RecursionError:  # tomllib parses arrays and inline tables recursively
+        issues.append(ConfigIssue(shown, _most_nested_line(text), None, None, _TOO_DEEP))
+        return None
+    loaded = _Loaded(path, data, Locator(text))
+    deep = _too_deep(data)
+    if deep is not None:
+        shown_path = ".".join(deep[:6]) + (" ..." if len(deep) > 6 else "")
+        line = loaded.locator.find([p for p in deep if not p.startswith("[")]) or _most_nested_line(text)
+        issues.append(ConfigIssue(shown, line, None, None, f"{_TOO_DEEP} (at {shown_path})"))
+        return None
+    return loaded
+
+
+#: Deepest nesting of tables, arrays and inline tables a config file may have. Real configs need
+#: about six (``processors.automod.rules[0].words[0]``); the limit keeps every later step (merging,
+#: secrets, validation, ``config show``) far from Python's recursion limit.
+MAX_CONFIG_DEPTH = 32
+_TOO_DEEP = (f"tables, arrays or inline tables nested more than {MAX_CONFIG_DEPTH} levels deep; "
+             "no livepipe setting needs that: flatten the value")  # fmt: skip
+
+
+def _too_deep(data: dict[str, Any]) -> list[str] | None:
+    """The key path where ``data`` nests deeper than :data:`MAX_CONFIG_DEPTH`, or ``None`` (iterative)."""
+    stack: list[tuple[Any, list[str]]] = [(data, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_CONFIG_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, [*path, str(k)]) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, [*path, f"[{i}]"]) for i, v in enumerate(value))
+    return None
+
+
+def _most_nested_line(text: str) -> int | None:
+    """The line with the most opening brackets and dots in keys: where deep nesting most likely is."""
+    lines = text.splitlines()
+    if not lines:
+        return None
+    scores = [ln.count("[") + ln.count("{") + ln.split("=", 1)[0].count(".") for ln in lines]
+    return scores.index(max(scores)) + 1
 
 
 def _is_ref(v: Any) -> bool:

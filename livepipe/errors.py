@@ -19,7 +19,8 @@ tree, with the module of each class::
     ├── DecodeError                   bytes or a message from the wire or a file are malformed
     │   ├── ProtocolError             livepipe.bilibili.protocol: broken packet framing (also ValueError)
     │   ├── MessageError              livepipe.bilibili.commands: a cmd message (also ValueError)
-    │   └── ReplayError               livepipe.components.replay: a line of a replay file
+    │   ├── ReplayError               livepipe.components.replay: a line of a replay file
+    │   └── JsonDepthError            livepipe.events: JSON nested too deeply (also ValueError)
     ├── TransportError                a connection to a service ended or could not be made
     │   ├── ConnectionEnded           livepipe.bilibili.client: a danmaku WebSocket session ended
     │   │   └── ConnectFailed, AuthFailed, LivenessTimeout, HeartbeatTimeout, Closed, SessionEnded

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections import OrderedDict
 from typing import Any, NamedTuple
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from livepipe import views
+from livepipe.errors import DecodeError
 
 __all__ = [
     "KINDS",
@@ -231,24 +233,42 @@ class Event(_EventTuple):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
-        """Build an event from its dict form; raises ``ValueError`` naming what is wrong."""
+        """Build an event from its dict form, checked against the v1 schema (``docs/event.schema.json``).
+
+        Raises ``ValueError`` naming the first key that is wrong and what it must be, so an event
+        read from a file or a message bus can never carry, say, an integer ``id`` or a string
+        ``room_id`` into a sink. ``id`` and ``ts`` may be left out (they are filled in as by
+        :func:`make_event`); every other key may be left out or null where the schema allows null.
+        """
         if not isinstance(d, dict):
-            raise ValueError(f"an event must be a JSON object, got {type(d).__name__}")
+            raise ValueError(f"an event must be a JSON object, got {_json_type(d)}")
         v = d.get("v", SCHEMA_VERSION)
-        if v != SCHEMA_VERSION:
+        if v != SCHEMA_VERSION or type(v) is not int:
             raise ValueError(f"unsupported event version v={v!r} (this livepipe reads v={SCHEMA_VERSION})")
         kind = d.get("kind")
         if not isinstance(kind, str) or not kind:
-            raise ValueError("an event needs a non-empty string 'kind'")
-        data = d.get("data") or {}
-        if not isinstance(data, dict):
-            raise ValueError("'data' must be an object")
+            raise ValueError(f"an event needs a non-empty string 'kind', got {_json_type(kind)}")
+        for key, want in _CHECKS:
+            value = d.get(key)
+            if value is not None and not want(value):
+                raise ValueError(f"{key!r} must be {_WANTS[key]}, got {_json_type(value)}{_short(value)}")
+        event_id = d.get("id")
+        if event_id == "":
+            raise ValueError("'id' must be a non-empty string, got an empty string")
+        data = d.get("data")
+        if data is None:
+            data = {}
+        elif not isinstance(data, dict):
+            raise ValueError(f"'data' must be an object, got {_json_type(data)}")
+        ts = d.get("ts")
+        if ts is not None and not math.isfinite(ts):
+            raise ValueError(f"'ts' must be a finite number of seconds, got {ts!r}")
         return make_event(
             kind,
-            id=d.get("id"),
+            id=event_id,
             cmd=d.get("cmd"),
             room_id=d.get("room_id"),
-            ts=d.get("ts"),
+            ts=ts,
             uid=d.get("uid"),
             uname=d.get("uname"),
             text=d.get("text"),
@@ -258,12 +278,112 @@ class Event(_EventTuple):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
-        """Parse the JSON form; raises ``ValueError`` on bad input."""
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"not valid JSON: {e}") from None
-        return cls.from_dict(d)
+        """Parse the JSON form; raises ``ValueError`` on bad input (see :func:`loads_json`)."""
+        return cls.from_dict(loads_json(text))
+
+
+#: The deepest nesting of arrays and objects accepted in an event read from outside (a file, a
+#: message bus). Real Bilibili messages nest fewer than ten levels; orjson encodes up to 255.
+MAX_JSON_DEPTH = 128
+
+
+class JsonDepthError(DecodeError, ValueError):
+    """A JSON text nests arrays and objects deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` for text from outside: every failure is a ``ValueError`` naming the reason.
+
+    That includes invalid UTF-8, ``NaN`` and ``Infinity``, and nesting deeper than :data:`MAX_JSON_DEPTH`
+    (:class:`JsonDepthError`): a line of 100,000 ``[`` must not raise ``RecursionError``, and
+    what is accepted must still serialize (orjson stops at 255 levels).
+    """
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not valid UTF-8: {e}") from None
+    except RecursionError:
+        raise JsonDepthError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    opening = text.count(b"[") + text.count(b"{") if isinstance(text, bytes) else text.count("[") + text.count("{")
+    if opening > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH:  # cheap test first: few brackets, shallow
+        raise JsonDepthError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (Python's json module reads them; orjson would
+    write them back as null, so the event would change on the way through)."""
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion limit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, d)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int  # bool is an int subclass, and True is no room id
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) is int or type(v) is float
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_object(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+#: The type rule of each key of the JSON form (null is allowed where the schema allows it; ``id``
+#: and ``ts`` may be null or missing on input: they are then filled in).
+_CHECKS: tuple[tuple[str, Any], ...] = (
+    ("id", _is_str), ("cmd", _is_str), ("room_id", _is_int), ("ts", _is_number),
+    ("uid", _is_int), ("uname", _is_str), ("text", _is_str), ("raw", _is_object),
+)  # fmt: skip
+_WANTS = {"id": "a non-empty string", "cmd": "a string or null", "room_id": "an integer or null",
+          "ts": "a number (unix seconds)", "uid": "an integer or null", "uname": "a string or null",
+          "text": "a string or null", "raw": "an object or null"}  # fmt: skip
+
+
+def _json_type(v: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _short(v: Any) -> str:
+    """A value for a message: `` (repr)``, cut to 40 characters; nothing for containers."""
+    if isinstance(v, (dict, list)):
+        return ""
+    r = repr(v)
+    return f" ({r[:37]}...)" if len(r) > 40 else f" ({r})"
 
     # ---- typed views of ``data`` (livepipe.views); each raises views.WrongKind on another kind ----------
 

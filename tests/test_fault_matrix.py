@@ -8,7 +8,8 @@ faults with no test elsewhere are proven here:
 * a sink raising (every ``on_error`` mode, counted, the pipeline keeps going or stops);
 * a full disk for the ``file`` sink (``RLIMIT_FSIZE`` in a child process: unprivileged, no tmpfs);
 * SIGTERM in the middle of a burst from the ``bilibili.danmaku`` source against the simulator;
-* fuzzing of config loading (hypothesis).
+* fuzzing of config loading (hypothesis);
+* pathological TOML: nesting hundreds or thousands of levels deep (issue 16).
 """
 
 from __future__ import annotations
@@ -106,6 +107,26 @@ MATRIX: dict[str, list[str]] = {
         "tests/test_reload.py::test_reload_adds_and_removes_a_room_while_ten_others_stream",
         "tests/test_reload.py::test_a_changed_sink_is_replaced_mid_stream_without_losing_or_repeating_an_event",
         "tests/test_reload.py::test_reload_refuses_what_it_cannot_apply_in_place",
+    ],
+    "poisoned replay line": [
+        "tests/components/test_replay_poison.py::test_every_good_line_arrives_and_every_bad_one_is_counted_by_reason",
+        "tests/components/test_replay_poison.py::test_schema_invalid_events_never_reach_a_sink",
+        "tests/components/test_replay_poison.py::test_an_event_from_outside_is_rejected_or_has_the_schema_types",
+    ],
+    "replay pacing": [
+        "tests/components/test_replay_poison.py::test_speed_n_delivers_n_times_the_recorded_rate",
+    ],
+    "bad JSON body on the WebSocket": [
+        "tests/bilibili/test_source_faults.py::"
+        "test_bodies_that_are_not_json_objects_are_counted_on_metrics_and_the_frame_kept",
+    ],
+    "pathological TOML": [
+        f"{HERE}::test_deeply_nested_toml_is_a_config_error_naming_the_line",
+        f"{HERE}::test_deep_table_headers_and_dotted_keys_are_config_errors",
+        f"{HERE}::test_cli_reports_a_500_deep_array_without_a_traceback",
+    ],
+    "kill -9 during an action": [
+        "tests/nats/test_action_journal.py::test_an_action_killed_between_acceptance_and_result_happens_once_after_redelivery",
     ],
     "fuzz: decode_frame": [
         "tests/bilibili/test_protocol_fuzz.py::test_random_bytes",
@@ -515,3 +536,68 @@ def test_secret_in_a_wrongly_typed_key_is_not_echoed(tmp_path: Path, where: str,
     assert SECRET not in str(info.value)
     assert re.search(r"expected|valid|must be a table", str(info.value)), str(info.value)
 
+
+
+# ---- pathological TOML ------------------------------------------------------------------------
+
+#: (how, template): a value nested ``n`` levels deep, written as TOML in several ways.
+_DEEP_SHAPES: dict[str, Any] = {
+    "array": lambda n: "[" * n + "1" + "]" * n,
+    "inline table": lambda n: "{a = " * n + "1" + "}" * n,
+    "mixed": lambda n: "[{a = " * (n // 2) + "1" + "}]" * (n // 2),
+    "env ref": lambda n: "{env = " * n + '"X"' + "}" * n,
+}
+_PLACES = [
+    ("top level", "x = {value}\n"),
+    ("livepipe table", "[livepipe]\nshutdown_timeout = {value}\n"),
+    ("component key", '[sources.a]\ntype = "replay"\npath = {value}\n'),
+    ("unknown key", '[sinks.b]\ntype = "file"\ninputs = ["a"]\npath = "o"\nextra = {value}\n'),
+    ("processor inputs", '[processors.p]\ntype = "filter"\ninputs = {value}\n'),
+]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.sampled_from(sorted(_DEEP_SHAPES)), place=st.sampled_from(_PLACES),
+       depth=st.integers(34, 600) | st.sampled_from([500, 2_000, 20_000]), prefix=st.integers(0, 5))  # fmt: skip
+def test_deeply_nested_toml_is_a_config_error_naming_the_line(tmp_path: Path, shape: str, place: tuple[str, str],
+                                                              depth: int, prefix: int) -> None:  # fmt: skip
+    """An array, inline table or ``{env = ...}`` nested 34 to 20,000 deep anywhere: a ConfigError naming
+    the file, the line and the fix; never a RecursionError."""
+    text = "# comment\n" * prefix + place[1].format(value=_DEEP_SHAPES[shape](depth))
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    msg = str(info.value)
+    assert "nested more than 32 levels deep" in msg and "flatten the value" in msg, msg
+    line = text.count("\n", 0, text.index(_DEEP_SHAPES[shape](depth)[:3])) + 1
+    assert f"fuzz.toml:{line}:" in msg, (msg, line)
+
+
+@pytest.mark.parametrize("text", [
+    "[" + ".".join(["k"] * 5000) + "]\nz = 1\n",  # a table header 5,000 keys deep
+    "livepipe." + ".".join(["k"] * 3000) + " = 1\n",  # a dotted key 3,000 deep
+    '[sources.a]\ntype = "replay"\n' + ".".join(["p"] * 40) + " = 1\n",
+])  # fmt: skip
+def test_deep_table_headers_and_dotted_keys_are_config_errors(tmp_path: Path, text: str) -> None:
+    """Depth by keys rather than brackets: the same clear error (it was a RecursionError in ``config show``)."""
+    with pytest.raises(ConfigError, match=r"fuzz.toml:\d+: .*nested more than 32 levels deep.*\(at [a-z.]+"):
+        _load(tmp_path, text)
+
+
+def test_cli_reports_a_500_deep_array_without_a_traceback(tmp_path: Path) -> None:
+    """``livepipe validate`` and ``livepipe run`` on a 500-deep array: exit 78, one line naming the place."""
+    cfg = tmp_path / "deep.toml"
+    cfg.write_text('[sources.a]\ntype = "replay"\npath = "x"\nroom_id = ' + "[" * 500 + "]" * 500 + "\n")
+    for command in ("validate", "run"):
+        r = subprocess.run([sys.executable, "-m", "livepipe", command, str(cfg)], capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+        assert r.returncode == 78, r.stderr
+        assert "Traceback" not in r.stderr and "RecursionError" not in r.stderr
+        assert f"{cfg.name}:4: tables, arrays or inline tables nested more than 32 levels deep" in r.stderr, r.stderr
+
+
+def test_a_config_at_the_depth_limit_still_loads(tmp_path: Path) -> None:
+    """The limit is not too tight: a real automod config's depth loads, and 32 levels are a plain type error."""
+    text = '[sources.a]\ntype = "replay"\npath = "x"\nroom_id = ' + "[" * 29 + "1" + "]" * 29 + "\n"
+    with pytest.raises(ConfigError, match="room_id") as info:
+        _load(tmp_path, text)
+    assert "nested more than" not in str(info.value)

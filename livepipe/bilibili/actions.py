@@ -58,6 +58,8 @@ OUTCOMES: dict[str, str] = {
     "fatal": "the credential no longer works (-101, -111, 65530); the sink is suspended and alerted",
     "suspended": "not attempted: the sink is suspended after a fatal credential error",
     "unconfirmed": "code 0, but the check afterwards (ban list) did not show the effect",
+    "in_doubt": "a restart interrupted the action after its request, and the service cannot tell whether it took "
+    "effect (a danmaku); not repeated, so it happened at most once",
 }
 
 BAN_HOURS_MAX = 720

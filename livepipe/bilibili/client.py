@@ -64,17 +64,25 @@ def auth_body(uid: int, room_id: int, key: str, buvid: str) -> bytes:
                          "buvid": buvid, "key": key})  # fmt: skip
 
 
+#: Frames read ahead per connection (websockets' ``max_queue``; its default): see :meth:`DanmakuClient.run`.
+MAX_QUEUE = 16
+
 @dataclass
 class ConnectionStats:
     """Counters of one room's connections (kept across reconnects).
 
-    ``frames``, ``bytes`` and ``decode_errors`` are counter objects with ``inc`` (the source passes
-    its metrics counters, which several rooms may share); the rest are plain numbers of this room.
+    ``frames``, ``bytes``, ``decode_errors``, ``bad_json`` and ``bad_message`` are counter objects
+    with ``inc`` (the source passes its metrics counters, which several rooms may share); the rest
+    are plain numbers of this room. ``bad_json`` / ``bad_message`` count the op-5 bodies of
+    well-framed frames that were not JSON / not a JSON object (skipped; the frame's other messages
+    are kept), mirroring ``decode.bad_json`` / ``decode.bad_message``.
     """
 
     frames: Counter = field(default_factory=Counter)
     bytes: Counter = field(default_factory=Counter)
     decode_errors: Counter = field(default_factory=Counter)
+    bad_json: Counter = field(default_factory=Counter)
+    bad_message: Counter = field(default_factory=Counter)
     heartbeats_sent: int = 0
     heartbeat_replies: int = 0
     #: frames received on the current connection after the auth reply
@@ -91,6 +99,8 @@ class DanmakuClient:
         on_events: awaited with each non-empty list of decoded events, in arrival order.
         on_authenticated: called (and awaited if it returns an awaitable) once the server accepted AUTH.
         on_decode_error: called with the :class:`ProtocolError` of a frame that failed to decode.
+        on_bad_messages: called with ``(bad_json, bad_message)`` counts when a frame carried bodies
+            that are not JSON, or not a JSON object (those are skipped, the rest of the frame kept).
         heartbeat_interval: seconds between heartbeats (the web client uses 30).
         liveness_timeout: reconnect when no frame at all arrives for this long.
         heartbeat_timeout: reconnect when no heartbeat reply arrives for this long.
@@ -111,6 +121,7 @@ class DanmakuClient:
         *,
         on_authenticated: Callable[[], Any] | None = None,
         on_decode_error: Callable[[ProtocolError], None] | None = None,
+        on_bad_messages: Callable[[int, int], None] | None = None,
         heartbeat_interval: float = 30.0,
         liveness_timeout: float = 40.0,
         heartbeat_timeout: float = 70.0,
@@ -126,6 +137,7 @@ class DanmakuClient:
         self.on_events = on_events
         self.on_authenticated = on_authenticated
         self.on_decode_error = on_decode_error
+        self.on_bad_messages = on_bad_messages
         self.heartbeat_interval = heartbeat_interval
         self.liveness_timeout = liveness_timeout
         self.heartbeat_timeout = heartbeat_timeout
@@ -146,9 +158,13 @@ class DanmakuClient:
         Never returns normally: raises a :class:`ConnectionEnded` subclass. Cancellation closes the
         socket (the close handshake is bounded by a short timeout).
         """
+        # max_queue: frames websockets reads ahead per connection before it leaves the rest in the
+        # kernel's socket buffer (TCP pushes back on the server). With 1,000 rooms that read-ahead is
+        # 1,000 x max_queue frames in this process whenever the pipeline falls behind for a moment;
+        # 64 made RSS climb by tens of MB (tracemalloc: websockets Frame objects, issue 16).
         kwargs: dict[str, Any] = {
             "open_timeout": None, "close_timeout": 2.0, "ping_interval": None, "compression": None,
-            "max_size": 8 * 1024 * 1024, "max_queue": 64, "proxy": self.proxy,
+            "max_size": 8 * 1024 * 1024, "max_queue": MAX_QUEUE, "proxy": self.proxy,
             "additional_headers": {"Origin": "https://live.bilibili.com", **self.headers},
         }  # fmt: skip
         if self.user_agent:
@@ -207,6 +223,7 @@ class DanmakuClient:
         """Feed every frame to the session and hand its events on, until the session ends."""
         st = self.stats
         clock = self.clock
+        decoded = st.decode
         authenticated = False
         replies_counted = 0
         while session.ended is None:
@@ -220,7 +237,13 @@ class DanmakuClient:
             st.frames.inc()
             if not isinstance(frame, str):
                 st.bytes.inc(len(frame))
+            bad_json, bad_message = decoded.bad_json, decoded.bad_message
             events = session.receive_frame(frame, now)
+            if decoded.bad_json != bad_json or decoded.bad_message != bad_message:
+                st.bad_json.inc(decoded.bad_json - bad_json)
+                st.bad_message.inc(decoded.bad_message - bad_message)
+                if self.on_bad_messages is not None:
+                    self.on_bad_messages(decoded.bad_json - bad_json, decoded.bad_message - bad_message)
             if session.next_deadline() < self._wake_at:  # e.g. after the auth reply: wake the ticker now
                 self._nap.cancel()
             for error in session.decode_errors:

@@ -250,6 +250,10 @@ class DanmakuSource(Source):
         self.m_frames = m.counter("bilibili_frames_total", "WebSocket frames received")
         self.m_bytes = m.counter("bilibili_received_bytes_total", "WebSocket payload bytes received")
         self.m_decode_errors = m.counter("bilibili_decode_errors_total", "frames that could not be decoded (skipped)")
+        bad = "message bodies of well-framed frames skipped: not JSON (bad_json) or not an object (bad_message)"
+        self.m_bad_json = m.counter("bilibili_bad_messages_total", bad, reason="bad_json")
+        self.m_bad_message = m.counter("bilibili_bad_messages_total", bad, reason="bad_message")
+        self._warned_bad_messages = False
         self.m_auth_failures = m.counter("bilibili_auth_failures_total", "AUTH packets the server refused")
         self.m_token_fetches = m.counter("bilibili_token_fetches_total", "getDanmuInfo tokens fetched")
         self.m_cookie_refreshes = m.counter("bilibili_cookie_refreshes_total", "cookie refreshes completed")
@@ -658,7 +662,8 @@ class DanmakuSource(Source):
         """
         assert self.api is not None
         if room.stats is None:
-            room.stats = ConnectionStats(frames=self.m_frames, bytes=self.m_bytes, decode_errors=self.m_decode_errors)
+            room.stats = ConnectionStats(frames=self.m_frames, bytes=self.m_bytes, decode_errors=self.m_decode_errors,
+                                         bad_json=self.m_bad_json, bad_message=self.m_bad_message)  # fmt: skip
             self.metrics.gauge("bilibili_last_message_age_seconds", "seconds since the room's last frame",
                                fn=lambda r=room: self._age(r), room_id=room.real_id or room.spec)  # fmt: skip
         room_id = room.real_id or room.spec
@@ -727,8 +732,17 @@ class DanmakuSource(Source):
             self._decode_errors.log(logging.WARNING, str(room_id),
                                     "room %s: skipped a frame that cannot be decoded: %s", room_id, e)
 
+        def on_bad_messages(bad_json: int, bad_message: int) -> None:
+            if not self._warned_bad_messages:  # once per source; the metric counts every one
+                self._warned_bad_messages = True
+                self.log.warning("room %s: skipped %d message bodies that are not JSON and %d that are not JSON "
+                                 "objects; the rest of the frame was kept. Counted from now on in "
+                                 "bilibili_bad_messages_total{reason}, without further log lines",
+                                 room_id, bad_json, bad_message)  # fmt: skip
+
         client = DanmakuClient(
             room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,
+            on_bad_messages=on_bad_messages,
             heartbeat_interval=self.config.heartbeat_interval, liveness_timeout=self.config.liveness_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout, connect_timeout=self.config.connect_timeout,
             ssl_context=self._ssl, user_agent=self.api.user_agent, headers=self.config.headers,

@@ -1,16 +1,23 @@
 """The ``replay`` source: read events (or raw Bilibili messages) back from a JSONL file.
 
 The file is read line by line (a 1 GB recording never sits in memory; ``.gz`` files are read
-through gzip). With ``speed > 0`` the gaps between the events' ``ts`` are reproduced, divided by
-``speed``, on ``context.clock``. A bad line is logged as ``file:line: reason``, counted as an
-error (``error_type="invalid_line"``) and skipped.
+through gzip). With ``speed > 0`` every event is due at a fixed point of an absolute schedule,
+``start + (ts - first_ts) / speed`` on ``context.clock``, so time spent emitting or oversleeping
+never accumulates; events already due are emitted together without sleeping.
+
+One bad line never stops a replay: a line that is not JSON, nests too deeply, is not an object, or
+is not a valid event (``docs/event.schema.json``: an integer ``id``, a string ``room_id``, no
+``kind``, ...) is skipped and counted by reason (``replay_bad_lines_total{reason}``, and
+``component_errors_total{error_type="invalid_line"}``), and the rest of the file is read. The log
+names ``file:line``, the reason and the fix for the first :data:`MAX_LOGGED_BAD_LINES` bad lines,
+then at most one summary line every :data:`BAD_LINE_REPORT_EVERY` seconds.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Literal
 
@@ -19,16 +26,37 @@ from pydantic import ValidationInfo, field_validator
 
 from livepipe.component import Context, Emit, Source
 from livepipe.errors import DecodeError
-from livepipe.events import Event
+from livepipe.events import Event, JsonDepthError, loads_json
 from livepipe.preflight import Problems, readable_file
 from livepipe.schema import SourceConfig, field
 
-#: Bad lines logged one by one before the source only counts them.
+#: Bad lines logged one by one before the source logs only a summary.
 MAX_LOGGED_BAD_LINES = 20
+#: After that, at most one summary line (counts by reason, the latest place) this often, in seconds.
+BAD_LINE_REPORT_EVERY = 10.0
+#: Replay with ``speed > 0`` sleeps only when the next event is due at least this far ahead
+#: (seconds); events due sooner are emitted at once, in one batch.
+TICK = 0.001
+
+#: reason of a bad line -> what to do about it (said in the log).
+FIXES: dict[str, str] = {
+    "bad_json": "each line must be one JSON object; repair or delete the line",
+    "too_deep": "no event nests this deeply; delete the line",
+    "not_object": "each line must be a JSON object, not an array or a value",
+    "unknown_shape": "an event needs a 'kind', a raw Bilibili message a 'cmd'",
+    "invalid_event": "make the line match the event schema, docs/event.schema.json",
+    "no_room_id": "set room_id on this replay source for raw Bilibili messages",
+    "bad_message": "the raw Bilibili message cannot be parsed; delete the line",
+    "corrupt_file": "the compressed file is damaged; recompress what can be read",
+}
 
 
 class ReplayError(DecodeError):
-    """A line of the replay file could not be turned into events."""
+    """A line of the replay file could not be turned into events; ``reason`` is a key of :data:`FIXES`."""
+
+    def __init__(self, message: str, reason: str = "invalid_event") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ReplayConfig(SourceConfig):
@@ -86,6 +114,9 @@ class Replay(Source):
         self._parse_command: Callable[..., Any] | None = None
         self.bad_lines = 0
         self.emitted = 0
+        self._unreported: Counter[str] = Counter()
+        self._last_bad = ""
+        self._reported_at = 0.0
 
     def preflight(self) -> Problems:
         """The recording must exist and be readable."""
@@ -115,11 +146,13 @@ class Replay(Source):
     def parse_line(self, line: bytes) -> list[Event]:
         """Turn one non-blank line into events; raise :class:`ReplayError` with the reason."""
         try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ReplayError(f"not valid JSON: {e}") from None
+            obj = loads_json(line)
+        except JsonDepthError as e:
+            raise ReplayError(str(e), "too_deep") from None
+        except ValueError as e:
+            raise ReplayError(str(e), "bad_json") from None
         if not isinstance(obj, dict):
-            raise ReplayError(f"expected a JSON object, got {type(obj).__name__}")
+            raise ReplayError(f"expected a JSON object, got {type(obj).__name__}", "not_object")
         fmt = self.config.format
         if fmt == "auto":
             if "kind" in obj:
@@ -127,29 +160,51 @@ class Replay(Source):
             elif "cmd" in obj:
                 fmt = "bilibili"
             else:
-                raise ReplayError("neither an event (no 'kind') nor a raw Bilibili message (no 'cmd')")
+                raise ReplayError("neither an event (no 'kind') nor a raw Bilibili message (no 'cmd')", "unknown_shape")
         if fmt == "events":
             try:
                 return [Event.from_dict(obj)]
             except (ValueError, TypeError) as e:
                 raise ReplayError(f"not a valid event: {e}") from None
         if self.config.room_id is None:
-            raise ReplayError("a raw Bilibili message, but no room_id is configured for this replay source")
+            raise ReplayError("a raw Bilibili message, but no room_id is configured for this replay source",
+                              "no_room_id")  # fmt: skip
         parse = self._raw_parser()
         try:
             return _as_events(parse(obj, self.config.room_id))
         except ReplayError:
             raise
         except Exception as e:  # the parser is lenient, but one odd message must not stop the replay
-            raise ReplayError(f"cannot parse Bilibili message ({type(e).__name__}: {e})") from None
+            raise ReplayError(f"cannot parse Bilibili message ({type(e).__name__}: {e})", "bad_message") from None
 
-    def _bad(self, lineno: int, reason: str) -> None:
+    def _bad(self, lineno: int, error: ReplayError) -> None:
+        """Count a bad line by reason; log it (the first ones), or fold it into a periodic summary."""
+        reason = error.reason
         self.bad_lines += 1
         self.metrics.error("invalid_line")
+        self.metrics.counter("replay_bad_lines_total", "lines a replay source skipped, by reason", reason=reason).inc()
+        where = f"{self.file}:{lineno}"
         if self.bad_lines <= MAX_LOGGED_BAD_LINES:
-            self.log.warning("%s:%d: %s (line skipped)", self.file, lineno, reason)
+            self.log.warning("%s: %s (line skipped; %s)", where, error, FIXES.get(reason, "delete the line"))
             if self.bad_lines == MAX_LOGGED_BAD_LINES:
-                self.log.warning("%s: further bad lines are counted but not logged", self.file)
+                self.log.warning("%s: further bad lines are counted (replay_bad_lines_total) and summarised "
+                                 "every %g s", self.file, BAD_LINE_REPORT_EVERY)  # fmt: skip
+                self._reported_at = self.context.clock.monotonic()
+            return
+        self._unreported[reason] += 1
+        self._last_bad = f"{where}: {error}"
+        if self.context.clock.monotonic() - self._reported_at >= BAD_LINE_REPORT_EVERY:
+            self._report_bad()
+
+    def _report_bad(self) -> None:
+        """Log the bad lines counted since the last summary (nothing when there are none)."""
+        if not self._unreported:
+            return
+        n = sum(self._unreported.values())
+        reasons = ", ".join(f"{r} {c}" for r, c in self._unreported.most_common())
+        self.log.warning("%s: %d more bad lines skipped (%s); the latest: %s", self.file, n, reasons, self._last_bad)
+        self._unreported.clear()
+        self._reported_at = self.context.clock.monotonic()
 
     def _lines(self, fh: IO[bytes]) -> Iterator[tuple[int, bytes]]:
         """Numbered lines; a truncated or corrupt ``.gz`` ends the pass with one error instead of a crash."""
@@ -158,13 +213,14 @@ class Replay(Source):
             for lineno, line in enumerate(fh, 1):
                 yield lineno, line
         except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-            self._bad(lineno + 1, f"compressed data is truncated or corrupt ({e}); the rest of the file is skipped")
+            msg = f"compressed data is truncated or corrupt ({e}); the rest of the file is skipped"
+            self._bad(lineno + 1, ReplayError(msg, "corrupt_file"))
 
     async def _replay_once(self, emit: Emit) -> int:
         clock = self.context.clock
         speed = self.config.speed
-        prev_ts: float | None = None
-        prev_at = 0.0
+        first_ts: float | None = None  # the schedule: event due at start + (ts - first_ts) / speed
+        start = 0.0
         count = 0
         await anyio.lowlevel.checkpoint()  # a loop over a tiny file must still let others run (and be cancelled)
         with self._open() as fh:
@@ -176,19 +232,23 @@ class Replay(Source):
                 try:
                     events = self.parse_line(line)
                 except ReplayError as e:
-                    self._bad(lineno, str(e))
+                    self._bad(lineno, e)
+                    continue
+                except Exception as e:  # noqa: BLE001 - whatever one line does, the rest of the file is read
+                    self._bad(lineno, ReplayError(f"unexpected {type(e).__name__}: {e}", "bad_message"))
                     continue
                 for event in events:
                     if speed > 0:
-                        if prev_ts is not None:
-                            wait = (event.ts - prev_ts) / speed - (clock.monotonic() - prev_at)
-                            if wait > 0:
+                        if first_ts is None:
+                            first_ts, start = event.ts, clock.monotonic()
+                        else:
+                            wait = start + (event.ts - first_ts) / speed - clock.monotonic()
+                            if wait >= TICK:
                                 await clock.sleep(wait)
-                        prev_ts = event.ts
-                        prev_at = clock.monotonic()
                     await emit(event)
                     count += 1
                     self.emitted += 1
+        self._report_bad()
         return count
 
     async def run(self, emit: Emit) -> None:

@@ -233,6 +233,11 @@ class Simulator:
                                     content_type="application/json")  # fmt: skip
             if fault == -352:
                 return http_read.risk_352()
+            if any(path.startswith(p) for p in f.hold_responses):
+                response = await handler(request)
+                while any(path.startswith(p) for p in f.hold_responses):
+                    await asyncio.sleep(0.01)
+                return response
         return await handler(request)
 
     # --- lifecycle -----------------------------------------------------------------------------

@@ -23,6 +23,9 @@ class Faults:
     #: tick when ``malformed_every`` is set
     malformed_once: bool = False
     malformed_every: float = 0.0
+    #: send each client, on the next tick, one well-framed brotli frame whose op-5 bodies are not
+    #: JSON objects (cut JSON, bad UTF-8, an array) around one good message (cleared once sent)
+    bad_json_once: bool = False
     #: reply ``{"code": -101}`` and close to every AUTH packet, whatever the token
     fail_auth: bool = False
     #: answer HTTP requests whose path starts with one of these prefixes with code -352
@@ -31,6 +34,10 @@ class Faults:
     http_412: list[str] = field(default_factory=list)
     #: delay (seconds) before answering any HTTP request (not /_sim/ and not the WebSocket)
     http_delay: float = 0.0
+    #: carry out HTTP requests whose path starts with one of these prefixes, then hold the answer
+    #: until the prefix is removed (the effect is visible, the client has no reply yet: the window
+    #: in which a crash leaves a client not knowing whether its action went through)
+    hold_responses: list[str] = field(default_factory=list)
     #: seconds a client may stay silent (no heartbeat) before it is dropped
     idle_timeout: float = 65.0
     #: seconds the client has to send AUTH after connecting

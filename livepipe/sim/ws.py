@@ -31,6 +31,9 @@ log = logging.getLogger("livepipe.sim.ws")
 
 #: a frame whose header claims more bytes than the frame has (decoders must reject it)
 MALFORMED_FRAME = P.HEADER.pack(1000, 16, 3, P.OP_COMMAND, 0) + b"\x00" * 8
+#: op-5 bodies a well-framed frame may still carry that are not JSON objects: counted and skipped
+#: by a client, which keeps the frame's other messages (the ``bad_json_once`` fault)
+BAD_JSON_BODIES: tuple[bytes, ...] = (b'{"cmd": "DANMU_MSG", "info": [', b'{"cmd": "\xff\xfe"}', b"[1, 2]", b"nul")
 _CLOSE = object()
 
 
@@ -317,6 +320,14 @@ class Hub:
             if self._take_malformed_once():
                 for c in self.all_clients() + [c for peer in self.fault_peers for c in peer.all_clients()]:
                     c.send(MALFORMED_FRAME)
+            if f.bad_json_once:
+                f.bad_json_once = False
+                for room_id, clients in self.clients.items():
+                    good = encode_message(M.stop_live_room_list([room_id]))
+                    bad = b"".join(P.encode_packet(P.OP_COMMAND, body) for body in BAD_JSON_BODIES)
+                    frame = wrap_packets(bad + good, P.VER_BROTLI)
+                    for c in clients:
+                        c.send(frame)
             if f.malformed_every > 0 and now - last_malformed >= f.malformed_every:
                 last_malformed = now
                 for c in self.all_clients():

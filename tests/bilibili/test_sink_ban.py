@@ -97,6 +97,7 @@ async def test_pipeline_bans_exactly_the_intended_users_with_their_durations_onc
         assert rows[0]["action"]["kind"] == "action.ban" and rows[0]["action"]["data"]["uid"] == b
         assert sim.cookies_for(streamer)["SESSDATA"] not in (tmp_path / "audit.jsonl").read_text("utf-8")
         assert run.pipeline.metrics.value("component_healthy", component_id="act") == 1
+        assert (tmp_path / ".livepipe" / "actions.sqlite").is_file()  # the journal's default place
 
 
 async def test_longer_ban_is_an_escalation_and_is_sent(tmp_path):
@@ -216,3 +217,4 @@ async def test_dry_run_sends_nothing(tmp_path):
         assert run.outcomes() == ["dry_run"]
         assert "would ban uid" in run.results[0].data["message"]
         assert sum(counts.values()) == 0 and not sim.room(ROOM).silent
+        assert not (tmp_path / ".livepipe").exists()  # a dry run leaves no journal behind

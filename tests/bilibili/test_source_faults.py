@@ -185,3 +185,55 @@ async def test_secrets_never_reach_logs_or_events(caplog):
         assert run.metric("bilibili_cookie_refreshes_total") == 1
         for s in secrets:
             assert s and s not in text
+
+
+async def test_bodies_that_are_not_json_objects_are_counted_on_metrics_and_the_frame_kept(tmp_path, caplog):
+    """A well-framed frame whose op-5 bodies are cut JSON, bad UTF-8, an array and a bare word around
+    one good message: the good message arrives, the bad bodies are counted by reason and exported on
+    the pipeline's /metrics, one WARNING is logged (not one per body), and the connection stays up."""
+    import httpx
+
+    from livepipe.sim.ws import BAD_JSON_BODIES
+    from livepipe.testing import running_pipeline
+    from livepipe.testing import wait_until as wait_for
+
+    async with run_simulator(rooms=[1000], rate=0, population_size=10, stop_list_every=0) as sim:
+        acct = sim.create_account("viewer")
+        (tmp_path / "cookies.json").write_text(__import__("json").dumps(sim.cookies_for(acct)))
+        toml = f"""
+[livepipe.metrics]
+listen = "127.0.0.1:0"
+[credentials.main]
+cookie_file = "cookies.json"
+[sources.live]
+type = "bilibili.danmaku"
+room_ids = [1000]
+base_url = "{sim.base_url}"
+credential = "main"
+[sinks.out]
+type = "testing.capture"
+inputs = ["live"]
+"""
+        from livepipe.testing import captured
+
+        def stop_lists() -> list:
+            return [e for e in captured.get("out", []) if e.cmd == "STOP_LIVE_ROOM_LIST"]
+
+        with caplog.at_level(logging.WARNING, logger="livepipe"):
+            async with running_pipeline(toml, tmp_path) as p:
+                m = p.metrics.value
+                await wait_for(lambda: m("bilibili_connected_rooms") == 1, what="connected")
+                for rounds in (1, 2, 3):
+                    sim.faults.bad_json_once = True
+                    await wait_for(lambda r=rounds: len(stop_lists()) == r, what="the good message of the frame")
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{p.metrics_port}") as c:
+                    text = (await c.get("/metrics")).text
+                p.request_shutdown()
+        # per frame: cut JSON, bad UTF-8 and a bare word are bad_json; the array is bad_message
+        assert len(BAD_JSON_BODIES) == 4
+        labels = 'component_id="live",component_type="bilibili.danmaku"'
+        assert f'bilibili_bad_messages_total{{{labels},reason="bad_json"}} 9' in text, text
+        assert f'bilibili_bad_messages_total{{{labels},reason="bad_message"}} 3' in text, text
+        assert m("bilibili_decode_errors_total") == 0 and m("bilibili_connects_total") == 1
+        warnings = [r.getMessage() for r in caplog.records if "not JSON" in r.getMessage()]
+        assert len(warnings) == 1 and "bilibili_bad_messages_total" in warnings[0]

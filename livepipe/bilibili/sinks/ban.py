@@ -3,7 +3,9 @@
 Unban uses DelSilentUser and falls back to del_room_block_user with the record id from
 GetSilentUserList. With ``confirm``, a ban answered with code 0 is looked up in the ban list
 (code 0 without effect is a known failure mode). A ban that would not lengthen a ban of the same
-user in the same room made within ``dedupe_window`` is not sent again.
+user in the same room made within ``dedupe_window`` is not sent again. A ban or unban that a
+restart interrupted after its request is looked up in the ban list when it is delivered again,
+and carried out only if it did not take effect.
 """
 
 from __future__ import annotations
@@ -101,6 +103,14 @@ class BanSink(ActionSink):
         if "hours" in fields:
             return f"ban uid {fields['uid']} in room {fields['room_id']} {_hours_text(fields['hours'])}"
         return f"unban uid {fields['uid']} in room {fields['room_id']}"
+
+    async def in_doubt(self, event: Event, fields: dict[str, Any]) -> tuple[str, str]:
+        """After a restart interrupted a ban or unban: the ban list says whether it took effect."""
+        room_id, uid = fields["room_id"], fields["uid"]
+        listed = await self._find_record(room_id, uid) is not None
+        where = f"uid {uid} {'is' if listed else 'is not'} on the ban list of room {room_id}"
+        took_effect = listed if event.kind == act.BAN else not listed
+        return ("done" if took_effect else "not_done"), where
 
     async def _find_record(self, room_id: int, uid: int) -> dict[str, Any] | None:
         api = self.api

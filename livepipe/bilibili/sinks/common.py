@@ -5,8 +5,12 @@ The life cycle of one action (:meth:`ActionSink.write`):
 1. events of kinds the sink does not handle are skipped (counted as intentionally discarded);
 2. :meth:`ActionSink.validate` checks every field and limit; a mistake gives outcome ``invalid``
    with the reason, before any request;
-3. an action id seen within ``dedupe_window``, or a sink-specific duplicate (the same ban, the same
-   text) gives ``deduplicated``;
+3. an action id carried out within ``dedupe_window``, or a sink-specific duplicate (the same ban, the
+   same text) gives ``deduplicated``. Action ids are kept in a durable journal
+   (:mod:`livepipe.bilibili.sinks.journal`, the ``journal`` key), so this holds across restarts: an
+   ``intent`` record is written before the request and a ``done`` record after it. An action whose
+   intent has no done (the process died in between) is checked with the service where the sink
+   can (:meth:`ActionSink.in_doubt`) instead of being repeated blindly;
 4. a suspended credential (after a fatal error) gives ``suspended`` without a request;
 5. ``dry_run`` logs what would be done and gives ``dry_run``;
 6. otherwise :meth:`ActionSink.execute` runs; each request waits for the account's rate limit and
@@ -27,7 +31,6 @@ import hashlib
 import json
 import random
 import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -39,6 +42,7 @@ import anyio
 from livepipe.bilibili import actions as act
 from livepipe.bilibili.api import ApiError, BilibiliAPI, Endpoints, Outcome
 from livepipe.bilibili.credential import Credential, CredentialError
+from livepipe.bilibili.sinks.journal import DONE, ActionJournal
 from livepipe.bilibili.transport import TransportConfig
 from livepipe.clock import Clock
 from livepipe.component import Context, Emit, Sink
@@ -81,6 +85,12 @@ class ActionSinkConfig(SinkConfig, TransportConfig):
     timeout: float = field(10.0, description="HTTP timeout per request, in seconds", gt=0)
     audit_log: str | None = field(None, description="append every action and its outcome to this JSONL file "
                                   "(relative to the config file)")
+    journal: str | None = field(
+        ".livepipe/actions.sqlite",
+        description="SQLite file (relative to the config file) recording each action id before and after its "
+        "request, for `dedupe_window` seconds, so a redelivered or replayed action is recognised after a restart; "
+        "several sinks may share it. Empty = in memory only (forgotten on restart)",
+    )
 
 
 class ActionFailed(ServiceError):
@@ -206,7 +216,7 @@ class ActionSink(Sink):
         self._fingerprint = ""
         self._cookie_mtime: float | None = None
         self._audit: IO[str] | None = None
-        self._seen_ids: OrderedDict[str, float] = OrderedDict()
+        self.journal: ActionJournal | None = None
         self._warned_kinds: set[str] = set()
         self._pending_alert: Event | None = None
         self._rng = random.Random()
@@ -263,13 +273,19 @@ class ActionSink(Sink):
             self.log.warning("%s; dry_run, so continuing without the account", e)
             cred = Credential(name=self.config.credential)
         await self._open(cred)
+        if self.config.dedupe_window and not self.config.dry_run:  # a dry run carries nothing out: no journal
+            path = self.context.path(self.config.journal) if self.config.journal else None
+            self.journal = ActionJournal(path, self.name, max_age=self.config.dedupe_window)
         if self.config.audit_log:
             p = self.context.path(self.config.audit_log)
             p.parent.mkdir(parents=True, exist_ok=True)
             self._audit = open(p, "a", encoding="utf-8")  # noqa: SIM115 - closed in stop()
 
     async def stop(self) -> None:
-        """Close the HTTP pool and the audit log."""
+        """Close the HTTP pool, the journal and the audit log."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
         if self.api is not None:
             await self.api.aclose()
             self.api = None
@@ -370,6 +386,16 @@ class ActionSink(Sink):
     def remember(self, event: Event, fields: dict[str, Any], outcome: str) -> None:
         """Note a carried-out action for :meth:`duplicate` (subclasses)."""
 
+    async def in_doubt(self, event: Event, fields: dict[str, Any]) -> tuple[str, str]:
+        """Whether an action interrupted after its request (an intent without done in the journal) took effect.
+
+        Returns ``("done", why)`` when the service shows the effect, ``("not_done", why)`` when it
+        shows it did not (the action is then carried out), or ``("unknown", why)`` when the service
+        cannot tell (the action is then not repeated: outcome ``in_doubt``). The default suits
+        actions that are harmless to repeat: ``not_done``. May raise :class:`ActionFailed`.
+        """
+        return "not_done", "repeating it is harmless"
+
     def describe(self, fields: dict[str, Any]) -> str:
         """One line saying what the action does (for logs and dry_run)."""
         return ", ".join(f"{k}={v!r}" for k, v in fields.items())
@@ -400,11 +426,16 @@ class ActionSink(Sink):
         except ValueError as e:
             await self._report(event, emit, "invalid", str(e), fields=fields, t0=t0)
             return
-        self._expire_seen()
-        if self.config.dedupe_window and event.id in self._seen_ids:
-            await self._report(event, emit, "deduplicated", f"action {event.id} was handled "
-                               f"{self.clock.monotonic() - self._seen_ids[event.id]:.0f} s ago", fields=fields, t0=t0)
-            return
+        journal = self.journal
+        if journal is not None:
+            entry = journal.get(event.id, self.clock.time())
+            if entry is not None and entry.state == DONE:
+                ago = self.clock.time() - entry.at
+                await self._report(event, emit, "deduplicated", f"action {event.id} was carried out {ago:.0f} s ago "
+                                   f"({entry.outcome})", fields=fields, t0=t0)  # fmt: skip
+                return
+            if entry is not None and await self._settled_after_interruption(event, emit, fields, t0):
+                return
         dup = self.duplicate(event, fields) if self.config.dedupe_window else None
         if dup:
             await self._report(event, emit, "deduplicated", dup, fields=fields, t0=t0)
@@ -421,6 +452,8 @@ class ActionSink(Sink):
             self.remember(event, fields, "dry_run")
             await self._report(event, emit, "dry_run", f"would {what}", fields=fields, t0=t0)
             return
+        if journal is not None:
+            journal.intent(event.id, event.kind, self.clock.time())
         try:
             details = await self.execute(event, fields)
         except ActionFailed as e:
@@ -436,12 +469,16 @@ class ActionSink(Sink):
             if self._pending_alert is not None:
                 await emit(self._pending_alert, ALERTS)
                 self._pending_alert = None
-            if e.outcome == "unconfirmed":
-                self._seen_ids[event.id] = self.clock.monotonic()
+            if journal is not None:
+                if e.outcome == "unconfirmed":
+                    journal.done(event.id, event.kind, e.outcome, self.clock.time())
+                else:  # refused, or never got through: a later delivery may try again
+                    journal.forget(event.id)
             await self._report(event, emit, e.outcome, e.message, code=e.code, fields=fields,
                                details=e.details, t0=t0)
             return
-        self._seen_ids[event.id] = self.clock.monotonic()
+        if journal is not None:
+            journal.done(event.id, event.kind, "success", self.clock.time())
         self.remember(event, fields, "success")
         code = 0
         await self._report(event, emit, "success", details.pop("message", "ok"), code=code, fields=fields,
@@ -485,13 +522,31 @@ class ActionSink(Sink):
 
     # ---- reporting ----------------------------------------------------------------------------------
 
-    def _expire_seen(self) -> None:
-        horizon = self.clock.monotonic() - self.config.dedupe_window
-        while self._seen_ids:
-            k, t = next(iter(self._seen_ids.items()))
-            if t >= horizon and len(self._seen_ids) <= 100_000:
-                break
-            self._seen_ids.popitem(last=False)
+    async def _settled_after_interruption(self, event: Event, emit: Emit, fields: dict[str, Any], t0: float) -> bool:
+        """For an action whose journal has an intent without done: ask :meth:`in_doubt` and report.
+
+        Returns ``True`` when the action is settled (reported), ``False`` when it is to be carried out.
+        """
+        assert self.journal is not None
+        try:
+            verdict, why = await self.in_doubt(event, fields)
+        except ActionFailed as e:  # the check itself failed: the intent stays, the next delivery checks again
+            await self._report(event, emit, e.outcome, f"checking an interrupted action: {e.message}", code=e.code,
+                               fields=fields, t0=t0)  # fmt: skip
+            return True
+        self.log.info("action %s was interrupted after its request by a restart: %s (%s)", event.id, verdict, why)
+        if verdict == "not_done":
+            return False
+        outcome = "success" if verdict == "done" else "in_doubt"
+        self.journal.done(event.id, event.kind, outcome, self.clock.time())
+        if verdict == "done":
+            self.remember(event, fields, "success")
+            await self._report(event, emit, "deduplicated", f"already carried out before a restart: {why}",
+                               fields=fields, t0=t0)  # fmt: skip
+        else:
+            await self._report(event, emit, "in_doubt", f"a restart interrupted this action after its request and "
+                               f"{why}; not repeated", fields=fields, t0=t0)  # fmt: skip
+        return True
 
     async def _report(self, event: Event, emit: Emit, outcome: str, message: str, *, t0: float,
                       code: int | None = None, fields: dict[str, Any] | None = None,

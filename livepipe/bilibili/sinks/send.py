@@ -5,7 +5,9 @@ shared by every ``bilibili.send`` sink of this process using the same account), 
 guard, and splitting: text longer than ``max_length`` is cut at sentence punctuation, then commas,
 then spaces, else hard, never inside a character cluster (surrogate pair, emoji sequence,
 combining mark). Silent failures (code 0 with ``f``, ``k``, ``msg repeat``) are outcome
-``rejected``; ``msg in 1s`` and 10030/10031 are retried after the rate limit.
+``rejected``; ``msg in 1s`` and 10030/10031 are retried after the rate limit. A message whose
+request a restart interrupted (the journal has its intent, not its result) is not sent again when
+it is delivered again: outcome ``in_doubt``, so it is shown at most once.
 """
 
 from __future__ import annotations
@@ -309,6 +311,10 @@ class SendSink(ActionSink):
         return f"send {what} {parts if len(parts) > 1 else parts[0]!r} to room {fields['room_id']}"
 
     # ---- execution ----------------------------------------------------------------------------------
+
+    async def in_doubt(self, event: Event, fields: dict[str, Any]) -> tuple[str, str]:
+        """A danmaku a restart interrupted after its request is not sent again: nothing tells whether it was shown."""
+        return "unknown", "a sent danmaku cannot be looked up"
 
     async def execute(self, event: Event, fields: dict[str, Any]) -> dict[str, Any]:
         """Send every part (live) or post/recall (video)."""
