@@ -99,8 +99,8 @@ class OpenHub(Hub):
                          popularity=sim.popularity, stop_list_every=0)  # fmt: skip
         self.platform = platform
 
-    def _take_malformed_once(self) -> bool:
-        return False  # the web hub sends the one-off malformed frame to this hub's clients too
+    #: the web hub takes the one-off faults (its malformed frame reaches this hub's clients too)
+    takes_one_off_faults = False
 
     def _pending_item(self, room: Room, message: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
         """The open-platform form of a broadcast, or None for what the open platform does not push."""

@@ -317,11 +317,10 @@ class Hub:
                     c.close_soon()
             elif f.close_every <= 0:
                 last_close = now
-            if self._take_malformed_once():
+            if self._take_once("malformed_once"):
                 for c in self.all_clients() + [c for peer in self.fault_peers for c in peer.all_clients()]:
                     c.send(MALFORMED_FRAME)
-            if f.bad_json_once:
-                f.bad_json_once = False
+            if self._take_once("bad_json_once"):
                 for room_id, clients in self.clients.items():
                     good = encode_message(M.stop_live_room_list([room_id]))
                     bad = b"".join(P.encode_packet(P.OP_COMMAND, body) for body in BAD_JSON_BODIES)
@@ -339,10 +338,13 @@ class Hub:
                 for c in self.all_clients():
                     c.send(frame)
 
-    def _take_malformed_once(self) -> bool:
-        """True once per ``faults.malformed_once`` request (which this hub then clears)."""
-        if self.faults.malformed_once:
-            self.faults.malformed_once = False
+    #: Whether this hub takes (and clears) the one-off faults; a hub that shares another's faults does not.
+    takes_one_off_faults = True
+
+    def _take_once(self, fault: str) -> bool:
+        """True once per request of the one-off ``faults.<fault>`` (which this hub then clears)."""
+        if self.takes_one_off_faults and getattr(self.faults, fault):
+            setattr(self.faults, fault, False)
             return True
         return False
 
