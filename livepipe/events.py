@@ -281,6 +281,98 @@ class Event(_EventTuple):
         """Parse the JSON form; raises ``ValueError`` on bad input (see :func:`loads_json`)."""
         return cls.from_dict(loads_json(text))
 
+    # ---- typed views of ``data`` (livepipe.views); each raises views.WrongKind on another kind ----------
+
+    @property
+    def danmaku(self) -> views.Danmaku:
+        """This ``danmaku`` as a typed view: ``ev.danmaku.text``, ``.medal``, ``.is_admin``, ..."""
+        return views.Danmaku.of(self)
+
+    @property
+    def gift(self) -> views.Gift:
+        """This ``gift`` as a typed view: ``ev.gift.name``, ``.num``, ``.price``, ``.total_coin``, ``.paid``, ..."""
+        return views.Gift.of(self)
+
+    @property
+    def gift_combo(self) -> views.GiftCombo:
+        """This ``gift_combo`` as a typed view."""
+        return views.GiftCombo.of(self)
+
+    @property
+    def super_chat(self) -> views.SuperChat:
+        """This ``super_chat`` as a typed view: ``ev.super_chat.price`` (CNY), ``.text``, ..."""
+        return views.SuperChat.of(self)
+
+    @property
+    def guard(self) -> views.Guard:
+        """This ``guard`` purchase as a typed view: ``ev.guard.level``, ``.level_name``, ``.num``, ``.price``."""
+        return views.Guard.of(self)
+
+    @property
+    def enter(self) -> views.UserAction:
+        """This ``enter`` as a typed view (``.uname``, ``.medal``, ``.guard_level``, ``.effect``)."""
+        return views.UserAction.of(self, "enter")
+
+    @property
+    def follow(self) -> views.UserAction:
+        """This ``follow`` as a typed view."""
+        return views.UserAction.of(self, "follow")
+
+    @property
+    def share(self) -> views.UserAction:
+        """This ``share`` as a typed view."""
+        return views.UserAction.of(self, "share")
+
+    @property
+    def like(self) -> views.UserAction:
+        """This ``like`` as a typed view."""
+        return views.UserAction.of(self, "like")
+
+    @property
+    def block(self) -> views.Block:
+        """This ``block`` (a ban) as a typed view."""
+        return views.Block.of(self)
+
+    @property
+    def silent(self) -> views.Silent:
+        """This ``silent`` switch as a typed view."""
+        return views.Silent.of(self)
+
+    @property
+    def room_change(self) -> views.RoomChange:
+        """This ``room_change`` as a typed view (``.title``, ``.area_name``, ...)."""
+        return views.RoomChange.of(self)
+
+    @property
+    def live(self) -> views.Live:
+        """This ``live`` (stream started) as a typed view."""
+        return views.Live.of(self)
+
+    @property
+    def online_count(self) -> views.OnlineCount:
+        """This ``online_count`` as a typed view."""
+        return views.OnlineCount.of(self)
+
+    @property
+    def watched(self) -> views.Watched:
+        """This ``watched`` as a typed view."""
+        return views.Watched.of(self)
+
+    @property
+    def like_count(self) -> views.LikeCount:
+        """This ``like_count`` as a typed view."""
+        return views.LikeCount.of(self)
+
+    @property
+    def popularity(self) -> views.Popularity:
+        """This ``popularity`` as a typed view."""
+        return views.Popularity.of(self)
+
+    @property
+    def dead_letter(self) -> views.DeadLetter:
+        """This ``dead_letter`` as a typed view (``.component``, ``.error``, ``.traceback``, ``.event``)."""
+        return views.DeadLetter.of(self)
+
 
 #: The deepest nesting of arrays and objects accepted in an event read from outside (a file, a
 #: message bus). Real Bilibili messages nest fewer than ten levels; orjson encodes up to 255.
@@ -384,98 +476,6 @@ def _short(v: Any) -> str:
         return ""
     r = repr(v)
     return f" ({r[:37]}...)" if len(r) > 40 else f" ({r})"
-
-    # ---- typed views of ``data`` (livepipe.views); each raises views.WrongKind on another kind ----------
-
-    @property
-    def danmaku(self) -> views.Danmaku:
-        """This ``danmaku`` as a typed view: ``ev.danmaku.text``, ``.medal``, ``.is_admin``, ..."""
-        return views.Danmaku.of(self)
-
-    @property
-    def gift(self) -> views.Gift:
-        """This ``gift`` as a typed view: ``ev.gift.name``, ``.num``, ``.price``, ``.total_coin``, ``.paid``, ..."""
-        return views.Gift.of(self)
-
-    @property
-    def gift_combo(self) -> views.GiftCombo:
-        """This ``gift_combo`` as a typed view."""
-        return views.GiftCombo.of(self)
-
-    @property
-    def super_chat(self) -> views.SuperChat:
-        """This ``super_chat`` as a typed view: ``ev.super_chat.price`` (CNY), ``.text``, ..."""
-        return views.SuperChat.of(self)
-
-    @property
-    def guard(self) -> views.Guard:
-        """This ``guard`` purchase as a typed view: ``ev.guard.level``, ``.level_name``, ``.num``, ``.price``."""
-        return views.Guard.of(self)
-
-    @property
-    def enter(self) -> views.UserAction:
-        """This ``enter`` as a typed view (``.uname``, ``.medal``, ``.guard_level``, ``.effect``)."""
-        return views.UserAction.of(self, "enter")
-
-    @property
-    def follow(self) -> views.UserAction:
-        """This ``follow`` as a typed view."""
-        return views.UserAction.of(self, "follow")
-
-    @property
-    def share(self) -> views.UserAction:
-        """This ``share`` as a typed view."""
-        return views.UserAction.of(self, "share")
-
-    @property
-    def like(self) -> views.UserAction:
-        """This ``like`` as a typed view."""
-        return views.UserAction.of(self, "like")
-
-    @property
-    def block(self) -> views.Block:
-        """This ``block`` (a ban) as a typed view."""
-        return views.Block.of(self)
-
-    @property
-    def silent(self) -> views.Silent:
-        """This ``silent`` switch as a typed view."""
-        return views.Silent.of(self)
-
-    @property
-    def room_change(self) -> views.RoomChange:
-        """This ``room_change`` as a typed view (``.title``, ``.area_name``, ...)."""
-        return views.RoomChange.of(self)
-
-    @property
-    def live(self) -> views.Live:
-        """This ``live`` (stream started) as a typed view."""
-        return views.Live.of(self)
-
-    @property
-    def online_count(self) -> views.OnlineCount:
-        """This ``online_count`` as a typed view."""
-        return views.OnlineCount.of(self)
-
-    @property
-    def watched(self) -> views.Watched:
-        """This ``watched`` as a typed view."""
-        return views.Watched.of(self)
-
-    @property
-    def like_count(self) -> views.LikeCount:
-        """This ``like_count`` as a typed view."""
-        return views.LikeCount.of(self)
-
-    @property
-    def popularity(self) -> views.Popularity:
-        """This ``popularity`` as a typed view."""
-        return views.Popularity.of(self)
-
-    @property
-    def dead_letter(self) -> views.DeadLetter:
-        """This ``dead_letter`` as a typed view (``.component``, ``.error``, ``.traceback``, ``.event``)."""
-        return views.DeadLetter.of(self)
 
 
 def make_id(room_id: int | None, cmd: str | None, ts: float, body: Any) -> str:
