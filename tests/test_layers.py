@@ -42,7 +42,6 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
 
 #: Import circles the code still has, each as the sorted tuple of its modules.
 KNOWN_CIRCLES: set[tuple[str, ...]] = {
-    ("livepipe.bilibili.cookies", "livepipe.bilibili.credential"),
     ("livepipe.sim.actions", "livepipe.sim.actions_control"),
 }
 
