@@ -41,9 +41,7 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
 }
 
 #: Import circles the code still has, each as the sorted tuple of its modules.
-KNOWN_CIRCLES: set[tuple[str, ...]] = {
-    ("livepipe.sim.actions", "livepipe.sim.actions_control"),
-}
+KNOWN_CIRCLES: set[tuple[str, ...]] = set()
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
