@@ -1,3 +1,5 @@
+# Stays whole: not split yet: its seams are one generator per reference page (hooks, components, globals, CLI,
+# events) over shared field rendering; to be split once the pages settle (issue 19).
 """Generate the reference parts of the documentation from the code, so they cannot drift.
 
 ``python -m livepipe.docgen`` writes every generated file under ``docs/`` (and the generated

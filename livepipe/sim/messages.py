@@ -1,3 +1,5 @@
+# Stays whole: not split yet: its seams are the builders by family (danmaku, gifts, users, room state,
+# PK/lotteries) and the masking for anonymous connections (issue 19).
 """Pure builders of live ``cmd`` messages, shaped like the real ones (protocol.md §11, §12, §14).
 
 Every function returns a fresh JSON-ready dict and performs no I/O, so tests and the action
