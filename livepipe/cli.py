@@ -10,7 +10,8 @@ from typing import Any, NoReturn
 import click
 
 from livepipe import __version__, plugins
-from livepipe.config import ConfigError, PipelineConfig, load_config
+from livepipe.config import ConfigError, PipelineConfig
+from livepipe.runtime.loading import load_config
 
 #: Exit status for an invalid configuration (as Vector and sysexits' EX_CONFIG).
 EXIT_CONFIG = 78

@@ -50,8 +50,9 @@ from typing import Any
 
 import anyio
 
-from livepipe.config import ConfigError, load_config, tomllib
+from livepipe.config import ConfigError, tomllib
 from livepipe.errors import ConfigurationError
+from livepipe.runtime.loading import load_config
 
 TEST_KEYS = {"name", "inputs", "outputs", "no_outputs_from", "mocks", "env", "allow_actions"}
 INPUT_KEYS = {"insert_at", "events", "bilibili", "room_id"}

@@ -38,12 +38,13 @@ from livepipe import plugins
 from livepipe.component import DEAD_LETTER_OUTPUT, Context, Emit, Processor
 from livepipe.components.conditions import MatchSpec, compile_match
 from livepipe.components.python import call, events_of
-from livepipe.config import ConfigError, ConfigText, PipelineConfig, load_config
+from livepipe.config import ConfigError, ConfigText, PipelineConfig
 from livepipe.events import Event
 from livepipe.lograte import RateLimitedLog
 from livepipe.registry import ComponentRegistry
 from livepipe.runner import embedded_simulator
 from livepipe.runtime import pipeline as runtime
+from livepipe.runtime.loading import load_config
 from livepipe.schema import ProcessorConfig
 from livepipe.schema import field as cfg_field
 

@@ -1,3 +1,5 @@
+# Stays whole: the Event type, its JSON form (encoding, the guarded loader and its checks) and its id are
+# one public contract, documented in docs/events.md; readers look for all of it here.
 """The Event: the one immutable type that flows through every pipeline.
 
 Events are NamedTuples: creating one costs about as much as building a tuple, they cannot be

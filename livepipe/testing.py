@@ -22,9 +22,10 @@ import anyio
 
 from livepipe import plugins
 from livepipe.component import Emit, Sink, Source
-from livepipe.config import PipelineConfig, load_config
+from livepipe.config import PipelineConfig
 from livepipe.events import Event
 from livepipe.hookspecs import hookimpl
+from livepipe.runtime.loading import load_config
 from livepipe.schema import SinkConfig, SourceConfig, field
 
 __all__ = [

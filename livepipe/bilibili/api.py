@@ -1,3 +1,5 @@
+# Stays whole: one client class: every endpoint sits beside the error-code mapping it relies on, and the
+# endpoints share one connection pool, signing and retry path.
 """The Bilibili HTTP API client (httpx): every endpoint livepipe uses, and error-code mapping.
 
 One :class:`BilibiliAPI` per credential holds one connection pool, sends a browser User-Agent and

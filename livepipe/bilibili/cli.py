@@ -100,7 +100,8 @@ def _credential_from(config: tuple[str, ...], name: str | None, cookie_file: str
         return Credential.from_table(name or Path(cookie_file).stem, {"cookie_file": str(Path(cookie_file).resolve())})
     if not config:
         raise click.UsageError("give --cookie-file FILE, or --config FILE with --credential NAME")
-    from livepipe.config import ConfigError, load_config
+    from livepipe.config import ConfigError
+    from livepipe.runtime.loading import load_config
 
     try:
         cfg = load_config(config)

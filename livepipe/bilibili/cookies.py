@@ -27,11 +27,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from livepipe.bilibili.credential import CredentialError
+from livepipe.errors import ConfigurationError
 
 #: Cookies of these domains (and their subdomains) are kept; others in the same file are ignored.
 BILIBILI_DOMAINS = ("bilibili.com", "biligame.com", "bilibili.cn", "localhost", "127.0.0.1")
 _REFRESH_KEYS = ("refresh_token", "ac_time_value")
+
+
+class CredentialError(ConfigurationError, ValueError):
+    """A credential table or cookie file is unusable; the message says how to fix it.
+
+    Defined here, below :mod:`livepipe.bilibili.credential` (which re-exports it), so the two modules
+    form no import circle.
+    """
 
 
 def _domain_ok(domain: str | None) -> bool:

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import SecretStr, field_validator
 
-from livepipe.errors import ConfigurationError
+# CredentialError lives with the cookie files (the lower of the two modules) and is re-exported here
+from livepipe.bilibili.cookies import CredentialError, read_cookie_file
 from livepipe.preflight import Problem, Problems, private_file
 from livepipe.schema import CredentialConfig, Secret
 from livepipe.schema import field as cfg_field
@@ -78,8 +79,6 @@ class BilibiliCredentialConfig(CredentialConfig):
         p = p if p.is_absolute() else config_dir / p
         found = list(private_file(p, "cookie_file", "cookie file"))
         if not found:
-            from livepipe.bilibili.cookies import read_cookie_file
-
             try:
                 read_cookie_file(p)
             except CredentialError as e:
@@ -97,10 +96,6 @@ COOKIE_KEYS = {
     "ac_time_value": "ac_time_value",
     "bili_ticket": "bili_ticket",
 }
-
-
-class CredentialError(ConfigurationError, ValueError):
-    """A credential table or cookie file is unusable; the message says how to fix it."""
 
 
 def _plain(v: Any) -> str | None:
@@ -210,8 +205,6 @@ class Credential:
                 )
             values[k] = value
         if cookie_file is not None:
-            from livepipe.bilibili.cookies import read_cookie_file
-
             for k, v in read_cookie_file(cookie_file).items():
                 values.setdefault(k.lower() if k.lower() in COOKIE_KEYS else k, v)
         uid_raw = _plain(values.get("dedeuserid"))

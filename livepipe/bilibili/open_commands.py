@@ -21,21 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from livepipe.bilibili.commands import (
-    Handler,
-    _d,
-    _gift_data,
-    _gift_item,
-    _guard,
-    _int,
-    _interact_data,
-    _mk,
-    _ms,
-    _now,
-    _secs,
-    _str,
-    register_cmds,
-)
+from livepipe.bilibili.commands import Handler, register_cmds
+from livepipe.bilibili.commands.common import _d, _int, _mk, _ms, _now, _secs, _str
+from livepipe.bilibili.commands.gifts import _gift_data, _gift_item, _guard
+from livepipe.bilibili.commands.users import _interact_data
 from livepipe.events import Event
 
 __all__ = ["OPEN_CMD_KINDS", "OPEN_PREFIX", "INTERACTION_END", "identity"]

@@ -1,3 +1,5 @@
+# Stays whole: one source's connection loop (login check, room init, token, socket, backoff, host rotation) is
+# one state machine; the protocol and session parts it drives already live in protocol.py and session.py.
 """The ``bilibili.danmaku`` source: one WebSocket per live room, held for days.
 
 Per room: (shared per source) nav login check, WBI keys, buvid3 -> ``room_init`` (short -> real

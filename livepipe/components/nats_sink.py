@@ -1,3 +1,5 @@
+# Stays whole: one component whose config, connection state and JetStream publish/ack/retry handling form one
+# state machine; the connection settings it shares with the source are in nats_common.py.
 """The ``nats`` sink: publish every event's JSON form to a NATS subject, core or JetStream.
 
 Subjects come from a template (default ``livepipe.{room_id}.{kind}``). Every message carries the

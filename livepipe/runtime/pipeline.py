@@ -1,3 +1,5 @@
+# Stays whole: edges, fan-out outputs and the Pipeline run loop share one shutdown-and-drain protocol;
+# splitting them would spread that protocol over modules.
 """Running a pipeline: one bounded stream per consumer, producers fan out, shutdown drains.
 
 Every processor and sink owns one bounded anyio memory stream (its input buffer, ``buffer`` events).

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from livepipe.component import Component
-from livepipe.config import ConfigError, PipelineConfig, load_config
+from livepipe.config import ConfigError, PipelineConfig
 from livepipe.errors import ConfigurationError
 from livepipe.runtime.graph import instantiate_one, output_names
+from livepipe.runtime.loading import load_config
 
 if TYPE_CHECKING:
     from livepipe.runtime.pipeline import Pipeline

@@ -18,11 +18,10 @@ See docs/simulator-actions.md for every field, code and quirk.
 
 from __future__ import annotations
 
-import dataclasses
-
 from aiohttp import web
 
-from livepipe.sim.actions_common import CTX_KEY, STORE_KEY, ActionSettings, ActionStore
+# reset lives with the store it empties (actions_common), so the control routes need not import this module
+from livepipe.sim.actions_common import CTX_KEY, STORE_KEY, ActionSettings, ActionStore, reset
 from livepipe.sim.actions_control import add_control_routes
 from livepipe.sim.actions_danmaku import add_danmaku_routes
 from livepipe.sim.actions_login import add_login_routes
@@ -57,19 +56,3 @@ def add_routes(app: web.Application, state: SimState, ctx: SimContext) -> Action
 def store(app: web.Application) -> ActionStore:
     """The :class:`ActionStore` that :func:`add_routes` attached to ``app`` (settings, QR keys, ...)."""
     return app[STORE_KEY]
-
-
-def reset(app: web.Application) -> None:
-    """Forget everything the action endpoints remember and restore default settings.
-
-    Also clears the per-room action switches (keyword shield, replay loop, face auth). The core's
-    ``Simulator.reset`` should call this; ``POST /_sim/actions/reset`` does the same on its own.
-    """
-    action_store = app[STORE_KEY]
-    fresh = ActionStore()
-    for f in dataclasses.fields(ActionStore):
-        setattr(action_store, f.name, getattr(fresh, f.name))
-    for room in app[CTX_KEY].state.rooms.values():
-        room.keyword_shield = []
-        room.replay_loop = False
-        room.needs_face_auth = False

@@ -127,6 +127,22 @@ STORE_KEY = web.AppKey("livepipe_sim_action_store", ActionStore)
 CTX_KEY = web.AppKey("livepipe_sim_action_ctx", SimContext)
 
 
+def reset(app: web.Application) -> None:
+    """Forget everything the action endpoints remember and restore default settings.
+
+    Also clears the per-room action switches (keyword shield, replay loop, face auth). The core's
+    ``Simulator.reset`` should call this; ``POST /_sim/actions/reset`` does the same on its own.
+    """
+    action_store = app[STORE_KEY]
+    fresh = ActionStore()
+    for f in fields(ActionStore):
+        setattr(action_store, f.name, getattr(fresh, f.name))
+    for room in app[CTX_KEY].state.rooms.values():
+        room.keyword_shield = []
+        room.replay_loop = False
+        room.needs_face_auth = False
+
+
 def store_of(request: web.Request) -> ActionStore:
     """The :class:`ActionStore` of the app serving ``request``."""
     return request.app[STORE_KEY]

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from livepipe.sim.actions_common import ActionSettings, ctx_of, store_of
+from livepipe.sim.actions_common import ActionSettings, ctx_of, reset, store_of
 from livepipe.sim.actions_login import account_for_uid, qr_status
 from livepipe.sim.actions_silent import active_records
 from livepipe.sim.control_body import NO_BODY, BodySchema, accepts, as_bool, as_float, as_int, as_str, bad_request
@@ -208,8 +208,6 @@ async def qr_expire(request: web.Request, body: dict[str, Any]) -> web.Response:
 @accepts(NO_BODY, form=True)
 async def reset_post(request: web.Request, body: dict[str, Any]) -> web.Response:
     """``POST /_sim/actions/reset``: default settings, no rate-limit clocks, QR keys or video danmaku."""
-    from livepipe.sim.actions import reset
-
     reset(request.app)
     return web.json_response({"ok": True})
 

@@ -1,3 +1,5 @@
+# Stays whole: the Simulator object: the wiring and life cycle of one aiohttp app and its in-process test API;
+# its routes, state, traffic and messages live in their own modules.
 """The simulator application: wiring, lifecycle and the in-process API used by tests.
 
 >>> async with run_simulator(rooms=[1000, (76, 22000076)], rate=5, seed=1) as sim:  # doctest: +SKIP

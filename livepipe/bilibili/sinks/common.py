@@ -1,3 +1,5 @@
+# Stays whole: the one action life cycle every Bilibili sink runs (validate, rate limit, send, retry,
+# suspend); its small parts (token bucket, suspension, account state) exist only for it.
 """What every Bilibili action sink shares: config, the action life cycle, rate limits, retries, suspension.
 
 The life cycle of one action (:meth:`ActionSink.write`):
