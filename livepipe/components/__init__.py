@@ -1,4 +1,4 @@
-"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python."""
+"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python, sql."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.python import PythonProcessor, PythonSink
     from livepipe.components.replay import Replay
     from livepipe.components.route import Route
+    from livepipe.components.sql import SqlSink
     from livepipe.components.throttle import Throttle
 
     for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource,
-                PythonProcessor, PythonSink):
+                PythonProcessor, PythonSink, SqlSink):
         registry.register(cls)
