@@ -1,4 +1,5 @@
-"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python, sql."""
+"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python,
+sql, http."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.dedupe import Dedupe
     from livepipe.components.file import FileSink
     from livepipe.components.filter import Filter
+    from livepipe.components.http import HttpSink
     from livepipe.components.nats_sink import NatsSink
     from livepipe.components.nats_source import NatsSource
     from livepipe.components.python import PythonProcessor, PythonSink
@@ -22,5 +24,5 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.throttle import Throttle
 
     for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource,
-                PythonProcessor, PythonSink, SqlSink):
+                PythonProcessor, PythonSink, SqlSink, HttpSink):
         registry.register(cls)
