@@ -40,7 +40,8 @@ FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [RO
 #: keys a secret needs beside it to be accepted
 COMPANIONS: dict[str, dict[str, Any]] = {"password": {"user": "alice"}}
 #: secrets that must have a shape: the marker goes where the secret part of the value is
-SHAPES: dict[str, Any] = {"proxy": lambda marker: f"http://alice:{marker}@127.0.0.1:9"}  # the password of a dead proxy
+SHAPES: dict[str, Any] = {"proxy": lambda marker: f"http://alice:{marker}@127.0.0.1:9",  # the password of a dead proxy
+                          "headers": lambda marker: {"Authorization": f"Bearer {marker}"}}  # http sink
 #: keys a type needs together (non-secret stand-ins; the planted option overrides its own)
 TYPE_FILL: dict[str, dict[str, Any]] = {
     "bilibili.open": {"app_id": 1, "access_key_id": "key-id", "access_key_secret": "stand-in", "codes": ["c0"]},
@@ -74,7 +75,7 @@ def _table(role: str, type_name: str, cls: Any, servers: dict[str, str], plant: 
     model = cls.Config
     table: dict[str, Any] = {"type": type_name}
     for key, info in model.model_fields.items():
-        if key != "type" and info.is_required():
+        if key != "type" and info.is_required() and key not in url_fields(model):
             assert key in FILL, f"{type_name}: add a value for its required key {key!r} to FILL"
             table[key] = FILL[key]
     urls = url_fields(model)

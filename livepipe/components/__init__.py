@@ -1,4 +1,5 @@
-"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python."""
+"""Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python,
+sql, http."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.dedupe import Dedupe
     from livepipe.components.file import FileSink
     from livepipe.components.filter import Filter
+    from livepipe.components.http import HttpSink
     from livepipe.components.nats_sink import NatsSink
     from livepipe.components.nats_source import NatsSource
     from livepipe.components.python import PythonProcessor, PythonSink
     from livepipe.components.replay import Replay
     from livepipe.components.route import Route
+    from livepipe.components.sql import SqlSink
     from livepipe.components.throttle import Throttle
 
     for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource,
-                PythonProcessor, PythonSink):
+                PythonProcessor, PythonSink, SqlSink, HttpSink):
         registry.register(cls)

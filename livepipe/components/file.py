@@ -10,6 +10,9 @@ Guarantees (see docs/components/file.md):
   a writer without these rules) has its partial last line removed (``partial_line = "truncate"``,
   logged) or terminated (``"newline"``) before anything is appended.
 * **Errors name the path** and never touch what is already written.
+* ``format = "xml"``: Bilibili danmaku XML (see :mod:`livepipe.components.danmaku_xml`): a header
+  on a new file, one ``<d>`` line per danmaku, and ``</i>`` written whenever the file is closed (stop,
+  rotation, too many open files); reopening a file removes its ``</i>`` before appending.
 
 Writes are plain blocking ``os.write`` calls (about 2 us each, measured); only ``fsync`` runs in a
 worker thread, since it can take milliseconds.
@@ -31,6 +34,7 @@ import anyio.to_thread
 from pydantic import field_validator
 
 from livepipe.component import Context, Emit, Sink
+from livepipe.components import danmaku_xml
 from livepipe.errors import SinkError
 from livepipe.events import Event
 from livepipe.preflight import Problems, writable_dir, writable_file
@@ -110,6 +114,17 @@ class FileConfig(SinkConfig):
     )
     max_open_files: int = field(16, description="most files kept open at once (least recently used closed)", ge=1)
     include_raw: bool = field(True, description="keep the original Bilibili message (`raw`) in each line")
+    format: Literal["jsonl", "xml"] = field(
+        "jsonl",
+        description="`jsonl`: every event as a JSON line; `xml`: Bilibili danmaku XML (`<i>` root, one `<d>` "
+        "per danmaku, times relative to the stream's start) as recorders and DanmakuFactory read it; "
+        "other kinds are skipped",
+    )
+    xml_start: float | None = field(
+        None,
+        description="`xml` only: unix time that danmaku times count from; unset: the room's last `live` event "
+        "(its `live_time`), else the first danmaku written to a new file",
+    )
     partial_line: Literal["truncate", "newline"] = field(
         "truncate",
         description="an existing file that ends without a newline: `truncate` the partial last line (logged) "
@@ -132,6 +147,7 @@ class _OpenFile:
     size: int
     day: str | None
     dirty: bool = False
+    start: float | None = None  # xml: the unix time <d> times count from
 
 
 class FileSink(Sink):
@@ -147,6 +163,8 @@ class FileSink(Sink):
         self._files: OrderedDict[str, _OpenFile] = OrderedDict()
         self._paths: dict[tuple[object, ...], str] = {}
         self._rotations = self.metrics.counter("file_rotations_total", "files the file sink rotated")
+        self._xml = config.format == "xml"
+        self._live: dict[int | None, float] = {}  # xml: stream start per room, from `live` events
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -191,7 +209,13 @@ class FileSink(Sink):
             raise FileSinkError(f"file sink {self.name!r}: directory {directory} is not writable")
 
     async def write(self, event: Event, emit: Emit) -> None:
-        """Append the event's JSON line to its file, rotating first when needed."""
+        """Append the event's JSON line (or XML ``<d>`` line) to its file, rotating first when needed."""
+        if self._xml:
+            if event.kind == "live":
+                self._live[event.room_id] = danmaku_xml.live_start(event)
+                return
+            if event.kind != "danmaku":
+                return
         line = self._line(event)
         path = self.render_path(event)
         f = self._files.get(path)
@@ -211,6 +235,8 @@ class FileSink(Sink):
             day = f.day
             f = await self._rotate(f, day if self._daily else None)
             f.day = day
+        if self._xml:
+            line = self._xml_line(f, event)
         self._append(f, line)
         if self.config.fsync == "always":
             await self._fsync([f.fd])
@@ -238,7 +264,20 @@ class FileSink(Sink):
     # -- internals -----------------------------------------------------------------------------
 
     def _line(self, event: Event) -> bytes:
+        if self._xml:  # the real line needs the file's start time; this one is for the size check
+            return danmaku_xml.d_line(event, event.ts)
         return event.to_json_bytes(include_raw=self.config.include_raw) + b"\n"
+
+    def _xml_line(self, f: _OpenFile, event: Event) -> bytes:
+        if f.start is None:
+            f.start = self._xml_start(event)
+            self._append(f, danmaku_xml.start_comment(f.start))
+        return danmaku_xml.d_line(event, f.start)
+
+    def _xml_start(self, event: Event) -> float:
+        if self.config.xml_start is not None:
+            return self.config.xml_start
+        return self._live.get(event.room_id, event.ts)
 
     def _error(self, action: str, path: str, e: OSError) -> FileSinkError:
         err = FileSinkError(f"file sink {self.name!r}: cannot {action} {path}: {e.strerror or e}")
@@ -299,14 +338,17 @@ class FileSink(Sink):
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         except OSError as e:
             raise self._error("open", path, e) from e
+        start = None
         try:
             st = os.fstat(fd)
             size = self._repair_tail(fd, path, st.st_size)
+            if self._xml:
+                size, start = danmaku_xml.reopen(fd, size)
         except OSError as e:
             os.close(fd)
             raise self._error("check the end of", path, e) from e
         day = time.strftime("%Y-%m-%d", time.gmtime(st.st_mtime)) if size > 0 else None
-        f = _OpenFile(path, fd, size, day)
+        f = _OpenFile(path, fd, size, day, start=start)
         self._files[path] = f
         if created:
             self._fsync_dir(path)
@@ -336,6 +378,13 @@ class FileSink(Sink):
 
     def _close(self, f: _OpenFile) -> None:
         self._files.pop(f.path, None)
+        if self._xml:
+            try:
+                self._append(f, danmaku_xml.FOOTER)
+                if self.config.fsync != "never":
+                    os.fsync(f.fd)
+            except (FileSinkError, OSError) as e:
+                self.log.warning("could not end %s with </i>: %s", f.path, e)
         try:
             os.close(f.fd)
         except OSError as e:

@@ -1,0 +1,194 @@
+"""The ``http`` sink (webhook): POST or PUT events, one per request or in batches, to a URL.
+
+* Body: the event's JSON form, or a JSON array of them when ``batch_size > 1``.
+* ``Idempotency-Key`` header: the event id, or for a batch ``sha256:`` + the SHA-256 of its ids
+  joined by newlines. Retries send the same key, so a receiver can drop repeats.
+* Optional ``X-Livepipe-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body with ``secret``.
+* Retries with exponential backoff on 5xx, 408, 429, connection errors and timeouts; any other 4xx,
+  or retries used up, hands each event of the request to the ``dead_letter`` output (with
+  ``on_error = "dead_letter"``) or counts it lost with a rate-limited log line. Never silently.
+* Requests run concurrently up to ``concurrency``; ``write`` waits for a free slot (back-pressure).
+  ``flush`` (when the input runs empty, at least every 0.1 s, and at shutdown) sends a partial batch
+  and waits for the requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from typing import ClassVar, Literal
+
+import httpx
+
+from livepipe.component import DEAD_LETTER_OUTPUT, Context, Emit, Sink
+from livepipe.errors import SinkError
+from livepipe.events import Event, make_event
+from livepipe.lograte import RateLimitedLog
+from livepipe.schema import Secret, SinkConfig, Url, field, redact_url
+
+#: Statuses that are retried besides 5xx.
+RETRY_STATUSES = frozenset({408, 429})
+
+
+class WebhookError(SinkError):
+    """A request was refused (4xx) or failed after every retry; the message names the URL (redacted)."""
+
+
+def batch_key(events: list[Event]) -> str:
+    """The idempotency key of a request: the event id alone, or a hash over the batch's ids."""
+    if len(events) == 1:
+        return events[0].id
+    return "sha256:" + hashlib.sha256("\n".join(e.id for e in events).encode()).hexdigest()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: the HMAC-SHA256 of ``body`` with ``secret``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class HttpConfig(SinkConfig):
+    """Config of the ``http`` sink."""
+
+    url: Url = field(description="where to send events (`https://...`); a password in it is never shown")
+    method: Literal["POST", "PUT"] = field("POST", description="HTTP method")
+    headers: dict[str, Secret] = field(
+        {}, description="extra request headers (`{ Authorization = \"Bearer ...\" }`); values are "
+        "treated as secret")
+    secret: Secret | None = field(
+        None, description="HMAC-SHA256 key: when set, each request carries `X-Livepipe-Signature: sha256=<hex>` "
+        "of its exact body")
+    batch_size: int = field(
+        1, description="1: one event per request, the body is the event's JSON; more: a JSON array of up to this "
+        "many events (a smaller batch goes when the input runs empty, at least every 0.1 s)", ge=1, le=10_000)
+    concurrency: int = field(4, description="most requests in flight at once", ge=1, le=256)
+    timeout: float = field(10.0, description="seconds for one request (connect, send and answer)", gt=0)
+    max_retries: int = field(5, description="retries of a request after a 5xx, 408, 429, timeout or connection "
+                             "error, before its events go to `dead_letter`", ge=0)
+    retry_backoff: float = field(0.5, description="seconds before the first retry; doubled each time", ge=0)
+    max_backoff: float = field(30.0, description="longest wait between two retries, in seconds", ge=0)
+    include_raw: bool = field(False, description="include the original Bilibili message (`raw`) in the body")
+
+
+class HttpSink(Sink):
+    """POST (or PUT) events to a URL, singly or in batches, with retries, signatures and idempotency keys."""
+
+    type_name: ClassVar[str] = "http"
+    Config = HttpConfig
+    confirms_delivery = True  # delivered = the receiver answered 2xx
+
+    def __init__(self, config: HttpConfig, context: Context) -> None:
+        super().__init__(config, context)
+        self.cfg = config
+        self._client: httpx.AsyncClient | None = None
+        self._batch: list[Event] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._emit: Emit | None = None
+        self._errors = RateLimitedLog(self.log, interval=60.0)
+        self._shown_url = redact_url(config.url)
+        self._requests = self.metrics.counter("http_requests_total", "requests the http sink made (retries included)")
+        self._retries = self.metrics.counter("http_retries_total", "requests the http sink retried")
+
+    async def start(self) -> None:
+        """Open the HTTP client (connection pool sized to ``concurrency``)."""
+        limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency)
+        self._client = httpx.AsyncClient(timeout=self.cfg.timeout, limits=limits, trust_env=False)
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        """Queue the event; send its batch when full (waiting for a free request slot)."""
+        self._emit = emit
+        self._batch.append(event)
+        if len(self._batch) >= self.cfg.batch_size:
+            await self._send_batch()
+
+    async def _send_batch(self) -> None:
+        events, self._batch = self._batch, []
+        if not events:
+            return
+        await self._slots.acquire()
+        task = asyncio.get_running_loop().create_task(self._deliver(events))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _request(self, events: list[Event]) -> tuple[bytes, dict[str, str]]:
+        raw = self.cfg.include_raw
+        if self.cfg.batch_size == 1:
+            body = events[0].to_json_bytes(include_raw=raw)
+        else:
+            body = b"[" + b",".join(e.to_json_bytes(include_raw=raw) for e in events) + b"]"
+        headers = {k: v.get_secret_value() for k, v in self.cfg.headers.items()}
+        headers |= {"Content-Type": "application/json", "Idempotency-Key": batch_key(events)}
+        if self.cfg.secret is not None:
+            headers["X-Livepipe-Signature"] = signature(self.cfg.secret.get_secret_value(), body)
+        return body, headers
+
+    async def _deliver(self, events: list[Event]) -> None:
+        try:
+            body, headers = self._request(events)
+            delay = self.cfg.retry_backoff
+            attempt = 0
+            while True:
+                error = await self._attempt(body, headers)
+                if error is None:
+                    self.metrics.delivered(len(events))
+                    return
+                retry, message = error
+                if not retry or attempt >= self.cfg.max_retries:
+                    if retry:
+                        message += f" (after {attempt} retries)"
+                    await self._fail(events, message)
+                    return
+                attempt += 1
+                self._retries.inc()
+                await self.context.clock.sleep(min(delay, self.cfg.max_backoff))
+                delay *= 2
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str] | None:
+        """None on 2xx/3xx, else (retry?, what happened)."""
+        assert self._client is not None
+        self._requests.inc()
+        try:
+            r = await self._client.request(self.cfg.method, self.cfg.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return True, f"no answer from {self._shown_url} within {self.cfg.timeout:g} s"
+        except httpx.HTTPError as e:
+            return True, f"cannot reach {self._shown_url}: {type(e).__name__}: {e}"
+        if r.status_code < 400:
+            return None
+        retry = r.status_code >= 500 or r.status_code in RETRY_STATUSES
+        snippet = r.text[:200].replace("\n", " ")
+        return retry, f"{self._shown_url} answered {r.status_code} {r.reason_phrase}: {snippet}"
+
+    async def _fail(self, events: list[Event], message: str) -> None:
+        self.metrics.error("WebhookError", len(events))
+        err = WebhookError(f"http sink {self.name!r}: {message}")
+        if self.cfg.on_error == "dead_letter" and self._emit is not None:
+            for e in events:
+                dl = make_event("dead_letter", room_id=e.room_id, ts=self.context.clock.time(), data={
+                    "component": self.name, "component_type": self.type_name, "error_type": "WebhookError",
+                    "error": str(err), "traceback": "", "event": e.to_dict()})
+                await self._emit(dl, DEAD_LETTER_OUTPUT)
+            self.metrics.discarded(len(events), intentional=False)
+            return
+        self.metrics.discarded(len(events), intentional=False)
+        self._errors.log(logging.ERROR, "failed", "%s; %d events lost (set on_error = \"dead_letter\" to keep them)",
+                         err, len(events))
+
+    async def flush(self) -> None:
+        """Send the waiting (partial) batch and wait until every request in flight has ended: delivered,
+        or its events handed to ``dead_letter`` (so that happens before the pipeline closes that output)."""
+        await self._send_batch()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Flush, then close the client."""
+        try:
+            await self.flush()
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
