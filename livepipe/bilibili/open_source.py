@@ -35,6 +35,7 @@ from livepipe.bilibili.client import AuthFailed, ConnectionEnded, ConnectionStat
 from livepipe.bilibili.open_commands import INTERACTION_END
 from livepipe.bilibili.protocol import ProtocolError
 from livepipe.bilibili.source import SIMULATOR_CREDENTIAL, DanmakuSource, tune_gc
+from livepipe.bilibili.transport import TransportConfig, proxy_label, scrub
 from livepipe.component import Emit, Source
 from livepipe.errors import ConfigurationError
 from livepipe.events import Event, make_event
@@ -45,7 +46,7 @@ from livepipe.schema import field as cfg_field
 CREDENTIAL_KEYS = ("app_id", "access_key_id", "access_key_secret", "code", "codes")
 
 
-class OpenSourceConfig(SourceConfig):
+class OpenSourceConfig(SourceConfig, TransportConfig):
     """Config of the bilibili.open source."""
 
     app_id: int | None = cfg_field(None, description="the open platform project's id (项目ID); or in `credential`")
@@ -172,6 +173,7 @@ class OpenSource(Source):
         self.rooms: list[_Room] = []
         self.http: httpx.AsyncClient | None = None
         self._ssl: ssl.SSLContext | None = None
+        self._user_agent = config.user_agent or USER_AGENT
         self.base_url = (config.base_url or context.settings.get("simulator_url") or O.OPEN_LIVE_URL).rstrip("/")
         m = self.metrics
         m.gauge("bilibili_connected_rooms", "rooms with an authenticated connection",
@@ -248,7 +250,8 @@ class OpenSource(Source):
                 seen.add(code.get_secret_value())
                 self.rooms.append(_Room(i, code))
         self.http = httpx.AsyncClient(timeout=self.config.http_timeout, verify=self._ssl or True,
-                                      headers={"User-Agent": USER_AGENT})  # fmt: skip
+                                      headers={"User-Agent": self._user_agent, **self.config.headers},
+                                      proxy=self.config.proxy_url())  # fmt: skip
 
     async def stop(self) -> None:
         """End every running game (``/v2/app/end``, bounded by a few seconds) and close the HTTP client."""
@@ -273,7 +276,9 @@ class OpenSource(Source):
             resp = await self.http.post(self.base_url + path, content=raw, headers=headers)
             reply = resp.json() if resp.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as e:
-            raise O.OpenApiError(path, 5000, f"{type(e).__name__}: {e}") from None
+            proxy = self.config.proxy_url()
+            via = f" through the proxy {proxy_label(proxy)} (is the proxy running and reachable?)" if proxy else ""
+            raise O.OpenApiError(path, 5000, f"{type(e).__name__}{via}: {scrub(str(e), proxy)}") from None
         try:
             return O.check_reply(path, resp.status_code, reply)
         except O.OpenApiError as e:
@@ -445,7 +450,8 @@ class OpenSource(Source):
             room_id, on_events, on_authenticated=on_authenticated, on_decode_error=on_decode_error,
             heartbeat_interval=self.config.ws_heartbeat_interval, liveness_timeout=self.config.liveness_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout, connect_timeout=self.config.connect_timeout,
-            ssl_context=self._ssl, user_agent=USER_AGENT, stats=room.stats,
+            ssl_context=self._ssl, user_agent=self._user_agent, headers=self.config.headers,
+            proxy=self.config.proxy_url(), stats=room.stats,
         )  # fmt: skip
         ended: ConnectionEnded = SessionEnded("the platform ended the game")
         with anyio.CancelScope() as scope:

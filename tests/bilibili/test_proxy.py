@@ -222,3 +222,29 @@ bili_jct = "y"
         load_toml(good.replace("@127.0.0.1:1080", "@127.0.0.1"), tmp_path, "bad.toml")
     assert "bad.toml:5: sources.live: key 'proxy'" in str(e.value) and "host and a port" in str(e.value)
     assert PASSWORD not in str(e.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_open_platform_source_goes_through_the_proxy_and_names_it_when_it_is_down(kind, caplog):
+    """bilibili.open: the signed API calls and the open-platform WebSocket both go through the proxy."""
+    from tests.bilibili.open_support import app_options, running_open_source
+
+    caplog.set_level(logging.DEBUG)
+    async with run_simulator(rooms=[1000], seed=5) as sim:
+        async with running_proxy(kind, "lp", PASSWORD) as proxy:
+            async with running_open_source(sim, proxy=proxy_url(proxy, kind), user_agent="livepipe-test/1",
+                                           **app_options(sim, 1000)) as run:
+                await wait_until(lambda: run.kinds("source.connected"), what="connected through the proxy")
+                sim.inject_danmaku(1000, "open via proxy", uid=sim.populations[1000].users[0].uid)
+                await wait_until(lambda: any(e.text == "open via proxy" for e in run.kinds("danmaku")),
+                                 what="a danmaku through the proxy")
+                assert proxy.tunnels[sim_target(sim)] >= 2  # the API calls and the WebSocket
+                assert proxy.refused == 0
+        assert PASSWORD not in caplog.text
+        port = free_port()
+        async with running_open_source(sim, proxy=f"{kind}://lp:{PASSWORD}@127.0.0.1:{port}",
+                                       **app_options(sim, 1000)) as run:
+            await wait_until(lambda: "is the proxy running" in caplog.text, what="an error naming the proxy")
+            assert not run.kinds("source.connected")
+    assert f"{kind}://127.0.0.1:{port}" in caplog.text
+    assert PASSWORD not in caplog.text
