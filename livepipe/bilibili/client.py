@@ -187,6 +187,7 @@ class DanmakuClient:
             heartbeat_timeout=self.heartbeat_timeout, stats=self.stats.decode,
         )  # fmt: skip
         self.stats.last_message = now
+        self.stats.session_frames = 0  # this attempt's own count: a refused AUTH must not look like a session
         self._heartbeats_counted = 0
         try:
             async with anyio.create_task_group() as tg:
@@ -257,7 +258,6 @@ class DanmakuClient:
                 if session.state is not SessionState.OPEN:
                     return  # the auth reply was refused: session.ended says why
                 authenticated = True
-                st.session_frames = 0
                 await self._send(ws, session)  # the first heartbeat, at once
                 if self.on_authenticated is not None:
                     result = self.on_authenticated()

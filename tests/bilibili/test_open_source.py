@@ -196,3 +196,26 @@ async def test_too_many_games_waits_as_the_platform_asks_then_starts(monkeypatch
             assert codes[0] == 7010 and codes[-1] == 0 and set(codes) == {0, 7010}
             assert 2 <= len(codes) <= 2 + 1.0 / 0.2 + 2  # waited about 0.2 s each time, no faster
             assert all(g.ended == "expired" for g in list(sim.open.games.values())[:5])
+
+
+async def test_auth_refused_after_a_healthy_session_backs_off_instead_of_storming():
+    """The previous session's frames must not make a refused AUTH look healthy: without backoff each
+    refusal would start a new game at once (a storm of /v2/app/start on the real platform)."""
+    import anyio
+
+    async with run_simulator(rooms=[1000], seed=5) as sim:
+        opts = {**app_options(sim, 1000), "backoff_initial": 0.5, "backoff_max": 8.0, "restart_after": 1}
+        async with running_open_source(sim, **opts) as run:
+            await wait_until(lambda: run.kinds("source.connected"), what="a healthy session")
+            sim.inject_danmaku(1000, "before the fault", uid=sim.populations[1000].users[0].uid)
+            await wait_until(lambda: run.kinds("danmaku"), what="frames on the healthy session")
+            starts = len(_calls(sim, "/v2/app/start"))
+            sim.faults.fail_auth = True
+            for client in sim.open.hub.all_clients():  # drop the healthy session: every reconnect is refused
+                client.close_soon()
+            await anyio.sleep(4.0)  # the window the starts are counted in (not a synchronisation)
+            refused_starts = len(_calls(sim, "/v2/app/start")) - starts
+            assert refused_starts <= 6, f"{refused_starts} game starts in 4 s while AUTH was refused"
+            sim.faults.fail_auth = False
+            n = len(run.kinds("source.connected"))
+            await wait_until(lambda: len(run.kinds("source.connected")) > n, timeout=20, what="back after the fault")
