@@ -35,6 +35,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,16 +215,14 @@ class Session:
             self._wait_for(block.markers["wait"], block)
             if not block.is_shell:  # what a background process shows: every line must be in its output
                 lines = [self.substitute(line) for line in filter(str.strip, block.body.splitlines())]
-                deadline = time.monotonic() + WAIT_TIMEOUT  # lines of concurrent work may come in any order
-                while True:
+
+                def first_missing() -> str | None:  # lines of concurrent work may come in any order
                     shown = self.background_output().splitlines()
-                    missing = [line for line in lines if not output_matches(line, shown)]
-                    if not missing:
-                        return
-                    assert time.monotonic() < deadline, (
-                        f"{block.where()}: no background process printed the documented line\n  {missing[0]}\n"
-                        f"they printed:\n{self.background_output()}")
-                    time.sleep(0.1)  # polling a log file written by another process; bounded by the deadline
+                    return next((f"the documented line {line!r}" for line in lines
+                                 if not output_matches(line, shown)), None)
+
+                self._wait_until(first_missing, block)
+                return
         if not block.is_shell:
             return
         for cmd in parse_commands(block):
@@ -267,13 +266,18 @@ class Session:
             self._wait_for(ready, block, proc=proc)
 
     def _wait_for(self, text: str, block: Block, proc: subprocess.Popen[bytes] | None = None) -> None:
+        self._wait_until(lambda: None if text in self.background_output() else repr(text), block, proc)
+
+    def _wait_until(self, missing: Callable[[], str | None], block: Block,
+                    proc: subprocess.Popen[bytes] | None = None) -> None:
+        """Poll the background output until ``missing()`` is None (it names what has not been printed yet)."""
         deadline = time.monotonic() + WAIT_TIMEOUT
-        while text not in self.background_output():
+        while (what := missing()) is not None:
             if proc is not None and proc.poll() is not None:
                 raise AssertionError(f"{block.where()}: background command exited {proc.returncode} before "
-                                     f"printing {text!r}:\n{self.background_output()}")
+                                     f"printing {what}:\n{self.background_output()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"{block.where()}: no background process printed {text!r} within "
+                raise AssertionError(f"{block.where()}: no background process printed {what} within "
                                      f"{WAIT_TIMEOUT:.0f} s:\n{self.background_output()}")
             time.sleep(0.1)  # polling a log file written by another process; bounded by the deadline
 
