@@ -43,7 +43,9 @@ def _by_room(out: Path) -> dict[int, list[int]]:
         data = out.read_bytes()
     except FileNotFoundError:
         return got
-    for line in data.splitlines():
+    # The pipeline is still writing: a reader of a live file may catch a write half done (Linux does not
+    # make a read atomic with a concurrent write), so only lines that end in a newline are complete.
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
         e = json.loads(line)
         if e["kind"] == "danmaku":
             room, n = e["text"].split("-")
