@@ -12,6 +12,7 @@ tree, with the module of each class::
     │   ├── OpenPlatformError         livepipe.bilibili.open_source: open platform keys/codes missing or refused
     │   ├── UserCodeError             livepipe.components.python: a python component's module or function
     │   ├── ReloadRefused             livepipe.runtime.reload: a new configuration a reload cannot apply
+    │   ├── TemplateError             livepipe.templating: a template is malformed or failed to render (also ValueError)
     │   └── (plugins: RuleError, CorpusError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
     ├── PluginError                   livepipe.plugins: a plugin could not be registered
     │   └── RegistryError             livepipe.registry: a component type registered badly

@@ -32,6 +32,7 @@ PUBLIC_MODULES = (
     "livepipe.schema",
     "livepipe.events",
     "livepipe.views",
+    "livepipe.templating",
     "livepipe.errors",
     "livepipe.registry",
     "livepipe.hookspecs",
