@@ -36,6 +36,7 @@ PUBLIC_MODULES = (
     "livepipe.registry",
     "livepipe.hookspecs",
     "livepipe.clock",
+    "livepipe.runtime.metrics",
     "livepipe.testing",
 )
 

@@ -25,6 +25,18 @@ from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+__all__ = [
+    "ACTION_BUCKETS",
+    "LATENCY_BUCKETS",
+    "LOSS_REASONS",
+    "RECONNECT_BUCKETS",
+    "ComponentMetrics",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "MetricsRegistry",
+]
+
 Labels = tuple[tuple[str, str], ...]
 
 #: Why an accepted event was lost (the ``reason`` label of unintentional discards).
