@@ -273,6 +273,9 @@ class ComponentMetrics:
         #: of those, lost before it received them (its input buffer full, or a shutdown)
         self.lost_before_receipt = 0
         self._counters: dict[tuple[object, ...], Counter] = {}
+        # made at the first use (a series appears once it has counted something), then kept: per event
+        self._delivered: Counter | None = None
+        self._filtered: Counter | None = None
 
     def counter(self, name: str, help: str = "", **labels: object) -> Counter:
         """A counter carrying this component's labels (plus ``labels``).
@@ -319,8 +322,11 @@ class ComponentMetrics:
         signal), or ``error`` (the component failed to handle or deliver it; the default).
         """
         if intentional:
-            self.counter("component_discarded_events_total", "events a component discarded",
-                         intentional="true").inc(n)
+            c = self._filtered
+            if c is None:
+                c = self._filtered = self.counter("component_discarded_events_total", "events a component discarded",
+                                                  intentional="true")
+            c.value += n
             return
         self.lost += n
         self.counter("component_discarded_events_total", "events a component discarded",
@@ -328,7 +334,11 @@ class ComponentMetrics:
 
     def delivered(self, n: int = 1) -> None:
         """Count events a sink delivered (written, published and confirmed, carried out)."""
-        self.counter("sink_delivered_events_total", "events a sink delivered to its destination").inc(n)
+        c = self._delivered
+        if c is None:
+            c = self._delivered = self.counter("sink_delivered_events_total",
+                                               "events a sink delivered to its destination")
+        c.value += n
 
     def error(self, error_type: str, n: int = 1) -> None:
         """Count an error of the given type (an exception class name or a short code)."""
