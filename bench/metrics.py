@@ -1,6 +1,6 @@
 """What the metrics cost: one update, and the end-to-end pipeline against a base revision, in CPU time.
 
-    python bench/metrics.py [--base main] [--rounds 5] [--frames 1000] [--repeat 2] [--micro-only]
+    python bench/metrics.py [--base main] [--rounds 5] [--frames 1000] [--repeat 2] [--calls N] [--micro-only]
 
 ``micro``: CPU time of one counter increment and one histogram observation, livepipe's in-process
 objects (what components and the runtime update per event; prometheus_client reads them through a
@@ -12,7 +12,8 @@ a real nats-server) run alternately from this working tree and from the commit w
 ``--base`` (``git merge-base HEAD BASE``, extracted with ``git archive``; so the comparison is with
 the code before this branch's changes, not with whatever main merged since), ``--rounds`` times
 each, interleaved so that both see the same machine load. It prints each tree's median and best
-events per CPU-second and their ratios (this tree / base). On a shared machine single runs vary by
+events per CPU-second and their ratios (this tree / base), and the median of each round's ratio
+(the two runs of a round ran back to back, under about the same load). On a shared machine single runs vary by
 ±20 %: use enough rounds.
 """
 
@@ -49,7 +50,7 @@ def per_call(fn, n: int) -> float:
     return max(time.process_time() - t0 - empty, 0.0) / n * 1e9
 
 
-def micro(n: int = 1_000_000) -> None:
+def micro(n: int) -> None:
     """Print the CPU cost of one update, livepipe's objects against prometheus_client's."""
     import prometheus_client as pc
 
@@ -99,9 +100,10 @@ def e2e(base: str, rounds: int, frames: int, repeat: int) -> None:
                   flush=True)
     b, t = statistics.median(rates["base"]), statistics.median(rates["this"])
     bb, tb = max(rates["base"]), max(rates["this"])
+    paired = statistics.median(t_ / b_ for t_, b_ in zip(rates["this"], rates["base"], strict=True))
     print(f"e2e (bench/cpu.py, {rounds} interleaved rounds), events per cpu-second: base = merge-base with "
           f"{base} ({rev}), median {b:,.0f}, best {bb:,.0f}; this tree median {t:,.0f}, best {tb:,.0f}; "
-          f"ratio this/base: median {t / b:.3f}, best {tb / bb:.3f}")
+          f"ratio this/base: median {t / b:.3f}, best {tb / bb:.3f}, median of the rounds' ratios {paired:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="runs of each tree, interleaved (default 5)")
     ap.add_argument("--frames", type=int, default=1000, help="bench/cpu.py --frames (default 1000)")
     ap.add_argument("--repeat", type=int, default=2, help="bench/cpu.py --repeat (default 2)")
+    ap.add_argument("--calls", type=int, default=1_000_000, help="calls per micro figure (default 1,000,000)")
     ap.add_argument("--micro-only", action="store_true", help="only the per-update figures")
     a = ap.parse_args(argv)
-    micro()
+    micro(a.calls)
     if not a.micro_only:
         e2e(a.base, a.rounds, a.frames, a.repeat)
     return 0

@@ -44,7 +44,7 @@ from livepipe.registry import ComponentRegistry
 from livepipe.runtime.delivery import Delivery, _current
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.health import ALERTS_OUTPUT, SinkHealth
-from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, MetricsRegistry
+from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, Histogram, MetricsRegistry
 from livepipe.runtime.reload import ReloadRefused, reload
 from livepipe.runtime.tracebacks import format_traceback
 
@@ -534,7 +534,7 @@ class Pipeline:
         outputs = self._outputs[comp.name]
         emit = outputs.emit
 
-        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None, Any]:
+        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None, Histogram | None]:
             is_sink = isinstance(c, Sink)
             return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
                     c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name),
