@@ -129,6 +129,7 @@ class _Room:
         self.scope: anyio.CancelScope | None = None
         self.connected = False
         self.connected_since = 0.0
+        self.lost_at: float | None = None  # clock.monotonic() when the connection was lost (None: connected)
         self.link_index = 0
         self.gave_up: str | None = None
         self.last_error: str | None = None
@@ -183,6 +184,7 @@ class OpenSource(Source):
         self.m_bytes = m.counter("bilibili_received_bytes_total", "WebSocket payload bytes received")
         self.m_decode_errors = m.counter("bilibili_decode_errors_total", "frames that could not be decoded (skipped)")
         self.m_games = m.counter("bilibili_open_games_started_total", "games started (/v2/app/start)")
+        self.m_reconnect_seconds = m.reconnect_duration()
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -426,6 +428,9 @@ class OpenSource(Source):
         async def on_authenticated() -> None:
             room.connected = True
             room.connected_since = self.clock.monotonic()
+            if room.lost_at is not None:  # connected again: how long the room was without a connection
+                self.m_reconnect_seconds.observe(room.connected_since - room.lost_at)
+                room.lost_at = None
             self.m_connects.inc()
             if not self.ready and all(r.connected or r.gave_up for r in self.rooms):
                 self.ready = True
@@ -469,7 +474,8 @@ class OpenSource(Source):
                              reason=ended.reason).inc()  # fmt: skip
         was_connected, room.connected = room.connected, False
         if was_connected:
-            lasted = self.clock.monotonic() - room.connected_since
+            room.lost_at = self.clock.monotonic()
+            lasted = room.lost_at - room.connected_since
             self.log.info("room %s disconnected (%s: %s) after %.1f s", room_id, ended.reason, ended, lasted)
             if self.config.status_events:
                 await emit(make_event("source.disconnected", room_id=room_id, data={

@@ -175,6 +175,8 @@ class _Room:
     connected: bool = False
     authenticated_once: bool = False
     connected_since: float = 0.0
+    #: clock.monotonic() when the room's last connection was lost (None: connected, or never was)
+    lost_at: float | None = None
     warned_masked: bool = False
     last_error: str | None = None
     stats: ConnectionStats | None = None
@@ -249,6 +251,7 @@ class DanmakuSource(Source):
         m.gauge("bilibili_rooms", "rooms this source watches").set(len(self.rooms))
         self.m_connects = m.counter("bilibili_connects_total", "authenticated connections made")
         self.m_reconnects = m.counter("bilibili_reconnects_total", "connections made after the first one of a room")
+        self.m_reconnect_seconds = m.reconnect_duration()
         self.m_frames = m.counter("bilibili_frames_total", "WebSocket frames received")
         self.m_bytes = m.counter("bilibili_received_bytes_total", "WebSocket payload bytes received")
         self.m_decode_errors = m.counter("bilibili_decode_errors_total", "frames that could not be decoded (skipped)")
@@ -686,6 +689,9 @@ class DanmakuSource(Source):
             room.connected = True
             room.authenticated_once = True
             room.connected_since = self.clock.monotonic()
+            if room.lost_at is not None:  # connected again: how long the room was without a connection
+                self.m_reconnect_seconds.observe(room.connected_since - room.lost_at)
+                room.lost_at = None
             room.last_error = None
             if room.refusals > 1:
                 self.log.info("room %s: AUTH accepted again after %d refusals", room_id, room.refusals)
@@ -759,6 +765,8 @@ class DanmakuSource(Source):
             was_connected = room.connected
             room.connected = False
             lasted = self.clock.monotonic() - room.connected_since if was_connected else None
+            if was_connected:
+                room.lost_at = self.clock.monotonic()
         reason = ended.reason if ended is not None else "closed"
         self.metrics.counter("bilibili_disconnects_total", "connection attempts that ended, by reason",
                              reason=reason).inc()  # fmt: skip

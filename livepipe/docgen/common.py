@@ -37,6 +37,7 @@ PUBLIC_MODULES = (
     "livepipe.registry",
     "livepipe.hookspecs",
     "livepipe.clock",
+    "livepipe.runtime.metrics",
     "livepipe.testing",
 )
 

@@ -1,4 +1,4 @@
-"""The optional metrics endpoint: ``/metrics`` (Prometheus text), ``/health`` and ``/ready``."""
+"""The optional metrics endpoint: ``/metrics`` (Prometheus text, or OpenMetrics on request), ``/health``, ``/ready``."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ def parse_listen(listen: str) -> tuple[str, int]:
 def make_app(pipeline: Pipeline) -> web.Application:
     """The aiohttp application serving the three endpoints for ``pipeline``."""
 
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(text=pipeline.metrics.render_prometheus(), content_type="text/plain", charset="utf-8")
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = pipeline.metrics.render(request.headers.get("Accept"))
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def health(_: web.Request) -> web.Response:
         if pipeline.draining:

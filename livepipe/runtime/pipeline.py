@@ -44,7 +44,7 @@ from livepipe.registry import ComponentRegistry
 from livepipe.runtime.delivery import Delivery, _current
 from livepipe.runtime.graph import Graph, instantiate, output_names, resolve
 from livepipe.runtime.health import ALERTS_OUTPUT, SinkHealth
-from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, MetricsRegistry
+from livepipe.runtime.metrics import ComponentMetrics, ErrorLogCounter, Histogram, MetricsRegistry
 from livepipe.runtime.reload import ReloadRefused, reload
 from livepipe.runtime.tracebacks import format_traceback
 
@@ -64,16 +64,21 @@ FLUSH_INTERVAL = 0.1
 STOP_GRACE = 0.5
 
 
+#: What an input buffer holds: the event, its delivery, and the ``monotonic()`` time a source accepted it
+#: (its descendants keep that time; ``sink_event_latency_seconds`` is measured from it).
+_Item = tuple[Event, Delivery | None, float]
+
+
 class _Edge:
-    """One producer output -> one consumer's input buffer. Items are ``(event, delivery)``."""
+    """One producer output -> one consumer's input buffer. Items are ``(event, delivery, accepted)``."""
 
     __slots__ = ("consumer", "send", "recv", "mode", "metrics", "pipeline")
 
     def __init__(
         self,
         consumer: str,
-        send: MemoryObjectSendStream[tuple[Event, Delivery | None]],
-        recv: MemoryObjectReceiveStream[tuple[Event, Delivery | None]],
+        send: MemoryObjectSendStream[_Item],
+        recv: MemoryObjectReceiveStream[_Item],
         mode: str,
         metrics: ComponentMetrics,
         pipeline: Pipeline,
@@ -97,14 +102,14 @@ class _Edge:
         if delivery is not None:
             delivery.fail()
 
-    def offer(self, event: Event, delivery: Delivery | None) -> bool:
+    def offer(self, event: Event, delivery: Delivery | None, accepted: float) -> bool:
         """Put without waiting; False when a ``block`` buffer is full (then call :meth:`put_waiting`).
 
         ``drop_newest`` / ``drop_oldest`` settle a full buffer here, so only ``block`` ever waits.
         """
         if delivery is not None:
             delivery.hold()
-        item = (event, delivery)
+        item = (event, delivery, accepted)
         try:
             self.send.send_nowait(item)
             return True
@@ -118,7 +123,7 @@ class _Edge:
             return True
         if self.mode == "drop_oldest":
             try:
-                _, old = self.recv.receive_nowait()
+                _, old, _ = self.recv.receive_nowait()
                 self._lost(old, "buffer_full")
             except (anyio.WouldBlock, anyio.EndOfStream):
                 pass
@@ -132,7 +137,7 @@ class _Edge:
             return True
         return False
 
-    async def put_waiting(self, event: Event, delivery: Delivery | None) -> None:
+    async def put_waiting(self, event: Event, delivery: Delivery | None, accepted: float) -> None:
         """Wait for room in a full ``block`` buffer (the delivery share was taken by :meth:`offer`).
 
         Shielded, so that a graceful shutdown never loses an event already emitted; the drain
@@ -143,7 +148,7 @@ class _Edge:
             if self.pipeline.forced:
                 scope.cancel()
             try:
-                await self.send.send((event, delivery))
+                await self.send.send((event, delivery, accepted))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._lost(delivery, "shutdown")
             finally:
@@ -169,6 +174,7 @@ class _Outputs:
         self.metrics = metrics
         self.is_source = is_source
         self.current: Delivery | None = None
+        self.accepted: float | None = None  # while a consumer handles an event: when its source accepted it
         self._count = 0
 
     async def emit(self, event: Event, output: str | None = None, *, delivery: Delivery | None = None) -> None:
@@ -183,13 +189,16 @@ class _Outputs:
         if delivery is None:
             delivery = self.current
         self.metrics.sent.inc()
+        accepted = self.accepted
+        if accepted is None:  # a source accepts it now (or a consumer emits it outside its handling)
+            accepted = monotonic()
         if delivery is not None:
             delivery.hold()  # settled only after every edge below has taken its share
         try:
-            waiting = [edge for edge in edges if not edge.offer(event, delivery)]
+            waiting = [edge for edge in edges if not edge.offer(event, delivery, accepted)]
             for i, edge in enumerate(waiting):
                 try:
-                    await edge.put_waiting(event, delivery)
+                    await edge.put_waiting(event, delivery, accepted)
                 except BaseException:  # a forced stop: the consumers not reached lose it too
                     for rest in waiting[i + 1:]:
                         rest._lost(delivery, "shutdown")
@@ -261,7 +270,7 @@ class Pipeline:
         self._sources_scope: CancelScope | None = None
         self._consumers_scope: CancelScope | None = None
         self._stop_requested = anyio.Event()
-        self._receivers: dict[str, MemoryObjectReceiveStream[tuple[Event, Delivery | None]]] = {}
+        self._receivers: dict[str, MemoryObjectReceiveStream[_Item]] = {}
         self._outputs: dict[str, _Outputs] = {}
         self._error_logs: dict[str, RateLimitedLog] = {}
         self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
@@ -276,7 +285,7 @@ class Pipeline:
     # ---- construction --------------------------------------------------------------------
 
     def _build_edges(self) -> None:
-        senders: dict[str, MemoryObjectSendStream[tuple[Event, Delivery | None]]] = {}
+        senders: dict[str, MemoryObjectSendStream[_Item]] = {}
         ports: dict[str, dict[str | None, list[_Edge]]] = {cid: {} for cid in self.components}
         for cid, comp in self.components.items():
             if not isinstance(comp, Sink) and comp.has_default_output:
@@ -287,7 +296,7 @@ class Pipeline:
             if isinstance(comp, Source):
                 continue
             size = comp.config.buffer
-            send, recv = anyio.create_memory_object_stream[tuple[Event, Delivery | None]](size)
+            send, recv = anyio.create_memory_object_stream[_Item](size)
             senders[cid] = send
             self._receivers[cid] = recv
             cm = comp.metrics
@@ -363,7 +372,7 @@ class Pipeline:
             n = 0
             while True:
                 try:
-                    _, delivery = recv.receive_nowait()
+                    _, delivery, _ = recv.receive_nowait()
                 except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
                     break
                 n += 1
@@ -525,23 +534,24 @@ class Pipeline:
         outputs = self._outputs[comp.name]
         emit = outputs.emit
 
-        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None]:
+        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None, Histogram | None]:
             is_sink = isinstance(c, Sink)
             return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
-                    c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name))
+                    c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name),
+                    c.metrics.sink_latency() if is_sink else None)
 
-        handler, has_flush, cm, counts_delivery, health = bind(comp)
+        handler, has_flush, cm, counts_delivery, health, latency = bind(comp)
         received = cm.received
         dirty = False
         last_flush = -FLUSH_INTERVAL
         try:
             while True:
                 try:
-                    event, delivery = recv.receive_nowait()
+                    event, delivery, accepted = recv.receive_nowait()
                 except anyio.WouldBlock:
                     if not (has_flush and dirty):
                         try:
-                            event, delivery = await recv.receive()
+                            event, delivery, accepted = await recv.receive()
                         except anyio.EndOfStream:
                             break
                     else:
@@ -552,7 +562,7 @@ class Pipeline:
                         if wait > 0:
                             with anyio.move_on_after(wait):
                                 try:
-                                    event, delivery = await recv.receive()
+                                    event, delivery, accepted = await recv.receive()
                                     got = True
                                 except anyio.EndOfStream:
                                     break
@@ -561,16 +571,17 @@ class Pipeline:
                             last_flush = monotonic()
                             await self._flush(comp)
                             try:
-                                event, delivery = await recv.receive()
+                                event, delivery, accepted = await recv.receive()
                             except anyio.EndOfStream:
                                 break
                 except anyio.EndOfStream:
                     break
                 if self._swaps and comp.name in self._swaps:
                     comp = await self._swap(comp, has_flush)
-                    handler, has_flush, cm, counts_delivery, health = bind(comp)
+                    handler, has_flush, cm, counts_delivery, health, latency = bind(comp)
                 received.inc()
                 outputs.current = delivery
+                outputs.accepted = accepted
                 if delivery is not None:
                     _current.set(delivery)
                 ok = False
@@ -588,12 +599,14 @@ class Pipeline:
                         self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
                     raise
                 finally:
-                    outputs.current = None
+                    outputs.current = outputs.accepted = None
                     if delivery is not None:
                         _current.set(None)
                         delivery.release(ok)
                 lost_own = cm.lost - cm.lost_before_receipt != lost_before
                 if ok and not lost_own:
+                    if latency is not None:  # the sink's write is done: source -> sink latency
+                        latency.observe(monotonic() - accepted)
                     if counts_delivery:
                         cm.delivered()
                     if health is not None:

@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -224,6 +225,7 @@ class ActionSink(Sink):
         self._rng = random.Random()
         self._attempts = 0
         self._healthy = context.metrics.gauge("component_healthy", "1 if the last health check passed")
+        self._action_seconds = context.metrics.action_duration()
         self._outcomes: dict[str, Any] = {}
         if config.credential not in context.credentials:
             known = ", ".join(sorted(context.credentials)) or "none defined"
@@ -501,8 +503,8 @@ class ActionSink(Sink):
             try:
                 if channel is not None:
                     async with self.account.bucket(channel, interval, self.clock).slot():
-                        return await request()
-                return await request()
+                        return await self._timed(request)
+                return await self._timed(request)
             except ApiError as e:
                 outcome = e.outcome.value
                 message = str(e)
@@ -521,6 +523,17 @@ class ActionSink(Sink):
                     continue
                 raise ActionFailed(outcome, message, code=e.code) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _timed(self, request: Any) -> Any:
+        """``await request()``, its duration observed in ``sink_action_duration_seconds`` (failed ones too)."""
+        t0 = time.monotonic()
+        try:
+            result = await request()
+        except Exception:
+            self._action_seconds.observe(time.monotonic() - t0)
+            raise
+        self._action_seconds.observe(time.monotonic() - t0)
+        return result
 
     # ---- reporting ----------------------------------------------------------------------------------
 
