@@ -38,6 +38,7 @@ PUBLIC_MODULES = (
     "livepipe.hookspecs",
     "livepipe.clock",
     "livepipe.testing",
+    "livepipe.components.replay_formats",
 )
 
 
@@ -57,6 +58,9 @@ CLI_MD = Path("docs/cli.md")
 
 
 CREDENTIALS_MD = Path("docs/credentials.md")
+
+
+REPLAY_MD = Path("docs/components/replay.md")
 
 
 MKDOCS_YML = Path("mkdocs.yml")
