@@ -265,7 +265,7 @@ def render_globals() -> str:
     from livepipe.config import GlobalConfig, MetricsSettings, SimulatorSettings
 
     return (
-        _BANNER.format(source="livepipe/config.py (GlobalConfig)")
+        _BANNER.format(source="livepipe/config/settings.py (GlobalConfig)")
         + "\n# Global settings reference\n\n"
         + "## `[livepipe]`\n\n"
         + rst_to_markdown(GlobalConfig.__doc__ or "")
