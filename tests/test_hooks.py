@@ -184,6 +184,11 @@ def test_hook_livepipe_register_commands(monkeypatch):
     assert "hello from a plugin command" in result.output
 
 
+#: PIPELINE with a replay source reading chat.jsonl instead of testing.events
+REPLAY_PIPELINE = PIPELINE.replace('type = "testing.events"\nevents = [{id = "a", kind = "danmaku", ts = 1.0, '
+                                   'text = "hi"}]', 'type = "replay"\npath = "chat.jsonl"\nroom_id = 5')
+
+
 def _chat_line(obj, room_id):
     return make_event("danmaku", room_id=room_id or 0, ts=obj["at"], uname=obj["who"], text=obj["said"])
 
@@ -200,8 +205,7 @@ async def test_hook_livepipe_replay_formats(tmp_path):
 
     (tmp_path / "chat.jsonl").write_text('{"who": "ann", "said": "hi", "at": 1.5}\n'
                                          '{"v": 1, "id": "e", "kind": "gift", "ts": 2.0}\n', encoding="utf-8")
-    replay = PIPELINE.replace('type = "testing.events"', 'type = "replay"\npath = "chat.jsonl"\nroom_id = 5')
-    replay = replay.replace('events = [{id = "a", kind = "danmaku", ts = 1.0, text = "hi"}]\n', "")
+    replay = REPLAY_PIPELINE
     plugins.register_plugin(Chat(), "hooks-replay-formats")
     try:
         assert "hooks.chat" in replay_formats()
@@ -219,7 +223,7 @@ async def test_hook_livepipe_replay_formats(tmp_path):
     assert "known formats: auto, events, bilibili" in str(info.value)
 
 
-def test_replay_format_clash_names_both_plugins():
+def test_replay_format_clash_names_both_plugins(tmp_path):
     install()
 
     class Clash:
@@ -232,8 +236,33 @@ def test_replay_format_clash_names_both_plugins():
         with pytest.raises(plugins.PluginError, match="replay format 'bilibili' is registered twice") as info:
             replay_formats()
         assert "'livepipe.bilibili.components'" in str(info.value) and "'hooks-format-clash'" in str(info.value)
+        # a config with a replay source says so at the source (at its format key when it names one), not
+        # with a traceback
+        with pytest.raises(ConfigError, match=r"pipeline.toml:2: sources.in: .*replay format 'bilibili' is "
+                           "registered twice: .*; uninstall one of them"):
+            load_toml(REPLAY_PIPELINE, tmp_path)
+        with pytest.raises(ConfigError, match=r"pipeline.toml:6: sources.in: key 'format': replay format "
+                           "'bilibili' is registered twice"):
+            load_toml(REPLAY_PIPELINE.replace("room_id = 5", 'room_id = 5\nformat = "events"'), tmp_path)
     finally:
         plugins.manager().unregister(name="hooks-format-clash")
+
+
+def test_a_failing_replay_formats_hook_is_named(tmp_path):
+    install()
+
+    class Failing:
+        @hookimpl
+        def livepipe_replay_formats(self):
+            raise RuntimeError("no formats today")
+
+    plugins.register_plugin(Failing(), "hooks-format-failing")
+    try:
+        with pytest.raises(ConfigError, match="sources.in: .*plugin 'hooks-format-failing': "
+                           "livepipe_replay_formats failed: RuntimeError: no formats today"):
+            load_toml(REPLAY_PIPELINE, tmp_path)
+    finally:
+        plugins.manager().unregister(name="hooks-format-failing")
 
 
 def test_every_hook_spec_has_a_test():

@@ -30,7 +30,7 @@ from pydantic import ValidationInfo, field_validator
 
 from livepipe.component import Context, Emit, Source
 from livepipe.components.replay_formats import AUTO, EVENTS, ReplayFormat, find_format, replay_formats
-from livepipe.errors import DecodeError
+from livepipe.errors import DecodeError, PluginError
 from livepipe.events import Event, JsonDepthError, loads_json
 from livepipe.preflight import Problems, readable_file
 from livepipe.schema import SourceConfig, field
@@ -92,7 +92,10 @@ class ReplayConfig(SourceConfig):
     @field_validator("format")
     @classmethod
     def _known_format(cls, v: str) -> str:
-        find_format(v)  # an unknown name: a config error naming the closest known format
+        try:
+            find_format(v)  # an unknown name: a config error naming the closest known format
+        except PluginError as e:  # a broken format plugin: said at the key that needs the formats
+            raise ValueError(str(e)) from None
         return v
 
     @field_validator("room_id")
@@ -128,7 +131,8 @@ class Replay(Source):
         formats = replay_formats()
         #: the configured format (None: decide per line among :attr:`_auto`, the formats that can detect)
         self._format: ReplayFormat | None = find_format(config.format, formats)
-        self._auto = [f for f in formats.values() if f.detect is not None]
+        #: the other formats ``auto`` can recognise, in order (events come first, checked inline)
+        self._auto = [(f, f.detect) for f in formats.values() if f.detect is not None and f is not EVENTS]
         self.bad_lines = 0
         self.emitted = 0
         self._unreported: Counter[str] = Counter()
@@ -159,7 +163,9 @@ class Replay(Source):
             raise ReplayError(str(e), "bad_json") from None
         if not isinstance(obj, dict):
             raise ReplayError(f"expected a JSON object, got {type(obj).__name__}", "not_object")
-        fmt = self._format or self._detect(obj)
+        fmt = self._format
+        if fmt is None:  # auto: events are recognised inline (the common case), others by their detect
+            fmt = EVENTS if "kind" in obj else self._detect(obj)
         if fmt is EVENTS:
             try:
                 return [Event.from_dict(obj)]
@@ -176,11 +182,11 @@ class Replay(Source):
             raise ReplayError(f"cannot parse this {fmt.name} line ({type(e).__name__}: {e})", "bad_message") from None
 
     def _detect(self, obj: dict[str, Any]) -> ReplayFormat:
-        """The format of a line under ``format = "auto"``: the first whose ``detect`` accepts it."""
-        for fmt in self._auto:
-            if fmt.detect(obj):  # type: ignore[misc]
+        """The format of a line without a ``kind`` under ``format = "auto"``: the first whose ``detect`` accepts it."""
+        for fmt, detect in self._auto:
+            if detect(obj):
                 return fmt
-        others = ", ".join(f.name for f in self._auto if f.name != "events") or "none installed"
+        others = ", ".join(f.name for f, _ in self._auto) or "none installed"
         raise ReplayError(f"neither an event (no 'kind') nor a line another format recognises ({others})",
                           "unknown_shape")
 

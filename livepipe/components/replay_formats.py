@@ -66,27 +66,31 @@ def replay_formats() -> dict[str, ReplayFormat]:
     """Every known format by name, in order: ``events`` first, then those of the installed plugins
     (in the order pluggy calls their ``livepipe_replay_formats`` hooks).
 
-    Raises :class:`~livepipe.errors.PluginError` naming the plugin when a hook returns something that
-    is not a :class:`ReplayFormat`, or a name already taken (``auto``, ``events``, or another plugin's).
+    Raises :class:`~livepipe.errors.PluginError` naming the plugin when a hook fails, returns something
+    that is not a :class:`ReplayFormat`, or a name already taken (``auto``, ``events``, or another plugin's).
     """
     found: dict[str, ReplayFormat] = {EVENTS.name: EVENTS}
-    owner: dict[str, str] = {AUTO: "livepipe (built in)", EVENTS.name: "livepipe (built in)"}
+    owner: dict[str, str] = {AUTO: "livepipe itself", EVENTS.name: "livepipe itself"}
     pm = plugins.manager()
     for impl in reversed(pm.hook.livepipe_replay_formats.get_hookimpls()):
         if impl.hookwrapper or impl.wrapper:
             continue  # a wrapper returns nothing of its own
-        result = impl.function()
+        try:
+            result = impl.function()
+        except Exception as e:  # say whose hook failed, not only how
+            raise PluginError(f"plugin {impl.plugin_name!r}: livepipe_replay_formats failed: "
+                              f"{type(e).__name__}: {e}") from e
         for fmt in result or ():
             if not isinstance(fmt, ReplayFormat):
                 raise PluginError(f"plugin {impl.plugin_name!r}: livepipe_replay_formats returned {fmt!r}; "
                                   "return a list of livepipe.components.replay_formats.ReplayFormat")
             if not fmt.name or fmt.name in owner:
                 by = owner.get(fmt.name, "?")
-                raise PluginError(f"replay format {fmt.name!r} is registered twice: by {by!r} and by plugin "
+                raise PluginError(f"replay format {fmt.name!r} is registered twice: by {by} and by plugin "
                                   f"{impl.plugin_name!r}; uninstall one of them" if fmt.name else
                                   f"plugin {impl.plugin_name!r}: a replay format needs a name")
             found[fmt.name] = fmt
-            owner[fmt.name] = impl.plugin_name
+            owner[fmt.name] = f"plugin {impl.plugin_name!r}"
     return found
 
 
