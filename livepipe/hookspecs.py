@@ -24,11 +24,13 @@ __all__ = [
     "livepipe_pipeline_stopped",
     "livepipe_register_commands",
     "livepipe_register_components",
+    "livepipe_replay_formats",
 ]
 
 if TYPE_CHECKING:
     import click
 
+    from livepipe.components.replay_formats import ReplayFormat
     from livepipe.config import PipelineConfig
     from livepipe.registry import ComponentRegistry
     from livepipe.runtime.pipeline import Pipeline
@@ -87,6 +89,18 @@ def livepipe_register_commands(cli: click.Group) -> None:
     with ``@cli.group()``. Names must not clash with built-in commands.
 
     :param cli: the ``livepipe`` click group.
+    """
+
+
+@hookspec
+def livepipe_replay_formats() -> list[ReplayFormat]:
+    """Return input formats for the ``replay`` source (``format = "NAME"`` in its table).
+
+    Each is a :class:`~livepipe.components.replay_formats.ReplayFormat`: a name unique across all
+    installed plugins (``auto`` and ``events`` are taken), a function turning the JSON object of one line
+    into events, a one-line description, and optionally a ``detect`` function that lets
+    ``format = "auto"`` recognise its lines. An unknown name in a config is a config error listing the
+    known formats. The plugin authoring guide has a worked example.
     """
 
 

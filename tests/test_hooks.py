@@ -15,8 +15,9 @@ from click.testing import CliRunner
 import livepipe
 from livepipe import hookimpl, hookspecs, plugins
 from livepipe.component import Emit, Processor
+from livepipe.components.replay_formats import ReplayFormat, replay_formats
 from livepipe.config import ConfigError
-from livepipe.events import Event
+from livepipe.events import Event, make_event
 from livepipe.schema import ProcessorConfig
 from livepipe.testing import install, load_toml, run_pipeline
 
@@ -181,6 +182,87 @@ def test_hook_livepipe_register_commands(monkeypatch):
         cli_module.cli.commands.pop("hooks-hello", None)
     assert result.exit_code == 0, result.output
     assert "hello from a plugin command" in result.output
+
+
+#: PIPELINE with a replay source reading chat.jsonl instead of testing.events
+REPLAY_PIPELINE = PIPELINE.replace('type = "testing.events"\nevents = [{id = "a", kind = "danmaku", ts = 1.0, '
+                                   'text = "hi"}]', 'type = "replay"\npath = "chat.jsonl"\nroom_id = 5')
+
+
+def _chat_line(obj, room_id):
+    return make_event("danmaku", room_id=room_id or 0, ts=obj["at"], uname=obj["who"], text=obj["said"])
+
+
+async def test_hook_livepipe_replay_formats(tmp_path):
+    """A format a plugin returns is one a replay source can name, and ``auto`` recognises its lines."""
+    install()
+
+    class Chat:
+        @hookimpl
+        def livepipe_replay_formats(self):
+            return [ReplayFormat("hooks.chat", _chat_line, "one chat line {who, said, at} per line",
+                                 detect=lambda obj: "said" in obj)]
+
+    (tmp_path / "chat.jsonl").write_text('{"who": "ann", "said": "hi", "at": 1.5}\n'
+                                         '{"v": 1, "id": "e", "kind": "gift", "ts": 2.0}\n', encoding="utf-8")
+    replay = REPLAY_PIPELINE
+    plugins.register_plugin(Chat(), "hooks-replay-formats")
+    try:
+        assert "hooks.chat" in replay_formats()
+        from livepipe.testing import captured
+
+        await run_pipeline(replay.replace('room_id = 5', 'room_id = 5\nformat = "hooks.chat"'), tmp_path)
+        assert [(e.kind, e.room_id, e.uname, e.text) for e in captured["out"]] == [("danmaku", 5, "ann", "hi")]
+        await run_pipeline(replay, tmp_path)  # auto: the event line is an event, the chat line is chat
+        assert [e.kind for e in captured["out"]] == ["danmaku", "gift"]
+    finally:
+        plugins.manager().unregister(name="hooks-replay-formats")
+    with pytest.raises(ConfigError) as info:  # the plugin is gone: its format is unknown again
+        load_toml(replay.replace('room_id = 5', 'room_id = 5\nformat = "hooks.chat"'), tmp_path)
+    assert "pipeline.toml:6: sources.in: key 'format': unknown replay format 'hooks.chat'" in str(info.value)
+    assert "known formats: auto, events, bilibili" in str(info.value)
+
+
+def test_replay_format_clash_names_both_plugins(tmp_path):
+    install()
+
+    class Clash:
+        @hookimpl
+        def livepipe_replay_formats(self):
+            return [ReplayFormat("bilibili", _chat_line, "a second bilibili")]
+
+    plugins.register_plugin(Clash(), "hooks-format-clash")
+    try:
+        with pytest.raises(plugins.PluginError, match="replay format 'bilibili' is registered twice") as info:
+            replay_formats()
+        assert "'livepipe.bilibili.components'" in str(info.value) and "'hooks-format-clash'" in str(info.value)
+        # a config with a replay source says so at the source (at its format key when it names one), not
+        # with a traceback
+        with pytest.raises(ConfigError, match=r"pipeline.toml:2: sources.in: .*replay format 'bilibili' is "
+                           "registered twice: .*; uninstall one of them"):
+            load_toml(REPLAY_PIPELINE, tmp_path)
+        with pytest.raises(ConfigError, match=r"pipeline.toml:6: sources.in: key 'format': replay format "
+                           "'bilibili' is registered twice"):
+            load_toml(REPLAY_PIPELINE.replace("room_id = 5", 'room_id = 5\nformat = "events"'), tmp_path)
+    finally:
+        plugins.manager().unregister(name="hooks-format-clash")
+
+
+def test_a_failing_replay_formats_hook_is_named(tmp_path):
+    install()
+
+    class Failing:
+        @hookimpl
+        def livepipe_replay_formats(self):
+            raise RuntimeError("no formats today")
+
+    plugins.register_plugin(Failing(), "hooks-format-failing")
+    try:
+        with pytest.raises(ConfigError, match="sources.in: .*plugin 'hooks-format-failing': "
+                           "livepipe_replay_formats failed: RuntimeError: no formats today"):
+            load_toml(REPLAY_PIPELINE, tmp_path)
+    finally:
+        plugins.manager().unregister(name="hooks-format-failing")
 
 
 def test_every_hook_spec_has_a_test():

@@ -36,9 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 #: Upward imports the code still has: (importer, imported).
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("livepipe.components.replay", "livepipe.bilibili.commands"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 #: Import circles the code still has, each as the sorted tuple of its modules.
 KNOWN_CIRCLES: set[tuple[str, ...]] = set()

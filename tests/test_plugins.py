@@ -83,6 +83,49 @@ path = "out.jsonl"
     assert json.loads(line)["text"] == "HI THERE!!"
 
 
+CHAT_PIPELINE = """
+[sources.in]
+type = "replay"
+path = "chat.jsonl"
+format = "hello.chat"
+[processors.shout]
+type = "hello.shout"
+inputs = ["in"]
+[sinks.out]
+type = "file"
+inputs = ["shout"]
+path = "out.jsonl"
+"""
+
+
+def test_plugin_replay_format_runs_in_a_pipeline(site, tmp_path):
+    (tmp_path / "chat.jsonl").write_text('{"who": "ann", "said": "hello", "at": 1700000000}\n'
+                                         '{"who": "bob", "said": "hi", "at": 1700000001}\n')
+    (tmp_path / "p.toml").write_text(CHAT_PIPELINE)
+    r = livepipe(site, "run", str(tmp_path / "p.toml"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(e["kind"], e["uname"], e["text"], e["ts"]) for e in lines] == [
+        ("danmaku", "ann", "HELLO!", 1700000000.0), ("danmaku", "bob", "HI!", 1700000001.0)]
+    report = {p["name"]: p for p in json.loads(livepipe(site, "plugins", "--json").stdout)}
+    assert "livepipe_replay_formats" in report["hello"]["hooks"]
+
+
+def test_unknown_replay_format_is_a_config_error_naming_the_closest(site, tmp_path):
+    (tmp_path / "chat.jsonl").write_text("")
+    (tmp_path / "p.toml").write_text(CHAT_PIPELINE.replace('"hello.chat"', '"hello.chta"'))
+    r = livepipe(site, "validate", str(tmp_path / "p.toml"))
+    assert r.returncode != 0
+    assert (f"{tmp_path / 'p.toml'}:5: sources.in: key 'format': unknown replay format 'hello.chta'; "
+            "did you mean 'hello.chat'? known formats: auto, events, hello.chat, bilibili") in r.stdout + r.stderr
+    # without the plugin, its format is unknown, and the message says where formats come from
+    (tmp_path / "p.toml").write_text(CHAT_PIPELINE.replace('type = "hello.shout"', 'type = "filter"'))
+    r = livepipe(site, "validate", str(tmp_path / "p.toml"), LIVEPIPE_LOAD_PLUGINS="")
+    assert r.returncode != 0
+    assert "unknown replay format 'hello.chat'" in r.stdout + r.stderr
+    assert "A format from a plugin needs that plugin installed" in r.stdout + r.stderr
+
+
 def test_load_plugins_env_limits_entry_points(site):
     r = livepipe(site, "plugins", "--json", LIVEPIPE_LOAD_PLUGINS="hello")
     names = {p["name"] for p in json.loads(r.stdout)}

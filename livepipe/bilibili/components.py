@@ -1,7 +1,9 @@
-"""Registers the Bilibili components (web and open-platform sources, the merge, action sinks) with livepipe."""
+"""Registers the Bilibili components (web and open-platform sources, the merge, action sinks) and the
+``bilibili`` replay format (raw cmd messages) with livepipe."""
 
 from __future__ import annotations
 
+from livepipe.components.replay_formats import ReplayFormat
 from livepipe.hookspecs import hookimpl
 from livepipe.registry import ComponentRegistry
 
@@ -28,3 +30,16 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     registry.register(BanSink)
     registry.register(SendSink)
     registry.register(RoomSink)
+
+
+@hookimpl
+def livepipe_replay_formats() -> list[ReplayFormat]:
+    """The ``bilibili`` replay format: one raw cmd message per line, parsed like the live source's."""
+    from livepipe.bilibili.commands import parse_command
+
+    return [ReplayFormat(
+        "bilibili", parse_command,
+        "one raw Bilibili cmd message per line (`{\"cmd\": \"DANMU_MSG\", ...}`), parsed like the live source's "
+        "with the source's `room_id`",
+        detect=lambda obj: "cmd" in obj, needs_room_id=True,
+    )]

@@ -1,4 +1,8 @@
-"""The ``replay`` source: read events (or raw Bilibili messages) back from a JSONL file.
+"""The ``replay`` source: read events (or lines of another registered format) back from a JSONL file.
+
+What a line holds is its ``format``: ``events`` is built in, others are registered by plugins
+(:mod:`livepipe.components.replay_formats`; the Bilibili layer registers ``bilibili``, raw cmd messages),
+so this generic component knows no service.
 
 The file is read line by line (a 1 GB recording never sits in memory; ``.gz`` files are read
 through gzip). With ``speed > 0`` every event is due at a fixed point of an absolute schedule,
@@ -18,14 +22,15 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, Literal
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 import anyio.lowlevel
 from pydantic import ValidationInfo, field_validator
 
 from livepipe.component import Context, Emit, Source
-from livepipe.errors import DecodeError
+from livepipe.components.replay_formats import AUTO, EVENTS, ReplayFormat, find_format, replay_formats
+from livepipe.errors import DecodeError, PluginError
 from livepipe.events import Event, JsonDepthError, loads_json
 from livepipe.preflight import Problems, readable_file
 from livepipe.schema import SourceConfig, field
@@ -43,10 +48,11 @@ FIXES: dict[str, str] = {
     "bad_json": "each line must be one JSON object; repair or delete the line",
     "too_deep": "no event nests this deeply; delete the line",
     "not_object": "each line must be a JSON object, not an array or a value",
-    "unknown_shape": "an event needs a 'kind', a raw Bilibili message a 'cmd'",
+    "unknown_shape": "an event needs a 'kind' (a raw Bilibili message a 'cmd'); or name the line's format "
+                     "with format = \"NAME\"",
     "invalid_event": "make the line match the event schema, docs/event.schema.json",
-    "no_room_id": "set room_id on this replay source for raw Bilibili messages",
-    "bad_message": "the raw Bilibili message cannot be parsed; delete the line",
+    "no_room_id": "set room_id on this replay source (lines of this format do not carry one)",
+    "bad_message": "the line cannot be parsed in its format; delete the line",
     "corrupt_file": "the compressed file is damaged; recompress what can be read",
 }
 
@@ -63,14 +69,15 @@ class ReplayConfig(SourceConfig):
     """Config of the ``replay`` source."""
 
     path: str = field(description="JSONL file to read (`.gz` is decompressed); relative to the config file")
-    format: Literal["auto", "events", "bilibili"] = field(
-        "auto",
-        description="`events`: livepipe Event JSON per line; `bilibili`: one raw Bilibili cmd message per line; "
-        "`auto`: decide per line (an object with `kind` is an event, one with only `cmd` a raw message)",
+    format: str = field(
+        AUTO,
+        description="what each line holds: `events` (livepipe Event JSON), `bilibili` (one raw Bilibili cmd "
+        "message), a format a plugin registers, or `auto`: decide per line (an object with `kind` is an event, "
+        "one with only `cmd` a raw message, others as the registered formats recognise them)",
     )
     room_id: int | None = field(
         None,
-        description='room id for raw Bilibili messages (required with `format = "bilibili"`)',
+        description='room id for formats whose lines carry none (required with `format = "bilibili"`)',
         ge=1,
         validate_default=True,
     )
@@ -82,11 +89,21 @@ class ReplayConfig(SourceConfig):
     )
     loop: bool = field(False, description="start again from the top at the end of the file (ids repeat)")
 
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        try:
+            find_format(v)  # an unknown name: a config error naming the closest known format
+        except PluginError as e:  # a broken format plugin: said at the key that needs the formats
+            raise ValueError(str(e)) from None
+        return v
+
     @field_validator("room_id")
     @classmethod
     def _room_for_raw(cls, v: int | None, info: ValidationInfo) -> int | None:
-        if v is None and info.data.get("format") == "bilibili":
-            raise ValueError('room_id is required when format = "bilibili" (raw messages do not carry it)')
+        fmt = info.data.get("format")
+        if v is None and fmt not in (None, AUTO) and find_format(fmt).needs_room_id:  # type: ignore[union-attr]
+            raise ValueError(f'room_id is required when format = "{fmt}" (its lines do not carry one)')
         return v
 
 
@@ -99,7 +116,7 @@ def _as_events(result: Any) -> list[Event]:
         out = list(result)
         if all(isinstance(e, Event) for e in out):
             return out
-    raise ReplayError(f"parse_command returned {type(result).__name__}, not events")
+    raise ReplayError(f"the format's parser returned {type(result).__name__}, not events", "bad_message")
 
 
 class Replay(Source):
@@ -111,7 +128,11 @@ class Replay(Source):
     def __init__(self, config: ReplayConfig, context: Context) -> None:
         super().__init__(config, context)
         self.file = context.path(config.path)
-        self._parse_command: Callable[..., Any] | None = None
+        formats = replay_formats()
+        #: the configured format (None: decide per line among :attr:`_auto`, the formats that can detect)
+        self._format: ReplayFormat | None = find_format(config.format, formats)
+        #: the other formats ``auto`` can recognise, in order (events come first, checked inline)
+        self._auto = [(f, f.detect) for f in formats.values() if f.detect is not None and f is not EVENTS]
         self.bad_lines = 0
         self.emitted = 0
         self._unreported: Counter[str] = Counter()
@@ -132,17 +153,6 @@ class Replay(Source):
             return gzip.open(self.file, "rb")
         return open(self.file, "rb")
 
-    def _raw_parser(self) -> Callable[..., Any]:
-        if self._parse_command is None:
-            try:
-                from livepipe.bilibili.commands import parse_command
-            except ImportError as e:
-                raise RuntimeError(
-                    f"replay {self.name!r}: raw Bilibili lines need livepipe.bilibili.commands ({e})"
-                ) from e
-            self._parse_command = parse_command
-        return self._parse_command
-
     def parse_line(self, line: bytes) -> list[Event]:
         """Turn one non-blank line into events; raise :class:`ReplayError` with the reason."""
         try:
@@ -153,29 +163,32 @@ class Replay(Source):
             raise ReplayError(str(e), "bad_json") from None
         if not isinstance(obj, dict):
             raise ReplayError(f"expected a JSON object, got {type(obj).__name__}", "not_object")
-        fmt = self.config.format
-        if fmt == "auto":
-            if "kind" in obj:
-                fmt = "events"
-            elif "cmd" in obj:
-                fmt = "bilibili"
-            else:
-                raise ReplayError("neither an event (no 'kind') nor a raw Bilibili message (no 'cmd')", "unknown_shape")
-        if fmt == "events":
+        fmt = self._format
+        if fmt is None:  # auto: events are recognised inline (the common case), others by their detect
+            fmt = EVENTS if "kind" in obj else self._detect(obj)
+        if fmt is EVENTS:
             try:
                 return [Event.from_dict(obj)]
             except (ValueError, TypeError) as e:
                 raise ReplayError(f"not a valid event: {e}") from None
-        if self.config.room_id is None:
-            raise ReplayError("a raw Bilibili message, but no room_id is configured for this replay source",
-                              "no_room_id")  # fmt: skip
-        parse = self._raw_parser()
+        if fmt.needs_room_id and self.config.room_id is None:
+            raise ReplayError(f"a line of format {fmt.name!r} (no room id of its own), but no room_id is configured "
+                              "for this replay source", "no_room_id")
         try:
-            return _as_events(parse(obj, self.config.room_id))
+            return _as_events(fmt.parse(obj, self.config.room_id))
         except ReplayError:
             raise
-        except Exception as e:  # the parser is lenient, but one odd message must not stop the replay
-            raise ReplayError(f"cannot parse Bilibili message ({type(e).__name__}: {e})", "bad_message") from None
+        except Exception as e:  # a parser may be lenient or not: one odd line must not stop the replay
+            raise ReplayError(f"cannot parse this {fmt.name} line ({type(e).__name__}: {e})", "bad_message") from None
+
+    def _detect(self, obj: dict[str, Any]) -> ReplayFormat:
+        """The format of a line without a ``kind`` under ``format = "auto"``: the first whose ``detect`` accepts it."""
+        for fmt, detect in self._auto:
+            if detect(obj):
+                return fmt
+        others = ", ".join(f.name for f, _ in self._auto) or "none installed"
+        raise ReplayError(f"neither an event (no 'kind') nor a line another format recognises ({others})",
+                          "unknown_shape")
 
     def _bad(self, lineno: int, error: ReplayError) -> None:
         """Count a bad line by reason; log it (the first ones), or fold it into a periodic summary."""

@@ -12,7 +12,7 @@ naming each file that is out of date. What is generated:
 * ``docs/event.schema.json``: JSON Schema (draft 2020-12) of the event JSON form.
 * Regions between ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->`` in
   hand-written pages (the kinds table in ``docs/events.md``, the command table and help in ``docs/cli.md``,
-  the credential keys in ``docs/credentials.md``)
+  the credential keys in ``docs/credentials.md``, the built-in formats in ``docs/components/replay.md``)
   and between ``# BEGIN GENERATED: name`` / ``# END GENERATED: name`` in ``mkdocs.yml`` (the nav
   entries of the component and Bilibili pages that exist).
 
@@ -47,6 +47,7 @@ from livepipe.docgen.common import (
     HOOKS_MD,
     MKDOCS_YML,
     PUBLIC_MODULES,
+    REPLAY_MD,
     ROLES,
     ROOT,
     rst_to_markdown,
@@ -61,6 +62,7 @@ from livepipe.docgen.tables import (
     render_components,
     render_credential_keys,
     render_globals,
+    render_replay_formats,
     render_table,
     type_text,
 )
@@ -146,6 +148,7 @@ def generated_files(root: Path = ROOT) -> dict[Path, str]:
         (CLI_MD, "cli-help", lambda _t: render_cli_help(), "html"),
         (CLI_MD, "cli-commands", lambda _t: render_cli_table(), "html"),
         (CREDENTIALS_MD, "credential-keys", lambda _t: render_credential_keys(), "html"),
+        (REPLAY_MD, "replay-formats", lambda _t: render_replay_formats(), "html"),
         (MKDOCS_YML, "components-nav",
          lambda t: render_nav("components", root, _region_indent(t, "components-nav")), "hash"),
         (MKDOCS_YML, "bilibili-nav", lambda t: render_nav("bilibili", root, _region_indent(t, "bilibili-nav")), "hash"),
@@ -217,6 +220,7 @@ __all__ = [
     "EVENTS_MD",
     "CLI_MD",
     "CREDENTIALS_MD",
+    "REPLAY_MD",
     "MKDOCS_YML",
     "ROLES",
     "rst_to_markdown",
@@ -235,6 +239,7 @@ __all__ = [
     "builtin_registry",
     "render_components",
     "render_credential_keys",
+    "render_replay_formats",
     "render_globals",
     "event_schema",
     "render_event_schema",

@@ -125,7 +125,7 @@ def render_public_api() -> str:
         _BANNER.format(source="the __all__ of livepipe's public modules"),
         "# Public API\n",
         "These names are livepipe's stable surface for plugin authors and scripts: they keep working",
-        "across minor versions, and a change to one is announced in the changelog. Everything else",
+        "across minor versions, and a change to one is announced in the [changelog](../changelog.md). Everything else",
         "(any module or name not listed here) is internal and may change without notice.",
         "",
     ]

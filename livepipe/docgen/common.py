@@ -39,6 +39,7 @@ PUBLIC_MODULES = (
     "livepipe.clock",
     "livepipe.runtime.metrics",
     "livepipe.testing",
+    "livepipe.components.replay_formats",
 )
 
 
@@ -58,6 +59,9 @@ CLI_MD = Path("docs/cli.md")
 
 
 CREDENTIALS_MD = Path("docs/credentials.md")
+
+
+REPLAY_MD = Path("docs/components/replay.md")
 
 
 MKDOCS_YML = Path("mkdocs.yml")

@@ -1,4 +1,5 @@
-"""Config tables: one per built-in component (grouped by role), the credential keys and the globals.
+"""Config tables: one per built-in component (grouped by role), the credential keys, the built-in replay
+formats and the globals.
 """
 
 from __future__ import annotations
@@ -245,12 +246,26 @@ def render_credential_keys() -> str:
     return render_table(field_docs(schema))
 
 
+def render_replay_formats() -> str:
+    """The table of the replay source's built-in formats: ``events`` and those the built-in plugins register."""
+    from livepipe.components.replay_formats import EVENTS
+
+    rows = [("`events`", "livepipe (built in)", EVENTS)]
+    for modname in DEFAULT_PLUGINS:
+        impl = getattr(importlib.import_module(modname), "livepipe_replay_formats", None)
+        rows.extend((f"`{fmt.name}`", f"`{modname}`", fmt) for fmt in (impl() if impl else ()))
+    lines = ["| Format | Provided by | Room id needed | Description |", "|---|---|---|---|"]
+    for name, plugin, fmt in rows:
+        lines.append(f"| {name} | {plugin} | {'yes' if fmt.needs_room_id else 'no'} | {_cell(fmt.description)} |")
+    return "\n".join(lines)
+
+
 def render_globals() -> str:
     """Markdown for ``docs/reference/globals.md``: ``[livepipe]``, ``[livepipe.metrics]`` and ``[simulator]``."""
     from livepipe.config import GlobalConfig, MetricsSettings, SimulatorSettings
 
     return (
-        _BANNER.format(source="livepipe/config.py (GlobalConfig)")
+        _BANNER.format(source="livepipe/config/settings.py (GlobalConfig)")
         + "\n# Global settings reference\n\n"
         + "## `[livepipe]`\n\n"
         + rst_to_markdown(GlobalConfig.__doc__ or "")

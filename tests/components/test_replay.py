@@ -1,8 +1,6 @@
 import gzip
 import json
 import logging
-import sys
-import types
 from pathlib import Path
 
 import anyio
@@ -11,8 +9,10 @@ import pytest
 from component_helpers import build, ev, metric
 from pydantic import ValidationError
 
+from livepipe import hookimpl, plugins
 from livepipe.clock import ManualClock
 from livepipe.components.replay import Replay
+from livepipe.components.replay_formats import ReplayFormat, replay_formats
 from livepipe.events import make_event
 
 
@@ -140,10 +140,11 @@ async def test_loop_over_a_file_without_events_stops(tmp_path):
 
 
 @pytest.fixture
-def fake_commands(monkeypatch):
+def fake_format():
+    """A replay format ``fake`` registered by a plugin: lines with a ``cmd``, like raw Bilibili messages."""
     calls = []
 
-    def parse_command(message, room_id):
+    def parse(message, room_id):
         calls.append((message["cmd"], room_id))
         if message["cmd"] == "DANMU_MSG":
             return make_event("danmaku", cmd="DANMU_MSG", room_id=room_id, ts=1.0, text=message["info"][1])
@@ -151,16 +152,25 @@ def fake_commands(monkeypatch):
             return [make_event("raw", cmd="TWO", room_id=room_id, ts=1.0, text=str(i)) for i in range(2)]
         if message["cmd"] == "BOOM":
             raise KeyError("info")
+        if message["cmd"] == "ODD":
+            return "not events"
         return None
 
-    mod = types.ModuleType("livepipe.bilibili.commands")
-    mod.parse_command = parse_command
-    monkeypatch.setitem(sys.modules, "livepipe.bilibili.commands", mod)
-    return calls
+    class FakePlugin:
+        @hookimpl(tryfirst=True)  # called before the built-in bilibili format, so `auto` picks it for cmd lines
+        def livepipe_replay_formats(self):
+            return [ReplayFormat("fake", parse, "cmd lines, parsed by the test", detect=lambda obj: "cmd" in obj,
+                                 needs_room_id=True)]
+
+    plugins.manager().register(FakePlugin(), name="test-replay-fake-format")
+    try:
+        yield calls
+    finally:
+        plugins.manager().unregister(name="test-replay-fake-format")
 
 
 @pytest.mark.anyio
-async def test_raw_bilibili_lines(tmp_path, fake_commands, caplog):
+async def test_lines_of_a_plugin_format(tmp_path, fake_format, caplog):
     event = ev(text="already an event")
     write_lines(
         tmp_path / "raw.jsonl",
@@ -170,6 +180,7 @@ async def test_raw_bilibili_lines(tmp_path, fake_commands, caplog):
             json.dumps({"cmd": "TWO"}),
             json.dumps({"cmd": "BOOM"}),
             event.to_json(),
+            json.dumps({"cmd": "ODD"}),
         ],
     )
     src = build(Replay, {"path": "raw.jsonl", "room_id": 42}, config_dir=tmp_path)
@@ -181,17 +192,46 @@ async def test_raw_bilibili_lines(tmp_path, fake_commands, caplog):
         ("raw", 42, "1"),
         ("danmaku", 1001, "already an event"),
     ]
-    assert fake_commands == [("DANMU_MSG", 42), ("IGNORED", 42), ("TWO", 42), ("BOOM", 42)]
-    assert any(":4: cannot parse Bilibili message (KeyError" in r.getMessage() for r in caplog.records)
+    assert fake_format == [("DANMU_MSG", 42), ("IGNORED", 42), ("TWO", 42), ("BOOM", 42), ("ODD", 42)]
+    msgs = [r.getMessage() for r in caplog.records]
+    assert any(":4: cannot parse this fake line (KeyError" in m for m in msgs)
+    assert any(":6: the format's parser returned str, not events" in m for m in msgs)
+    assert metric(src, "replay_bad_lines_total", reason="bad_message") == 2
 
-    # format = "events" treats raw lines as bad events; auto without room_id reports the missing room_id
+    # format = "events" treats the other lines as bad events; auto without room_id reports the missing room_id
     src = build(Replay, {"path": "raw.jsonl", "format": "events"}, config_dir=tmp_path)
     assert await collect(src) == [event]
-    assert metric(src, "component_errors_total", error_type="invalid_line") == 4
+    assert metric(src, "component_errors_total", error_type="invalid_line") == 5
     src = build(Replay, {"path": "raw.jsonl"}, config_dir=tmp_path)
     with caplog.at_level(logging.WARNING):
         assert await collect(src) == [event]
-    assert any("no room_id is configured" in r.getMessage() for r in caplog.records)
+    assert any("format 'fake' (no room id of its own), but no room_id is configured" in r.getMessage()
+               for r in caplog.records)
+
+    # named, the format gets every line, the event's too (its cmd is null: the fake parser gives nothing)
+    fake_format.clear()
+    src = build(Replay, {"path": "raw.jsonl", "format": "fake", "room_id": 7}, config_dir=tmp_path)
+    assert [e.text for e in await collect(src)] == ["hi", "0", "1"]
+    assert [cmd for cmd, _ in fake_format] == ["DANMU_MSG", "IGNORED", "TWO", "BOOM", None, "ODD"]
+    assert metric(src, "replay_bad_lines_total", reason="bad_message") == 2
+    with pytest.raises(ValidationError, match='room_id is required when format = "fake"'):
+        Replay.Config.model_validate({"type": "replay", "path": "x", "format": "fake"})
+
+
+def test_unknown_format_names_the_closest_and_lists_the_known():
+    with pytest.raises(ValidationError) as info:
+        Replay.Config.model_validate({"type": "replay", "path": "x", "format": "bilibli"})
+    msg = str(info.value)
+    assert "unknown replay format 'bilibli'; did you mean 'bilibili'?" in msg
+    assert "known formats: auto, events, bilibili" in msg
+
+
+def test_the_built_in_formats_come_from_their_layers():
+    formats = replay_formats()
+    assert list(formats)[:2] == ["events", "bilibili"]
+    from livepipe.bilibili.commands import parse_command
+
+    assert formats["bilibili"].parse is parse_command and formats["bilibili"].needs_room_id
 
 
 def test_bilibili_format_needs_room_id():
@@ -203,7 +243,6 @@ def test_bilibili_format_needs_room_id():
 
 @pytest.mark.anyio
 async def test_raw_lines_through_the_real_parser(tmp_path):
-    pytest.importorskip("livepipe.bilibili.commands")
     fixtures = Path(__file__).parent.parent / "fixtures" / "bilibili"
     messages = [json.loads((fixtures / name).read_text(encoding="utf-8")) for name in ("danmu_msg.json",)]
     messages.append({"cmd": "SOMETHING_NEW", "data": {"x": 1}})
