@@ -144,3 +144,14 @@ def test_event_template_is_a_config_type_checked_at_validation() -> None:
     assert adapter.validate_python("{{ uname }}") == "{{ uname }}"
     with pytest.raises(ValidationError, match="unknown name 'unmae'"):
         adapter.validate_python("{{ unmae }}")
+
+
+def test_the_file_line_of_a_line_inside_a_multi_line_template() -> None:
+    from livepipe.config.locator import Locator
+
+    text = 'a = 1\nbody = """\nfirst\n{{ bad }}\n"""\ninline = """one\n{{ two }}"""\nplain = "{{ x }}"\n'
+    loc = Locator(text)
+    assert loc.line_within_value(2, 2) == 4  # the template starts on the line after the opening quotes
+    assert loc.line_within_value(6, 2) == 7  # it starts on the key's line
+    assert loc.line_within_value(8, 1) == 8
+    assert loc.line_within_value(99, 3) == 99

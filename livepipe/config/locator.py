@@ -83,3 +83,20 @@ class Locator:
                 if keys[0] == path[cut]:
                     return i
         return None
+
+    def line_within_value(self, key_line: int, inner_line: int) -> int:
+        """The file line of line ``inner_line`` (1-based) of the string value whose key is on ``key_line``.
+
+        A multi-line string whose opening triple quote ends the key's line begins on the next line
+        (TOML drops that first newline); any other value begins on the key's line. Falls back to
+        ``key_line`` when the line cannot be read.
+        """
+        if not 1 <= key_line <= len(self.lines) or inner_line < 1:
+            return key_line
+        _, _, value = self.lines[key_line - 1].partition("=")
+        value = value.strip()
+        for quote in ('"""', "'''"):
+            if value.startswith(quote):
+                first_on_next = not value[3:].strip()
+                return min(key_line + inner_line - (0 if first_on_next else 1), len(self.lines))
+        return key_line

@@ -70,8 +70,11 @@ def parse_config(
     if issues:
         raise ConfigError(issues)
 
-    def issue(src: _Loaded | None, path: Sequence[str], component: str | None, key: str | None, msg: str) -> None:
+    def issue(src: _Loaded | None, path: Sequence[str], component: str | None, key: str | None, msg: str,
+              inner_line: int | None = None) -> None:
         line = src.locator.find(path) if src else None
+        if src and line and inner_line:  # a line inside the value (a template's): the file line it is on
+            line = src.locator.line_within_value(line, inner_line)
         issues.append(ConfigIssue(str(src.path) if src else None, line, component, key, msg))
 
     # ---- merge (see merge_tables) ------------------------------------------------------------
@@ -241,7 +244,8 @@ def parse_config(
             errors = [err for err in e.errors() if not _at_unresolved(err, f"{section}.{cid}", refs.unresolved)]
             for err in errors:
                 key, msg = _describe_pydantic_error(err, model, {k.split(".")[0] for k in sec_keys}, declared_urls)
-                issue(merged.origin(key.split(".")[0]), [section, cid, *key.split(".")], qual, key or None, msg)
+                issue(merged.origin(key.split(".")[0]), [section, cid, *key.split(".")], qual, key or None, msg,
+                      getattr((err.get("ctx") or {}).get("error"), "lineno", None))
             if errors:
                 continue
             cfg = model.model_construct(**values)  # placeholders for unresolved references: validate only
