@@ -195,6 +195,8 @@ EXTRA_VARIANTS: list[Any] = [
     {"id_str": "abc", "emots": {"[a]": 5}}, {"id_str": "abc", "emots": []}, {"id_str": "abc", "emots": {}},
     {"id_str": "abc", "emots": {"[a]": {"x": 1.5, "b": True, "n": None, "s": "t"}}},
     {"id_str": "abc", "id_str2": {"deep": [[[1]]]}}, {"id_str": "a", "id_str": "b"},  # noqa: F601
+    {"id_str": 'a"b', "reply_mid": 5, "reply_uname": 'q"\\"'}, {"id_str": "a\\b", "content": "x\n\t/"},
+    {"id_str": "abc", "content": "\"", "reply_mid": 5, "reply_uname": "\\"}, {"id_str": "é", "content": "晴天"},
 ]  # fmt: skip
 
 
@@ -216,8 +218,9 @@ def generated_danmaku() -> list[bytes]:
             for n in range(len(target) if isinstance(target, list) else 0):
                 bodies.append(compact(_truncate(msg, path, n)))
         for extra in EXTRA_VARIANTS:
-            text = json.dumps(extra) if not isinstance(extra, str) else extra
-            bodies.append(compact(_set(msg, ("info", 0, 15, "extra"), text)))
+            for ascii_only in (True, False):  # \u escapes inside extra, or the characters themselves
+                text = json.dumps(extra, ensure_ascii=ascii_only) if not isinstance(extra, str) else extra
+                bodies.append(compact(_set(msg, ("info", 0, 15, "extra"), text)))
         bodies.append(compact(_set(msg, ("info", 0, 15, "extra"), "{bad json")))
         bodies.append(compact(_set(msg, ("info", 0, 15, "extra"), {"id_str": "abc"})))
         for cmd in ("DANMU_MSG:4:0:2:2:2:0", "DANMU_MSG_MIRROR", "DANMU_MSG_X", "DANMU_MSG:", "DANMU_MSGX"):
