@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 _Fragment = orjson.Fragment
-_new_object = object.__new__
 
 #: Version of the JSON form. Bump only on an incompatible change; adding keys is compatible.
 SCHEMA_VERSION = 1
@@ -157,13 +156,6 @@ class LazyRaw(Mapping[str, Any]):
 
     def __init__(self, json_text: bytes) -> None:
         self.json = json_text
-
-    @classmethod
-    def of(cls, json_text: bytes) -> LazyRaw:
-        """A LazyRaw of ``json_text`` (the same as the constructor; the decoder inlines this)."""
-        r = _new_object(cls)
-        r.json = json_text
-        return r
 
     def message(self) -> RawMessage:
         """The parsed message (parsed on the first call, then kept)."""

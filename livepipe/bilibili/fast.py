@@ -240,7 +240,7 @@ def danmaku_event(body: bytes, room_id: int) -> Event | None:
         "mirror": base == "DANMU_MSG_MIRROR",
         "masked": masked,
     }
-    raw = _new_object(LazyRaw)  # LazyRaw.of(body), inlined
+    raw = _new_object(LazyRaw)  # LazyRaw(body) without the call of its __init__
     raw.json = body
     return _new_event(Event, (id_str, "danmaku", base, room_id, p.ts / 1000.0, uid, uname, info.text, data, raw))
 
