@@ -12,6 +12,9 @@ files; it is versioned by the ``"v"`` key and documented in ``docs/events.md``.
 A source that parsed ``raw`` from JSON text can hand over a :class:`RawMessage`: the parsed dict
 together with the text it came from. Serializing the event then copies that text instead of
 encoding the message again (for a 1.6 KB danmaku that is most of the cost of ``to_json_bytes``).
+The Bilibili decoder goes one step further for danmaku: it stores a :class:`LazyRaw` (the bytes
+alone) in the tuple, and ``event.raw`` parses it on first read into that same ``RawMessage``. Read
+``raw`` through the attribute (``event.raw``); ``event[9]`` may be the unparsed ``LazyRaw``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -32,6 +36,7 @@ __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
     "Event",
+    "LazyRaw",
     "RawMessage",
     "make_event",
     "make_id",
@@ -136,6 +141,65 @@ class RawMessage(dict):  # type: ignore[type-arg]
         return RawMessage.of(copy.deepcopy(dict(self), memo), self.json)
 
 
+class LazyRaw(Mapping[str, Any]):
+    """``raw`` kept as the JSON bytes it arrived as, parsed only when something reads it.
+
+    The decoder stores one of these in an event's ``raw`` slot instead of a parsed dict. Reading
+    ``event.raw`` parses it once (``orjson``) and returns the :class:`RawMessage` the event would
+    have held, so consumers see the same dict as before; :meth:`Event.to_json_bytes` writes the
+    bytes as they are, without parsing them. Only code that indexes the tuple (``event[9]``) or
+    unpacks it meets this object itself: a read-only ``Mapping`` equal to the parsed dict, with
+    the same ``repr``, picklable.
+    """
+
+    __slots__ = ("json", "_message")
+
+    def __init__(self, json_text: bytes) -> None:
+        self.json = json_text
+
+    def message(self) -> RawMessage:
+        """The parsed message (parsed on the first call, then kept)."""
+        try:
+            return self._message
+        except AttributeError:
+            pass
+        try:
+            m = RawMessage(orjson.loads(self.json))
+        except ValueError:  # a number beyond the double range, which orjson refuses and the json module reads
+            m = RawMessage(json.loads(self.json))
+        m.json = self.json
+        self._message = m
+        return m
+
+    def __getitem__(self, key: str) -> Any:
+        return self.message()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.message())
+
+    def __len__(self) -> int:
+        return len(self.message())
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is LazyRaw:
+            return self.json == other.json or self.message() == other.message()
+        return self.message() == other
+
+    __hash__ = None  # type: ignore[assignment]  # like the dict it stands for
+
+    def __repr__(self) -> str:
+        return repr(self.message())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LazyRaw, (self.json,))
+
+    def __copy__(self) -> LazyRaw:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyRaw:
+        return self
+
+
 _FIELDS = ("id", "kind", "cmd", "room_id", "ts", "uid", "uname", "text", "data", "raw")
 
 #: How many events' JSON bytes :meth:`Event.to_json_bytes` remembers (a pipeline's sinks write
@@ -174,6 +238,20 @@ class Event(_EventTuple):
 
     __slots__ = ()
 
+    @property
+    def raw(self) -> dict[str, Any] | None:  # type: ignore[override]
+        """The original message, or ``None`` (a :class:`LazyRaw` is parsed here, on first read)."""
+        r = tuple.__getitem__(self, 9)
+        if type(r) is LazyRaw:
+            return r.message()
+        return r
+
+    def _asdict(self) -> dict[str, Any]:
+        """The fields as a dict (``raw`` parsed, as :attr:`raw` gives it)."""
+        d = dict(zip(_FIELDS, self, strict=True))
+        d["raw"] = self.raw
+        return d
+
     def replace(self, **changes: Any) -> Event:
         """Return a copy with the given fields changed."""
         return self._replace(**changes)
@@ -191,7 +269,7 @@ class Event(_EventTuple):
             "uname": self[6],
             "text": self[7],
             "data": self[8],
-            "raw": self[9] if include_raw else None,
+            "raw": self.raw if include_raw else None,
         }
 
     def to_json(self, *, include_raw: bool = True) -> str:
@@ -216,17 +294,16 @@ class Event(_EventTuple):
         return out
 
     def _encode(self, include_raw: bool) -> bytes:
-        d = self.to_dict(include_raw=include_raw)
-        raw = d["raw"]
+        d = self.to_dict(include_raw=False)
+        raw = tuple.__getitem__(self, 9) if include_raw else None
+        if raw is not None:
+            # A LazyRaw (and a RawMessage that kept its text) is written as the received bytes, unparsed.
+            has_text = type(raw) is LazyRaw or (type(raw) is RawMessage and hasattr(raw, "json"))
+            d["raw"] = _Fragment(raw.json) if has_text else raw
         try:
-            if type(raw) is RawMessage and hasattr(raw, "json"):
-                d["raw"] = _Fragment(raw.json)
-                try:
-                    return orjson.dumps(d)
-                finally:
-                    d["raw"] = raw
             return orjson.dumps(d)
         except TypeError:
+            d["raw"] = self.raw if include_raw else None
             text = json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str)
             try:
                 return text.encode()

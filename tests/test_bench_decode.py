@@ -32,7 +32,8 @@ def test_decode_bench_compares_with_bilibili_api(tmp_path):
     assert r["messages_per_pass"]["bilibili-api"] == r["messages_per_pass"]["livepipe"] == r["messages"]
     assert r["ratio_vs_bilibili_api"] > 0
     med = r["msgs_per_s_median"]
-    assert set(med) == {"livepipe", "blivedm", "blivedm-inline", "bilibili-api"}
+    assert set(med) == {"livepipe", "livepipe-raw", "blivedm", "blivedm-inline", "bilibili-api"}
+    assert r["messages_per_pass"]["livepipe-raw"] == r["messages"]  # events whose raw was read, all of them
     assert set(med["bilibili-api"]) == {"cpu", "wall"} and med["bilibili-api"]["cpu"] > 0
     assert r["ratio_vs_bilibili_api"] == pytest.approx(med["livepipe"]["cpu"] / med["bilibili-api"]["cpu"])
     for key in ("ratio_vs_blivedm", "ratio_vs_blivedm_inline", "ratio_vs_blivedm_wall", "ratio_vs_blivedm_inline_wall"):

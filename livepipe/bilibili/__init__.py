@@ -7,7 +7,9 @@ Per packet of the frame:
 
 * op 5 (command): the body is parsed as JSON and turned into one event by
   :func:`~livepipe.bilibili.commands.parse_command`; its ``raw`` is a
-  :class:`~livepipe.events.RawMessage` that keeps the body's bytes. A body that is not valid JSON, or is JSON but
+  :class:`~livepipe.events.RawMessage` that keeps the body's bytes. A ``DANMU_MSG`` of the usual
+  shape takes the typed path (:func:`~livepipe.bilibili.fast.danmaku_event`: msgspec, the same
+  event, ``raw`` parsed only when read). A body that is not valid JSON, or is JSON but
   not an object, is **skipped** and counted (``DecodeStats.bad_json`` / ``bad_message``); the
   other packets of the frame are still returned. An empty body is skipped silently.
 * op 3 (heartbeat reply): one ``popularity`` event, ``data == {"popularity": n}``.
@@ -29,6 +31,7 @@ import orjson
 
 from livepipe.bilibili import open_commands  # noqa: F401 - registers the LIVE_OPEN_PLATFORM_* cmds
 from livepipe.bilibili.commands import MessageError, parse_command
+from livepipe.bilibili.fast import danmaku_event
 from livepipe.bilibili.protocol import (
     OP_AUTH_REPLY,
     OP_COMMAND,
@@ -105,6 +108,11 @@ def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) 
             body = p[3]
             if not body:
                 continue
+            if body.startswith(b'{"cmd":"DANMU_MSG'):  # the typed path; None: not the usual shape
+                ev = danmaku_event(body, room_id)
+                if ev is not None:
+                    append(ev)
+                    continue
             try:
                 message = _loads(body)
             except ValueError:

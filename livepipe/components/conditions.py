@@ -64,12 +64,14 @@ def compile_path(path: str) -> Getter:
     parts = path.split(".")
     index = _INDEX[parts[0]]
     rest = parts[1:]
+    # raw through its property: the decoder may hold it unparsed (a LazyRaw) in the tuple
+    top: Getter = (lambda event: event.raw) if parts[0] == "raw" else (lambda event: event[index])
     if not rest:
-        return lambda event: event[index]
+        return top
     steps: list[tuple[str, int | None]] = [(p, int(p) if p.lstrip("-").isdigit() else None) for p in rest]
 
     def get(event: Event) -> Any:
-        value: Any = event[index]
+        value: Any = top(event)
         for key, pos in steps:
             if isinstance(value, dict):
                 value = value.get(key)
