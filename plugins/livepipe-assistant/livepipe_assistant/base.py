@@ -53,7 +53,7 @@ def check_template(source: str, names: Mapping[str, Any], what: str) -> Template
     try:
         return compile_template(source, names)
     except TemplateError as e:
-        raise ValueError(f"{what}: {e}") from None
+        raise ValueError(f"{what}: {e}" if what else str(e)) from None
 
 
 class AssistantConfig(ProcessorConfig):
@@ -213,8 +213,9 @@ class Engine:
             return None
         if now < self.next_slot:
             return self.next_slot
-        later = [t for t in pending if t > now]
-        return min(later) if later else now + 0.05
+        if min(pending) <= now:
+            return now  # something is ready (or expired): poll now
+        return min(pending)
 
 
 class AssistantProcessor(Processor):
@@ -226,8 +227,7 @@ class AssistantProcessor(Processor):
 
     def __init__(self, config: AssistantConfig, context: Any) -> None:
         super().__init__(config, context)
-        ignore = own_uids(config, context.credentials, context.config_dir)
-        self.engine = self.make_engine(config, ignore)
+        self.engine = self.make_engine(config, set())
         self._emit: Emit | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = anyio.Event()
@@ -238,7 +238,8 @@ class AssistantProcessor(Processor):
         raise NotImplementedError
 
     async def start(self) -> None:
-        """Load state; the timer starts with the first event (it needs the emit function)."""
+        """Learn the bot's uid from its credential; the timer starts with the first event (it needs emit)."""
+        self.engine.gate.ignore |= own_uids(self.config, self.context.credentials, self.context.config_dir)
 
     async def stop(self) -> None:
         """Stop the timer."""

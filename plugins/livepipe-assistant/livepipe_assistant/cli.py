@@ -57,6 +57,7 @@ class Said:
 def engines_of(config: PipelineConfig, only: str | None = None) -> dict[str, Engine]:
     """One engine per assistant processor of ``config`` (or only the one named ``only``)."""
     out: dict[str, Engine] = {}
+    noted: set[str] = set()
     for cid, spec in config.components.items():
         if spec.type not in TYPES or (only is not None and cid != only):
             continue
@@ -64,8 +65,12 @@ def engines_of(config: PipelineConfig, only: str | None = None) -> dict[str, Eng
         cfg = spec.config
         try:
             ignore = own_uids(cfg, config.credentials, config.config_dir)
-        except Exception as e:
-            raise UsageProblem(f"processors.{cid}: {e}") from None
+        except Exception as e:  # no cookies on this machine: the preview goes on without the bot's uid
+            if cfg.credential not in noted:
+                noted.add(cfg.credential)
+                click.echo(f"note: credential {cfg.credential!r}: the bot's uid is unknown ({e}); its own "
+                           "messages in the recording are not told apart", err=True)
+            ignore = set()
         out[cid] = engine_cls(cfg, ignore, cid)
     if only is not None and not out:
         raise UsageProblem(f"no thanks, welcome or autoreply processor named {only!r}")

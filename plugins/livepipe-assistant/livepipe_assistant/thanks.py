@@ -80,12 +80,17 @@ class ThanksTemplates(BaseModel):
                         "{% else %}的分享{% endif %}", description="several viewers in one line; names: unames "
                         "(list of names), items (list, each with the per-kind names), kind, count, room_id, now")
 
-    @model_validator(mode="after")
-    def _check(self) -> ThanksTemplates:
-        for kind in ("gift", "super_chat", "guard", "follow", "share"):
-            check_template(getattr(self, kind), ITEM_NAMES, f"templates.{kind}")
-        check_template(self.merged, MERGED_NAMES, "templates.merged")
-        return self
+    @field_validator("gift", "super_chat", "guard", "follow", "share")
+    @classmethod
+    def _check_item(cls, v: str) -> str:
+        check_template(v, ITEM_NAMES, "")
+        return v
+
+    @field_validator("merged")
+    @classmethod
+    def _check_merged(cls, v: str) -> str:
+        check_template(v, MERGED_NAMES, "")
+        return v
 
 
 class ThanksConfig(AssistantConfig):

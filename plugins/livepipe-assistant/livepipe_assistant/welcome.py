@@ -44,11 +44,17 @@ class WelcomeTemplates(BaseModel):
     merged: str = Field("欢迎{{ unames|join('、') }}", description="several viewers in one line; names: unames, "
                         "items (each with the single names), count, room_id, now")
 
-    @model_validator(mode="after")
-    def _check(self) -> WelcomeTemplates:
-        check_template(self.single, SINGLE_NAMES, "templates.single")
-        check_template(self.merged, MERGED_NAMES, "templates.merged")
-        return self
+    @field_validator("single")
+    @classmethod
+    def _check_single(cls, v: str) -> str:
+        check_template(v, SINGLE_NAMES, "")
+        return v
+
+    @field_validator("merged")
+    @classmethod
+    def _check_merged(cls, v: str) -> str:
+        check_template(v, MERGED_NAMES, "")
+        return v
 
 
 class WelcomeConfig(AssistantConfig):
@@ -204,14 +210,13 @@ class WelcomeEngine(Engine):
 
     def compose(self, now: float) -> Event | None:
         """One line for the oldest ready entry and as many others of its room as fit."""
-        ready = sorted((e for e in self.pending.values() if e.origin + self.config.window <= now),
-                       key=lambda e: e.origin)
-        if not ready:
+        waiting = sorted(self.pending.values(), key=lambda e: e.origin)
+        if not waiting or waiting[0].origin + self.config.window > now:
             return None
-        first = ready[0]
+        first = waiting[0]
         text = self.render(self.single, {**first.values(), "now": self.now_value(now)}, "single")
         group = [first]
-        for other in ready[1:]:
+        for other in waiting[1:]:  # a line going out takes along whoever waits, ready or not
             if other.room_id != first.room_id:
                 continue
             trial = self._merged(group + [other], now)
@@ -267,7 +272,8 @@ class Welcome(AssistantProcessor):
             yield Problem("state_file", f"{e}")
 
     async def start(self) -> None:
-        """Read whom was welcomed within the cooldown."""
+        """Learn the bot's uid; read whom was welcomed within the cooldown."""
+        await super().start()
         engine = self.engine
         assert isinstance(engine, WelcomeEngine)
         engine.load(self.context.clock.time())

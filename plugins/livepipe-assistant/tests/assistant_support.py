@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from livepipe.events import Event, make_event
-
 from livepipe_assistant.base import Engine
+
+from livepipe.events import Event, make_event
 
 ROOM = 1000
 T0 = 1_700_000_000.0

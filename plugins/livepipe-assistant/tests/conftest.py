@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from livepipe import plugins, testing
-
 import livepipe_assistant
+import pytest
+
+from livepipe import plugins, testing
 
 
 @pytest.fixture(autouse=True)
 def _registered() -> None:
     testing.install()
-    if plugins.manager().get_plugin("assistant") is None:
+    if plugins.manager().get_plugin("assistant") is None and not plugins.registry().get("thanks"):
         plugins.register_plugin(livepipe_assistant, "assistant")
 
 

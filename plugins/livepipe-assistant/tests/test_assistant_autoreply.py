@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from assistant_support import Driver, danmaku
 from livepipe_assistant.autoreply import AutoReplyConfig, AutoReplyEngine
 
