@@ -13,6 +13,7 @@ counted, never sent late.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -303,9 +304,9 @@ class ThanksEngine(Engine):
             if now > self.deadline(item):
                 del self.pending[key]
                 self.count("dropped_late")
-                self.errors.log(30, "late", "%s: dropped the thanks of %s (%s) that could not be sent within "
-                                "max_delay %.0f s (too much to thank for the send budget)", self.name, item.uname,
-                                item.kind, self.config.max_delay)
+                self.errors.log(logging.WARNING, "late", "%s: dropped the thanks of %s (%s) that could not be sent "
+                                "within max_delay %.0f s (too much to thank for the send budget)", self.name,
+                                item.uname, item.kind, self.config.max_delay)
 
     def _wanted(self, item: Pending, now: float) -> bool:
         """False (and counted) for a gift below the threshold or a viewer within the cooldown."""

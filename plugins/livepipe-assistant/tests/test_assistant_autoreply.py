@@ -68,3 +68,11 @@ def test_bad_rules_are_refused():
     with pytest.raises(ValueError, match="unknown field 'event.gift.nmae'"):
         AutoReplyConfig.model_validate({"type": "autoreply", "inputs": ["s"],
                                         "rules": [{"keywords": ["a"], "reply": "{{ event.gift.nmae }}"}]})
+
+
+def test_a_reply_that_fails_to_render_is_not_sent_and_is_counted(caplog):
+    d = Driver(engine([{**QQ, "reply": "群号{{ data.group }}"}]))
+    d.offer(danmaku(1, "qq群"))
+    assert d.texts() == []
+    assert d.engine.counts["template_errors"] == 1
+    assert "the reply of qq template failed" in caplog.text and "group" in caplog.text
