@@ -51,13 +51,19 @@ class Thanked:
     guard_name: str | None
     months: int
     count: int
+    event: Event | None
+
+
+def view_values(view: Thanked) -> dict[str, Any]:
+    """The fields of ``view`` as template values (shallow: ``event`` stays an Event)."""
+    return {f.name: getattr(view, f.name) for f in dataclasses.fields(view)}
 
 
 #: Names of a per-kind template: the fields of :class:`Thanked` and ``now``.
 ITEM_NAMES: dict[str, Any] = {
     "kind": str, "uid": int | None, "uname": str, "room_id": int | None, "gift": str | None, "num": int,
     "yuan": float, "paid": bool, "blind": str | None, "price": int, "text": str | None, "guard_level": int,
-    "guard_name": str | None, "months": int, "count": int, "now": datetime}
+    "guard_name": str | None, "months": int, "count": int, "event": Event, "now": datetime}
 assert set(ITEM_NAMES) == {f.name for f in dataclasses.fields(Thanked)} | {"now"}
 #: Names of the ``merged`` template.
 MERGED_NAMES: dict[str, Any] = {"items": list, "unames": list, "kind": str, "count": int, "now": datetime,
@@ -71,7 +77,7 @@ class ThanksTemplates(BaseModel):
 
     gift: str = Field("谢谢{{ uname|short(6) }}的{{ gift }}x{{ num }}", description="a gift (or a viewer's merged "
                       "burst of one gift); names: uname, gift, num, yuan, paid, blind (the box of a blind-box gift), "
-                      "count, uid, room_id, now")
+                      "count, uid, room_id, now, event (the first event: event.gift.medal.level, ...)")
     super_chat: str = Field("谢谢{{ uname|short(6) }}的SC", description="a super chat; also price (CNY) and text")
     guard: str = Field("谢谢{{ uname|short(6) }}开通{{ guard_name }}", description="a guard purchase; also "
                        "guard_level, guard_name (舰长/提督/总督), months")
@@ -151,6 +157,7 @@ class Pending:
     months: int = 0
     events: int = 1
     closed: bool = False
+    first: Event | None = None
 
     @property
     def yuan(self) -> float:
@@ -165,7 +172,7 @@ class Pending:
         """The template's view."""
         return Thanked(self.kind, self.uid, self.uname, self.room_id, self.gift, self.num, self.yuan, self.paid,
                        self.blind, self.price, self.text, self.guard_level, GUARD_NAMES.get(self.guard_level),
-                       self.months, self.events)
+                       self.months, self.events, self.first)
 
 
 class ThanksEngine(Engine):
@@ -198,7 +205,7 @@ class ThanksEngine(Engine):
         if self.gate.observe(event) or event.kind not in self.config.kinds or not self.gate.allows(event):
             return False
         uname = event.uname or (str(event.uid) if event.uid else "")
-        base = {"room_id": event.room_id, "uid": event.uid, "uname": uname}
+        base = {"room_id": event.room_id, "uid": event.uid, "uname": uname, "first": event}
         d = event.data
         if event.kind in ("gift", "gift_combo"):
             name = d.get("gift_name")
@@ -336,7 +343,7 @@ class ThanksEngine(Engine):
             return None
         ready.sort(key=lambda i: (self.klass(i), i.origin))
         first = ready[0]
-        values = {**dataclasses.asdict(first.view()), "now": self.now_value(now)}
+        values = {**view_values(first.view()), "now": self.now_value(now)}
         text = self.render(self.templates[first.kind], values, first.kind)
         group = [first]
         cls = self.klass(first)

@@ -188,3 +188,18 @@ def test_when_always_thanks_offline_too():
 def test_bad_templates_fail_validation(template, message):
     with pytest.raises(ValueError, match=message):
         ThanksConfig.model_validate({"type": "thanks", "inputs": ["s"], "templates": {"gift": template}})
+
+
+def test_templates_see_the_first_event_and_its_typed_view():
+    medal = {"level": 12, "name": "小鱼", "room_id": ROOM, "streamer_uid": 1, "guard_level": 0, "is_lighted": True}
+    e = engine(window=1, templates={"gift": "{% if event.gift.medal %}{{ event.gift.medal.name }}{{ "
+                                            "event.gift.medal.level }}级{% endif %}{{ uname }}x{{ num }}"})
+    d = Driver(e)
+    d.offer(gift(1, uname="小明", medal=medal))
+    d.offer(gift(1, uname="小明", medal=medal))
+    d.advance(2)
+    d.offer(gift(2, uname="小红"))
+    d.advance(2)
+    assert d.texts() == ["小鱼12级小明x2", "小红x1"]
+    with pytest.raises(ValueError, match="unknown field 'event.gift.nmae'"):
+        engine(templates={"gift": "{{ event.gift.nmae }}"})
