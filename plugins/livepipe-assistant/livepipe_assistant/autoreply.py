@@ -191,4 +191,3 @@ class AutoReply(AssistantProcessor):
         return AutoReplyEngine(config, ignore, self.name)
 
 
-__all__ = ["AutoReply", "AutoReplyConfig", "AutoReplyEngine", "Rule"]
