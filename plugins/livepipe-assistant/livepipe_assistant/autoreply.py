@@ -189,5 +189,3 @@ class AutoReply(AssistantProcessor):
     def make_engine(self, config: AutoReplyConfig, ignore: set[int]) -> AutoReplyEngine:
         """An :class:`AutoReplyEngine`."""
         return AutoReplyEngine(config, ignore, self.name)
-
-
