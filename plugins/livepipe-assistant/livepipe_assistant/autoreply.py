@@ -159,7 +159,7 @@ class AutoReplyEngine(Engine):
 
     def expire(self, now: float) -> None:
         """Drop replies past their deadline."""
-        keep = [r for r in self.queue if now <= self.deadline(r)]
+        keep = [r for r in self.queue if now < self.deadline(r)]
         self.count("dropped_late", len(self.queue) - len(keep))
         self.queue = keep
 

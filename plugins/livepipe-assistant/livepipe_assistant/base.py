@@ -276,10 +276,13 @@ class AssistantProcessor(Processor):
 
     async def _timer(self) -> None:
         clock = self.context.clock
+        drained_at = None
         while True:
             now = clock.time()
             due = self.engine.next_due(now)
             wait = self.TICK_MAX if due is None else min(max(due - now, 0.0), self.TICK_MAX)
+            if wait <= 0 and drained_at == now:
+                wait = 0.01  # polled at this very moment already: let time move (never spin)
             if wait > 0:
                 self._wake = anyio.Event()
                 sleeper = asyncio.ensure_future(clock.sleep(wait))
@@ -294,7 +297,8 @@ class AssistantProcessor(Processor):
             if emit is None:
                 continue
             try:
-                await self._drain(clock.time(), emit)
+                drained_at = now
+                await self._drain(now, emit)
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 return  # the pipeline is shutting down: its outputs are closed
             except Exception as e:  # never let the timer die silently

@@ -111,11 +111,15 @@ def simulate(engines: dict[str, Engine], events: list[Event]) -> list[Said]:
 
     def poll_until(t: float) -> None:
         for name, engine in engines.items():
+            polled = None
             while True:
                 due = engine.next_due(clock[name])
+                if due is not None and polled is not None and due <= polled:
+                    due = polled + 0.01  # polled at this moment already: move on (never spin)
                 if due is None or due > t:
                     break
-                run(name, engine, max(due, clock[name]))
+                polled = max(due, clock[name])
+                run(name, engine, polled)
 
     for ev in events:
         poll_until(ev.ts)

@@ -130,8 +130,9 @@ class ThanksConfig(AssistantConfig):
 
     @model_validator(mode="after")
     def _check_delay(self) -> ThanksConfig:
-        if self.max_delay <= self.interval:
-            raise ValueError(f"max_delay ({self.max_delay} s) must be longer than interval ({self.interval} s)")
+        if self.max_delay <= 2 * self.interval:
+            raise ValueError(f"max_delay ({self.max_delay} s) must be more than twice interval ({self.interval} s): "
+                             "a burst is thanked half way to max_delay, and one interval is kept for the sink")
         return self
 
 
@@ -308,7 +309,7 @@ class ThanksEngine(Engine):
     def expire(self, now: float) -> None:
         """Drop thanks past their deadline."""
         for key, item in list(self.pending.items()):
-            if now > self.deadline(item):
+            if now >= self.deadline(item):
                 del self.pending[key]
                 self.count("dropped_late")
                 self.errors.log(logging.WARNING, "late", "%s: dropped the thanks of %s (%s) that could not be sent "

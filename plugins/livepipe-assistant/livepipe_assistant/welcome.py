@@ -84,8 +84,9 @@ class WelcomeConfig(AssistantConfig):
 
     @model_validator(mode="after")
     def _check_delay(self) -> WelcomeConfig:
-        if self.max_delay <= self.interval:
-            raise ValueError(f"max_delay ({self.max_delay} s) must be longer than interval ({self.interval} s)")
+        if self.max_delay <= self.window + self.interval:
+            raise ValueError(f"max_delay ({self.max_delay} s) must be longer than window + interval "
+                             f"({self.window} + {self.interval} s), or no entry could be welcomed in time")
         return self
 
 
@@ -204,7 +205,7 @@ class WelcomeEngine(Engine):
     def expire(self, now: float) -> None:
         """Drop entries past their deadline."""
         for key, e in list(self.pending.items()):
-            if now > self.deadline(e):
+            if now >= self.deadline(e):
                 del self.pending[key]
                 self.count("dropped_late")
 

@@ -203,3 +203,8 @@ def test_templates_see_the_first_event_and_its_typed_view():
     assert d.texts() == ["小鱼12级小明x2", "小红x1"]
     with pytest.raises(ValueError, match="unknown field 'event.gift.nmae'"):
         engine(templates={"gift": "{{ event.gift.nmae }}"})
+
+
+def test_a_max_delay_that_leaves_no_time_is_refused():
+    with pytest.raises(ValueError, match="more than twice interval"):
+        engine(interval=5, max_delay=10)

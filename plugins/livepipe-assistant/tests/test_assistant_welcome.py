@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from assistant_support import ROOM, Driver, user
 from livepipe_assistant.welcome import WelcomeConfig, WelcomeEngine
 
@@ -113,3 +114,8 @@ def test_late_entries_are_dropped_not_welcomed_late():
     assert all(t - start <= 8 + 1e-9 for t, _ in d.sent)
     welcomed = sum(len(m.data["viewers"]) for _, m in d.sent)
     assert welcomed + d.engine.counts["dropped_late"] == 40 and d.engine.counts["dropped_late"] > 0
+
+
+def test_a_max_delay_that_leaves_no_time_is_refused():
+    with pytest.raises(ValueError, match="longer than window \\+ interval"):
+        engine(window=5, interval=5, max_delay=10)
