@@ -13,7 +13,8 @@ tree, with the module of each class::
     │   ├── UserCodeError             livepipe.components.python: a python component's module or function
     │   ├── ReloadRefused             livepipe.runtime.reload: a new configuration a reload cannot apply
     │   ├── TemplateError             livepipe.templating: a template is malformed or failed to render (also ValueError)
-    │   └── (plugins: RuleError, CorpusError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl)
+    │   └── (plugins: RuleError, CorpusError in livepipe_automod; CommandError, UsageProblem in livepipe_roomctl;
+    │        UsageProblem in livepipe_assistant)
     ├── PluginError                   livepipe.plugins: a plugin could not be registered
     │   └── RegistryError             livepipe.registry: a component type registered badly
     ├── PipelineError                 livepipe.runtime.pipeline: could not start, or a component stopped it

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 
+import livepipe_assistant
 import livepipe_automod
 import livepipe_roomctl
 import pytest
@@ -20,7 +21,7 @@ PRIVATE_OK = {"_Pause"}  # internal control flow, never seen outside its module
 
 def _exception_classes() -> list[type[BaseException]]:
     found = []
-    for package in (livepipe, livepipe_automod, livepipe_roomctl):
+    for package in (livepipe, livepipe_automod, livepipe_roomctl, livepipe_assistant):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             if info.name.endswith(".__main__"):
                 continue  # runs the CLI when imported

@@ -23,7 +23,7 @@ PACKAGE = ROOT / "livepipe"
 #: whose prefix matches it longest.
 LAYERS: list[tuple[str, ...]] = [
     ("events", "views", "clock", "lograte", "schema", "component", "registry", "errors", "preflight",
-     "assembly", "templating"),
+     "assembly", "templating", "textnorm"),
     ("config",),
     ("plugins", "hookspecs"),
     ("runtime",),

@@ -26,6 +26,7 @@ PACKAGES = {
     "livepipe": (ROOT, "livepipe"),
     "livepipe-automod": (ROOT / "plugins" / "livepipe-automod", "livepipe_automod"),
     "livepipe-roomctl": (ROOT / "plugins" / "livepipe-roomctl", "livepipe_roomctl"),
+    "livepipe-assistant": (ROOT / "plugins" / "livepipe-assistant", "livepipe_assistant"),
 }
 
 
@@ -68,7 +69,7 @@ def test_metadata_is_complete_for_an_index(dist):
     assert _project(root)["build-system"]["requires"] == ["setuptools>=77"]
 
 
-@pytest.mark.parametrize("dist", ["livepipe-automod", "livepipe-roomctl"])
+@pytest.mark.parametrize("dist", ["livepipe-automod", "livepipe-roomctl", "livepipe-assistant"])
 def test_plugin_pins_admit_this_livepipe(dist):
     root, _ = PACKAGES[dist]
     reqs = [Requirement(r) for r in _project(root)["project"]["dependencies"]]
@@ -81,7 +82,7 @@ def test_ci_builds_and_installs_the_wheels():
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ".ci/check-dist" in run
     check = (ROOT / ".ci" / "check-dist").read_text(encoding="utf-8")
-    for pkg in (".", "plugins/livepipe-automod", "plugins/livepipe-roomctl"):
+    for pkg in (".", "plugins/livepipe-automod", "plugins/livepipe-roomctl", "plugins/livepipe-assistant"):
         assert pkg in check
     assert "-m build" in check and 'venv/bin/pip" install' in check and '"plugins", "--json"' in check
     assert "build" in [Requirement(r).name for r in _project(ROOT)["project"]["optional-dependencies"]["test"]]

@@ -36,7 +36,8 @@ ROOM = 1000
 MARK = f"mk{secrets.token_hex(8)}"
 
 #: values for keys that a component requires (only the secret-bearing types need entries here)
-FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM]}
+FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM],
+                        "entries": [{"every": 60, "news": "x"}]}  # roomctl's schedule
 #: keys a secret needs beside it to be accepted
 COMPANIONS: dict[str, dict[str, Any]] = {"password": {"user": "alice"}}
 #: secrets that must have a shape: the marker goes where the secret part of the value is

@@ -33,6 +33,7 @@ PUBLIC_MODULES = (
     "livepipe.events",
     "livepipe.views",
     "livepipe.templating",
+    "livepipe.textnorm",
     "livepipe.errors",
     "livepipe.registry",
     "livepipe.hookspecs",

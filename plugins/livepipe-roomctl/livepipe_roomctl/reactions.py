@@ -1,6 +1,6 @@
 """The ``room_reactions`` processor: change the room when the stream starts or ends.
 
-On a ``live`` event it can set a title from a template (``"{weekday} stream {date}"``) and an
+On a ``live`` event it can set a title from a template (``"{{ weekday }} stream {{ date }}"``) and an
 announcement; on ``preparing`` it can put the offline announcement (and title) back. Bilibili sends
 LIVE twice at the start of a stream, so the processor reacts only when a room's state changes:
 the second LIVE of a stream (or a repeated PREPARING) does nothing.
@@ -27,7 +27,7 @@ class Reaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    title: str | None = Field(None, description="title template, e.g. \"{weekday} stream {date}\" (at most 40 "
+    title: str | None = Field(None, description="title template, e.g. \"{{ weekday }} stream {{ date }}\" (at most 40 "
                               "characters once filled in)")
     news: str | None = Field(None, description="announcement template (at most 60 characters; \"\" clears it)")
     area_id: int | None = Field(None, description="child area to move the room to", gt=0)
@@ -61,7 +61,8 @@ class RoomReactionsConfig(ProcessorConfig):
 
     on_live: Reaction | None = field(None, description="changes when the stream starts (a `live` event)")
     on_preparing: Reaction | None = field(None, description="changes when the stream ends (a `preparing` event)")
-    timezone: str = field(DEFAULT_TIMEZONE, description="IANA time zone of {date}, {time}, {weekday} and {now}")
+    timezone: str = field(DEFAULT_TIMEZONE, description="IANA time zone of the templates' date, time, weekday "
+                          "and now")
     rooms: list[int] = field(default_factory=list, description="react only in these rooms (real ids); empty = "
                              "every room the input carries")
 

@@ -1,9 +1,11 @@
-"""The ``schedule`` source: a timetable that emits ``action.room_update`` events.
+"""The ``schedule`` source: a timetable that emits ``action.room_update`` and ``action.send`` events.
 
 Each entry fires on a cron expression or at a fixed interval, in the source's time zone, and asks
-for a room change: the next announcement of a rotating list, a title for a time slot, starting
-the stream in an area, or stopping it. :class:`Plan` computes the firings; the source and
-``livepipe roomctl preview`` both use it, so the preview shows exactly what the source will do.
+for a room change (the next announcement of a rotating list, a title for a time slot, starting
+the stream in an area, or stopping it) or says something in the chat (``danmaku``, a timed
+reminder, sent only while the room is live: the source asks Bilibili's ``room_init`` before each
+one). :class:`Plan` computes the firings; the source and ``livepipe roomctl preview`` both use
+it, so the preview shows exactly what the source will do.
 
 Times come from ``context.clock`` (``time()`` and ``sleep()``), so tests move a manual clock
 instead of waiting.
@@ -11,6 +13,7 @@ instead of waiting.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -19,10 +22,12 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from livepipe.bilibili import actions as act
+from livepipe.bilibili.api import BilibiliAPI, Endpoints
 from livepipe.bilibili.sinks.room import NEWS_MAX, TITLE_MAX
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_id
-from livepipe.schema import SourceConfig, field
+from livepipe.lograte import RateLimitedLog
+from livepipe.schema import SourceConfig, Url, field
 from livepipe_roomctl.timeutil import DEFAULT_TIMEZONE, check_template, parse_interval, render, zone
 
 #: Tolerance when deciding that a firing is due (the clock may wake a hair early).
@@ -40,12 +45,14 @@ class Entry(BaseModel):
     every: float | str | None = Field(None, description='fixed interval: seconds, or text such as "90s", "15m", '
                                       '"2h", "1h30m"; counted from the start of the pipeline')
     title: str | list[str] | None = Field(None, description="new title (at most 40 characters); a list rotates, "
-                                          "one item per firing; templates such as {date} allowed")
+                                          "one item per firing; a template such as \"晚间直播 {{ date }}\"")
     news: str | list[str] | None = Field(None, description="new announcement (at most 60 characters, \"\" clears "
                                          "it); a list rotates, one item per firing")
     area_id: int | None = Field(None, description="child area to move to (or to start in); default: the "
                                 "source's area_id for start", gt=0)
     cover: str | None = Field(None, description="cover image URL (on hdslb.com)")
+    danmaku: str | list[str] | None = Field(None, description="say this in the chat (a template; a list rotates), "
+                                            "only while the room is live; an entry of its own")
     start: bool = Field(False, description="start the stream (in area_id)")
     stop: bool = Field(False, description="stop the stream")
     room_id: int | None = Field(None, description="room of this entry (default: the source's room_id)", gt=0)
@@ -84,17 +91,30 @@ class Entry(BaseModel):
             check_template(t, NEWS_MAX, "news")
         return v
 
+    @field_validator("danmaku")
+    @classmethod
+    def _check_danmaku(cls, v: str | list[str] | None) -> str | list[str] | None:
+        for t in _items(v):
+            if not t.strip():
+                raise ValueError("a danmaku may not be empty")
+            check_template(t, None, "danmaku")
+        return v
+
     @model_validator(mode="after")
     def _check_entry(self) -> Entry:
         if (self.cron is None) == (self.every is None):
             raise ValueError("give exactly one of cron (e.g. \"0 20 * * *\") or every (e.g. \"15m\")")
         if self.start and self.stop:
             raise ValueError("start and stop in one entry; make two entries")
-        if isinstance(self.title, list) and not self.title or isinstance(self.news, list) and not self.news:
+        if any(isinstance(v, list) and not v for v in (self.title, self.news, self.danmaku)):
             raise ValueError("a rotating list needs at least one item")
-        if not (self.title is not None or self.news is not None or self.area_id is not None or self.cover
-                or self.start or self.stop):
-            raise ValueError("the entry changes nothing: give title, news, area_id, cover, start or stop")
+        changes = (self.title is not None or self.news is not None or self.area_id is not None or self.cover
+                   or self.start or self.stop)
+        if self.danmaku is not None and changes:
+            raise ValueError("danmaku goes in an entry of its own (it is sent only while the room is live; room "
+                             "changes are not): make two entries")
+        if not changes and self.danmaku is None:
+            raise ValueError("the entry changes nothing: give title, news, area_id, cover, start, stop or danmaku")
         return self
 
 
@@ -116,6 +136,9 @@ class ScheduleConfig(SourceConfig):
                                 "their own area_id", gt=0)
     skip_missed: bool = field(True, description="when the process was busy or asleep past several firings of an "
                               "entry, fire once and skip the rest (false: fire every missed one, in order)")
+    base_url: Url | None = field(None, description="where to ask whether the room is live before a danmaku entry "
+                                 "(one base URL for every Bilibili host); unset = the real hosts, or the simulator "
+                                 "of `--sim` / `[simulator]`")
 
     @field_validator("timezone")
     @classmethod
@@ -133,6 +156,9 @@ class ScheduleConfig(SourceConfig):
             if e.start and e.area_id is None and self.area_id is None:
                 raise ValueError(f"entries[{i}] starts the stream but no area is set: give area_id in the entry or "
                                  "in the source")
+            if e.danmaku is not None and e.room_id is None and self.room_id is None:
+                raise ValueError(f"entries[{i}] sends danmaku but no room is set: give room_id in the entry or in the "
+                                 "source (the room is checked to be live before each one)")
         return self
 
 
@@ -148,6 +174,9 @@ class Firing:
         """One line for the preview: local time, entry, and what changes."""
         when = datetime.fromtimestamp(self.ts, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
         d = self.action.data
+        if self.action.kind == act.SEND:
+            room = f" room {self.action.room_id}" if self.action.room_id else ""
+            return f"{when}  {self.entry}{room}: danmaku={d['text']!r} (if live)"
         parts = [f"{k}={d[k]!r}" for k in ("title", "news", "area_id", "cover") if k in d]
         if d.get("start"):
             parts.append("start live")
@@ -212,8 +241,14 @@ class Plan:
                 return t
 
     def action(self, ts: float) -> Event:
-        """The ``action.room_update`` of the firing at ``ts`` (uses and does not change the rotation count)."""
+        """The action of the firing at ``ts``: ``action.room_update``, or ``action.send`` for a danmaku entry
+        (uses and does not change the rotation count)."""
         e = self.entry
+        if e.danmaku is not None:
+            text = render(_pick(e.danmaku, self.count) or "", ts, self.tz, self.room_id)
+            ev = act.send(text, room_id=self.room_id, id=make_id(self.room_id, "roomctl.schedule", ts, self.name),
+                          ts=ts)
+            return ev.replace(data={**ev.data, "rule": f"schedule:{self.name}"})
         title = _pick(e.title, self.count)
         news = _pick(e.news, self.count)
         ev = act.room_update(
@@ -260,16 +295,42 @@ def preview(config: ScheduleConfig, start: float, count: int) -> list[Firing]:
 
 
 class ScheduleSource(Source):
-    """Emits ``action.room_update`` events from a timetable (cron expressions and intervals)."""
+    """Emits ``action.room_update`` (and, while live, ``action.send``) events from a timetable."""
 
     type_name = "schedule"
     Config = ScheduleConfig
+    #: danmaku entries' ``action.send`` go to ``NAME.say`` (for a bilibili.send sink); room changes to the default
+    outputs = ("say",)
 
     def __init__(self, config: ScheduleConfig, context: Any) -> None:
         super().__init__(config, context)
         self.config: ScheduleConfig = config
         self.firings = self.metrics.counter("schedule_firings_total", "timetable entries fired")
         self.skipped = self.metrics.counter("schedule_skipped_total", "firings skipped because they were missed")
+        self.api: BilibiliAPI | None = None
+        self._check_errors = RateLimitedLog(self.log)
+
+    async def start(self) -> None:
+        """Open the HTTP pool for the live check when an entry sends danmaku."""
+        if any(e.danmaku is not None for e in self.config.entries):
+            base = self.config.base_url or str(self.context.settings.get("simulator_url") or "")
+            self.api = BilibiliAPI(None, Endpoints.at(base) if base else Endpoints())
+
+    async def stop(self) -> None:
+        """Close the HTTP pool."""
+        if self.api is not None:
+            await self.api.aclose()
+            self.api = None
+
+    async def is_live(self, room_id: int) -> bool:
+        """Whether ``room_id`` is live now (``room_init``); False, with a rate-limited warning, when unknown."""
+        assert self.api is not None
+        try:
+            return int((await self.api.room_init(room_id)).get("live_status") or 0) == 1
+        except Exception as e:
+            self._check_errors.log(logging.WARNING, f"live:{room_id}", "schedule: cannot tell whether room %s is "
+                                   "live (%s); its danmaku are not sent until it can", room_id, e)
+            return False
 
     async def run(self, emit: Emit) -> None:
         """Sleep (on the context clock) until the next firing, emit its action, repeat until cancelled."""
@@ -291,6 +352,12 @@ class ScheduleSource(Source):
                     if skipped:
                         self.skipped.inc(skipped)
                         self.log.warning("schedule entry %r: skipped %d missed firing(s)", p.name, skipped)
+                    if firing.action.kind == act.SEND and not await self.is_live(p.room_id or 0):
+                        p.count -= 1  # the rotation goes on with this item next time
+                        self.metrics.counter("schedule_danmaku_offline_total", "danmaku not sent because the room "
+                                             "was not live").inc()
+                        self.log.info("schedule entry %r: room %s is not live; danmaku not sent", p.name, p.room_id)
+                        continue
                     self.firings.inc()
                     self.log.info("schedule: %s", firing.describe(p.tz))
-                    await emit(firing.action)
+                    await emit(firing.action, "say" if firing.action.kind == act.SEND else None)

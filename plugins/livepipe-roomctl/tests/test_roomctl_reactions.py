@@ -27,7 +27,7 @@ def run(tmp_path, events, **options):
 
 def test_live_twice_reacts_once_and_preparing_restores_the_announcement(tmp_path):
     out = run(tmp_path, [ev("live"), ev("live"), ev("danmaku"), ev("preparing"), ev("preparing"), ev("live", 8)],
-              on_live={"title": "Live {weekday} {date}", "news": "On air now"},
+              on_live={"title": "Live {{ weekday }} {{ date }}", "news": "On air now"},
               on_preparing={"news": "Next stream Friday 20:00"})
     assert [(e.room_id, e.data.get("news")) for e in out] == [
         (7, "On air now"), (7, "Next stream Friday 20:00"), (8, "On air now")]
@@ -46,8 +46,9 @@ def test_rooms_filter_and_missing_side(tmp_path):
 @pytest.mark.parametrize("options,message", [
     ({}, "give on_live and/or on_preparing"),
     ({"on_live": {}}, "changes nothing"),
-    ({"on_live": {"title": "{now:%A %B %d %Y} and some more words"}}, "at most 40"),
-    ({"on_live": {"news": "{when}"}}, "unknown placeholder {when}"),
+    ({"on_live": {"title": "{{ now|strftime('%A %B %d %Y') }} and some more words"}}, "at most 40"),
+    ({"on_live": {"news": "{{ when }}"}}, "unknown name 'when'"),
+    ({"on_live": {"title": "Live {weekday}"}}, r"templates are Jinja2 now: write \{\{ weekday \}\}"),
     ({"on_live": {"news": "x"}, "timezone": "Nowhere/Special"}, "unknown time zone"),
 ])
 def test_config_errors(tmp_path, options, message):

@@ -45,7 +45,8 @@ def test_every_fires_from_the_start_and_rotates_the_news_list():
 
 
 def test_cron_is_read_in_the_source_time_zone():
-    c = cfg(timezone="Asia/Shanghai", entries=[{"name": "evening", "cron": "0 20 * * *", "title": "Evening {date}"}])
+    c = cfg(timezone="Asia/Shanghai",
+            entries=[{"name": "evening", "cron": "0 20 * * *", "title": "Evening {{ date }}"}])
     (first, second) = preview(c, ts(2025, 9, 17, 12, 0), 2)
     assert first.ts == ts(2025, 9, 17, 20, 0) and second.ts == ts(2025, 9, 18, 20, 0)
     assert first.action.data["title"] == "Evening 2025-09-17"
@@ -117,7 +118,8 @@ def test_missed_firings_are_skipped_once():
     ({"every": 5}, "changes nothing"),
     ({"every": 5, "title": "x" * 41}, "at most 40"),
     ({"every": 5, "news": ["ok", "y" * 61]}, "at most 60"),
-    ({"every": 5, "title": "{nope}"}, "unknown placeholder {nope}"),
+    ({"every": 5, "title": "{{ nope }}"}, "unknown name 'nope'"),
+    ({"every": 5, "title": "{date}"}, "write {{ date }}"),
     ({"every": 5, "start": True, "stop": True}, "start and stop"),
     ({"every": 5, "start": True}, "no area is set"),
     ({"every": 5, "news": []}, "at least one item"),
@@ -141,9 +143,42 @@ def test_bad_time_zone(tmp_path):
 
 def test_templates():
     t = ts(2025, 9, 17, 20, 5)
-    assert render("{weekday} {date} {time} #{room_id} {now:%m/%d}", t, SH, 76) == "Wed 2025-09-17 20:05 #76 09/17"
-    assert render("{{literal}}", t, SH) == "{literal}"
+    assert render('{{ weekday }} {{ date }} {{ time }} #{{ room_id }} {{ now|strftime("%m/%d") }}', t, SH, 76) \
+        == "Wed 2025-09-17 20:05 #76 09/17"
+    assert render("{literal} braces", t, SH) == "{literal} braces"  # single braces are plain text now
     with pytest.raises(ValueError, match="can be 41 characters"):
-        check_template("{now:%A %B}" + "x" * 22, 40, "title")  # "Wednesday September" + 22
-    with pytest.raises(ValueError, match="unknown placeholder"):
-        check_template("{now.year}", 40)
+        check_template("{{ now|strftime('%A %B') }}" + "x" * 22, 40, "title")  # "Wednesday September" + 22
+    with pytest.raises(ValueError, match="has no attribute 'yaer'"):
+        check_template("{{ now.yaer }}", 40)
+    with pytest.raises(ValueError, match="unknown name 'dat' \\(did you mean 'date'\\?\\)"):
+        check_template("{{ dat }}", 40)
+    with pytest.raises(ValueError, match="template line 2"):
+        check_template("ok\n{% if %}", 40)
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("Evening {date}", "Evening {{ date }}"),
+    ("{weekday} {time}", "{{ weekday }} {{ time }}"),
+    ("深夜 {now:%m月%d日}", '深夜 {{ now|strftime("%m月%d日") }}'),
+    ("#{room_id}", "#{{ room_id }}"),
+])
+def test_old_style_templates_say_how_to_write_them_now(old, new):
+    with pytest.raises(ValueError, match="old template style") as info:
+        check_template(old, 40, "title")
+    assert f"(that is {new!r})" in str(info.value)
+    check_template(new, 40, "title")  # the suggestion is valid
+
+
+def test_danmaku_entries():
+    c = cfg(room_id=7, entries=[{"every": 60, "danmaku": ["关注主播", "{{ time }} 点歌请发弹幕"]}])
+    firings = preview(c, ts(2025, 9, 17, 20, 0), 3)
+    assert [f.action.kind for f in firings] == ["action.send"] * 3
+    assert [f.action.data["text"] for f in firings] == ["关注主播", "20:02 点歌请发弹幕", "关注主播"]
+    assert firings[0].action.room_id == 7 and firings[0].action.data["rule"] == "schedule:entry1"
+    assert firings[0].describe(SH).endswith("entry1 room 7: danmaku='关注主播' (if live)")
+    with pytest.raises(ValueError, match="an entry of its own"):
+        cfg(room_id=7, entries=[{"every": 60, "danmaku": "x", "news": "y"}])
+    with pytest.raises(ValueError, match="no room is set"):
+        cfg(entries=[{"every": 60, "danmaku": "x"}])
+    with pytest.raises(ValueError, match="old template style"):
+        cfg(room_id=7, entries=[{"every": 60, "danmaku": "{time} 点歌"}])

@@ -62,7 +62,7 @@ async def test_schedule_start_and_stop_respect_the_area(tmp_path):
             "credentials": {"streamer": credential_table(sim.cookies_for(streamer))},
             "sources": {"timetable": {"type": "schedule", "room_id": ROOM, "area_id": 86, "entries": [
                 {"name": "go live", "every": 10, "start": True},
-                {"name": "title", "every": 10, "title": "On air {time}"},
+                {"name": "title", "every": 10, "title": "On air {{ time }}"},
                 {"name": "stop", "every": 15, "stop": True},
             ]}},
             "sinks": {
@@ -86,3 +86,40 @@ async def test_schedule_start_and_stop_respect_the_area(tmp_path):
             stopped = await next_event(results)
             assert stopped.data["outcome"] == "success" and room.live_status == 0
             pipeline.request_shutdown()
+
+
+@pytest.mark.anyio
+async def test_timed_danmaku_are_sent_only_while_the_room_is_live(tmp_path):
+    async with run_simulator(rooms=[(SHORT, ROOM)], rate=0) as sim:
+        bot = sim.create_account(uname="bot")
+        room = sim.room(ROOM)
+        clock = ManualClock()
+        sim.ctx.now = clock.time
+        config = load({
+            "credentials": {"bot": credential_table(sim.cookies_for(bot))},
+            "sources": {"tips": {"type": "schedule", "room_id": ROOM, "base_url": sim.base_url, "entries": [
+                {"name": "tips", "every": 10, "danmaku": ["关注主播", "点歌请发弹幕", "{{ now|timeofday }}好"]}]}},
+            "sinks": {
+                "say": {"type": "bilibili.send", "inputs": ["tips.say"], "credential": "bot",
+                        "base_url": sim.base_url},
+                "results": {"type": "roomctl_test.collect", "inputs": ["say.results"]},
+            },
+        }, tmp_path)
+        results = collector("results")
+        pipeline = Pipeline(config, clock=clock)
+        async with anyio.create_task_group() as tg:
+            await tg.start(lambda task_status: pipeline.run(task_status=task_status))
+            room.live_status = 1
+            await clock.advance(10.0)
+            assert (await next_event(results)).data["outcome"] == "success"
+            room.live_status = 0  # offline: the next firing is skipped
+            await clock.advance(10.0)
+            with anyio.fail_after(15):
+                while pipeline.metrics.value("schedule_danmaku_offline_total", component_id="tips") < 1:
+                    await anyio.sleep(0.01)
+            room.live_status = 1
+            await clock.advance(10.0)
+            assert (await next_event(results)).data["outcome"] == "success"
+            pipeline.request_shutdown()
+        assert [m["msg"] for m in room.sent_danmaku] == ["关注主播", "点歌请发弹幕"]
+        assert pipeline.metrics.value("schedule_firings_total", component_id="tips") == 2

@@ -1,0 +1,56 @@
+"""The processors in a pipeline's shoes: the timer on the context clock sends a thanks when its window ends,
+even when no further event arrives; the bot's uid comes from its credential; metrics count."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import pytest
+from assistant_support import gift
+from livepipe_assistant.thanks import Thanks, ThanksConfig
+
+from livepipe.clock import ManualClock
+from livepipe.component import Context
+from livepipe.events import Event
+from livepipe.runtime.metrics import ComponentMetrics, MetricsRegistry
+
+pytestmark = pytest.mark.anyio
+
+
+def counter(registry: MetricsRegistry, name: str) -> float:
+    text = registry.render_prometheus()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+async def test_the_timer_sends_when_the_window_ends_without_another_event(tmp_path):
+    clock = ManualClock(start=1_700_000_000.0)
+    registry = MetricsRegistry()
+    cfg = ThanksConfig.model_validate({"type": "thanks", "inputs": ["src"], "window": 3, "credential": "bot"})
+    creds = {"bot": {"sessdata": "s", "bili_jct": "j", "dedeuserid": "4242"}}
+    ctx = Context("thanks", ComponentMetrics(registry, "thanks", "thanks"), logging.getLogger("test.thanks"),
+                  clock=clock, credentials=creds, config_dir=tmp_path)
+    proc = Thanks(cfg, ctx)
+    await proc.start()
+    out: list[Event] = []
+
+    async def emit(ev: Event, output: str | None = None) -> None:
+        out.append(ev)
+
+    try:
+        await proc.process(gift(4242, ts=clock.time()), emit)  # the bot itself: ignored
+        for _ in range(3):
+            await proc.process(gift(1, uname="小明", ts=clock.time()), emit)
+            await clock.advance(0.5)
+        assert out == []
+        with anyio.fail_after(10):
+            while not out:
+                await clock.advance(0.5)
+                await anyio.sleep(0)
+        assert [e.text for e in out] == ["谢谢小明的小花花x3"]
+        assert out[0].kind == "action.send" and out[0].room_id == 1000 and out[0].data["rule"] == "thanks:gift"
+        assert counter(registry, "assistant_thanked_total") == 1
+        assert counter(registry, "assistant_merged_total") == 2
+        assert counter(registry, "assistant_messages_total") == 1
+    finally:
+        await proc.stop()
