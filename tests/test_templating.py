@@ -25,7 +25,8 @@ from livepipe.templating import (
 #: event property -> the view class it gives (every typed view an event has)
 VIEWS = {
     name: prop.fget.__annotations__["return"].split(".")[-1]
-    for name, prop in vars(type(make_event("x"))).items() if isinstance(prop, property)
+    for name, prop in vars(type(make_event("x"))).items()
+    if isinstance(prop, property) and str(prop.fget.__annotations__.get("return", "")).startswith("views.")
 }
 
 
