@@ -35,7 +35,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from livepipe import plugins
 from livepipe.clock import Clock
-from livepipe.component import DEAD_LETTER_OUTPUT, Component, PermanentFailure, Processor, Sink, Source
+from livepipe.component import DEAD_LETTER_OUTPUT, Batch, Component, PermanentFailure, Processor, Sink, Source
 from livepipe.config import PipelineConfig
 from livepipe.errors import PipelineError
 from livepipe.events import Event, make_event
@@ -58,6 +58,9 @@ YIELD_EVERY = 64
 #: interval unless an event comes first), and at shutdown. So a busy file sink fsyncs ten times a
 #: second, not once per WebSocket frame.
 FLUSH_INTERVAL = 0.1
+
+#: The most events a sink with a ``write_batch`` gets at once: what is waiting in its input buffer, up to this.
+BATCH_MAX = 256
 
 #: Seconds components get to ``stop()`` after the drain deadline (so the process ends within
 #: ``shutdown_timeout`` + 1 s of the first signal, whatever a component does).
@@ -265,6 +268,7 @@ class Pipeline:
         self._outputs: dict[str, _Outputs] = {}
         self._error_logs: dict[str, RateLimitedLog] = {}
         self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
+        self._taken_unwritten: dict[str, int] = {}  # taken from a buffer in a batch, not reached when forced to stop
         self._swaps: dict[str, Component] = {}  # consumer id -> the instance that takes over at its next event
         self.health: dict[str, SinkHealth] = {
             cid: SinkHealth(cid, comp.config.fail_after)
@@ -371,6 +375,7 @@ class Pipeline:
                     delivery.fail()
             if n:
                 self.components[cid].metrics.discarded(n, intentional=False, reason="shutdown")
+            n += self._taken_unwritten.get(cid, 0)  # (counted and failed already, by _write_batch)
             cut = self._cut_short.get(cid, 0)
             if n or cut:
                 per[cid] = [n, cut]
@@ -525,13 +530,49 @@ class Pipeline:
         outputs = self._outputs[comp.name]
         emit = outputs.emit
 
-        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None]:
+        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None, bool]:
             is_sink = isinstance(c, Sink)
+            counts = is_sink and not getattr(c, "confirms_delivery", False)
             return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
-                    c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name))
+                    c.metrics, counts, self.health.get(c.name), counts and _overrides(c, Sink, "write_batch"))
 
-        handler, has_flush, cm, counts_delivery, health = bind(comp)
+        handler, has_flush, cm, counts_delivery, health, batches = bind(comp)
         received = cm.received
+
+        async def handle(event: Event, delivery: Delivery | None) -> None:
+            """One event through the component, settled: counted, its delivery released, errors handled."""
+            received.inc()
+            outputs.current = delivery
+            if delivery is not None:
+                _current.set(delivery)
+            ok = False
+            lost_before = cm.lost - cm.lost_before_receipt  # losses of its own, not its buffer's
+            if health is not None:
+                health.write_started()
+            try:
+                await handler(event, emit)
+                ok = True
+            except Exception as e:
+                ok = await self._handle_error(comp, event, e)
+            except BaseException:  # cancelled by a forced stop while handling this event
+                if self.forced:
+                    cm.discarded(intentional=False, reason="shutdown")
+                    self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
+                raise
+            finally:
+                outputs.current = None
+                if delivery is not None:
+                    _current.set(None)
+                    delivery.release(ok)
+            lost_own = cm.lost - cm.lost_before_receipt != lost_before
+            if ok and not lost_own:
+                if counts_delivery:
+                    cm.delivered()
+                if health is not None:
+                    health.succeeded()
+            elif health is not None and lost_own:
+                health.failed(health.last_error or "events are lost")
+
         dirty = False
         last_flush = -FLUSH_INTERVAL
         try:
@@ -568,38 +609,20 @@ class Pipeline:
                     break
                 if self._swaps and comp.name in self._swaps:
                     comp = await self._swap(comp, has_flush)
-                    handler, has_flush, cm, counts_delivery, health = bind(comp)
-                received.inc()
-                outputs.current = delivery
-                if delivery is not None:
-                    _current.set(delivery)
-                ok = False
-                lost_before = cm.lost - cm.lost_before_receipt  # losses of its own, not its buffer's
-                if health is not None:
-                    health.write_started()
-                try:
-                    await handler(event, emit)
-                    ok = True
-                except Exception as e:
-                    ok = await self._handle_error(comp, event, e)
-                except BaseException:  # cancelled by a forced stop while handling this event
-                    if self.forced:
-                        cm.discarded(intentional=False, reason="shutdown")
-                        self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
-                    raise
-                finally:
-                    outputs.current = None
-                    if delivery is not None:
-                        _current.set(None)
-                        delivery.release(ok)
-                lost_own = cm.lost - cm.lost_before_receipt != lost_before
-                if ok and not lost_own:
-                    if counts_delivery:
-                        cm.delivered()
-                    if health is not None:
-                        health.succeeded()
-                elif health is not None and lost_own:
-                    health.failed(health.last_error or "events are lost")
+                    handler, has_flush, cm, counts_delivery, health, batches = bind(comp)
+                    received = cm.received
+                if batches:
+                    items = [(event, delivery)]
+                    while len(items) < BATCH_MAX:
+                        try:
+                            items.append(recv.receive_nowait())
+                        except (anyio.WouldBlock, anyio.EndOfStream):
+                            break
+                    assert isinstance(comp, Sink)
+                    for event, delivery in await self._write_batch(comp, items, outputs, health):
+                        await handle(event, delivery)  # after a failure part-way: the rest one by one
+                else:
+                    await handle(event, delivery)
                 dirty = True
                 if has_flush:
                     now = monotonic()
@@ -611,6 +634,70 @@ class Pipeline:
                 await self._flush(comp, final=True)
         finally:
             outputs.close()
+
+    async def _write_batch(self, comp: Sink, items: list[tuple[Event, Delivery | None]], outputs: _Outputs,
+                           health: SinkHealth | None) -> list[tuple[Event, Delivery | None]]:
+        """``items`` through ``comp.write_batch``, each settled as :meth:`_run_consumer` settles one event.
+
+        Returns the items after one that failed: the caller hands them to ``write`` one by one.
+        """
+        cm = comp.metrics
+        batch = Batch([event for event, _ in items])
+        lost_before = cm.lost - cm.lost_before_receipt
+        if health is not None:
+            health.write_started()
+        error: Exception | None = None
+        try:
+            await comp.write_batch(batch, outputs.emit)
+        except Exception as e:
+            error = e
+        except BaseException:  # cancelled by a forced stop part-way
+            done = min(batch.written, len(items) - 1)  # (the event being handled when cancelled is not done)
+            cm.received.inc(done + 1)
+            self._settle_written(cm, items[:done], lost_before, health)
+            if self.forced:
+                cm.discarded(len(items) - done, intentional=False, reason="shutdown")
+                self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
+                rest = len(items) - done - 1
+                self._taken_unwritten[comp.name] = self._taken_unwritten.get(comp.name, 0) + rest
+            for _, delivery in items[done:]:
+                if delivery is not None:
+                    delivery.release(False)
+            raise
+        done = len(items) if error is None else min(batch.written, len(items) - 1)
+        cm.received.inc(done if error is None else done + 1)
+        self._settle_written(cm, items[:done], lost_before, health)
+        if error is None:
+            return []
+        event, delivery = items[done]
+        outputs.current = delivery
+        if delivery is not None:
+            _current.set(delivery)
+        ok = False
+        try:
+            ok = await self._handle_error(comp, event, error)
+        finally:
+            outputs.current = None
+            if delivery is not None:
+                _current.set(None)
+                delivery.release(ok)
+        return items[done + 1:]
+
+    @staticmethod
+    def _settle_written(cm: ComponentMetrics, items: list[tuple[Event, Delivery | None]], lost_before: int,
+                        health: SinkHealth | None) -> None:
+        """Release the deliveries of events a batch wrote, count them delivered unless the sink counted a loss."""
+        for _, delivery in items:
+            if delivery is not None:
+                delivery.release(True)
+        if not items:
+            return
+        if cm.lost - cm.lost_before_receipt == lost_before:
+            cm.delivered(len(items))
+            if health is not None:
+                health.succeeded()
+        elif health is not None:
+            health.failed(health.last_error or "events are lost")
 
     async def _flush(self, comp: Processor | Sink, final: bool = False) -> None:
         try:
