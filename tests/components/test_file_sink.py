@@ -1,4 +1,5 @@
 import errno
+import itertools
 import os
 import stat
 import time
@@ -313,7 +314,7 @@ async def test_batches_write_what_one_by_one_writes(tmp_path, monkeypatch, fsync
     assert metric(batched, "file_rotations_total") == metric(one, "file_rotations_total") > 0
     assert all(w.endswith(b"\n") for w in writes)  # whole lines only
     assert sorted(x for w in writes for x in w.splitlines(keepends=True)) == sorted(line(e) for e in events)
-    runs = 1 + sum(a.room_id != b.room_id for a, b in zip(events, events[1:]))  # 18 runs of 1-3 lines
+    runs = 1 + sum(a.room_id != b.room_id for a, b in itertools.pairwise(events))  # 18 runs of 1-3 lines
     assert len(writes) <= runs + metric(batched, "file_rotations_total") < len(events)  # a rotation cuts a run
 
 
