@@ -177,12 +177,18 @@ class Processor(Component):
 
 
 class Batch:
-    """The events a sink's :meth:`Sink.write_batch` gets, and how many of them it has delivered so far."""
+    """The events a sink's :meth:`Sink.write_batch` gets, and how many of them it has delivered so far.
 
-    __slots__ = ("events", "written")
+    ``deliveries[i]`` is the delivery of ``events[i]`` (or ``None``): during a batch,
+    ``livepipe.runtime.delivery.current()`` is not set, so a sink that confirms deliveries itself
+    takes its share from here.
+    """
 
-    def __init__(self, events: list[Event]) -> None:
+    __slots__ = ("events", "deliveries", "written")
+
+    def __init__(self, events: list[Event], deliveries: list[Any] | None = None) -> None:
         self.events = events
+        self.deliveries = deliveries if deliveries is not None else [None] * len(events)
         self.written = 0
 
 
@@ -212,10 +218,10 @@ class Sink(Component):
     async def write_batch(self, batch: Batch, emit: Emit) -> None:
         """Deliver ``batch.events`` in order, advancing ``batch.written`` as each is delivered.
 
-        If it raises, the events before ``batch.written`` count as delivered, the one at
-        ``batch.written`` as the one that failed (``on_error`` applies to it), and the rest go
-        through :meth:`write` one by one, as if there had been no batch. Only for sinks whose
-        ``confirms_delivery`` is False.
+        If it raises, the events before ``batch.written`` count as delivered (or, with
+        ``confirms_delivery``, as handed over), the one at ``batch.written`` as the one that failed
+        (``on_error`` applies to it), and the rest go through :meth:`write` one by one, as if there
+        had been no batch.
         """
         for event in batch.events:
             await self.write(event, emit)

@@ -47,7 +47,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from pydantic import field_validator, model_validator
 
-from livepipe.component import Context, Emit, PermanentFailure, Sink
+from livepipe.component import Batch, Context, Emit, PermanentFailure, Sink
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.errors import TransportError
 from livepipe.events import Event
@@ -228,6 +228,7 @@ class _Out:
     buffered: bool = False  # JetStream: published while disconnected (sits in the client's buffer)
     retry_at: float = 0.0
     attempts: int = 0
+    owner: Delivery | None = None  # the event's delivery, until the sink takes its share (or drops it)
 
 
 class NatsSink(Sink):
@@ -464,9 +465,21 @@ class NatsSink(Sink):
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Publish one event (waits while ``max_in_flight`` events await confirmation)."""
+        await self._write(event, current())
+
+    async def write_batch(self, batch: Batch, emit: Emit) -> None:
+        """Publish the events in order, as :meth:`write` one by one (the client sends them together)."""
+        deliveries = batch.deliveries
+        write = self._write
+        for i, event in enumerate(batch.events):
+            await write(event, deliveries[i])
+            batch.written += 1
+
+    async def _write(self, event: Event, delivery: Delivery | None) -> None:
         if self._fatal is not None:
             raise self._fatal
         out = self._message(event)
+        out.owner = delivery
         while self.in_flight >= self.cfg.max_in_flight:
             if self._fatal is not None:
                 raise self._fatal
@@ -484,16 +497,18 @@ class NatsSink(Sink):
             await self._core_write(out)
 
     def _take_delivery(self, out: _Out) -> None:
-        d = current()
+        d = out.owner
         if d is not None:
+            out.owner = None
             d.hold()
             out.delivery = d
 
     def _drop(self, out: _Out, reason: str) -> None:
         self._lost[reason].inc()
         self.metrics.discarded(intentional=False)
-        d = current()
+        d = out.owner
         if d is not None:
+            out.owner = None
             d.hold()
             d.release(False)
 

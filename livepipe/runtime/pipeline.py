@@ -534,7 +534,7 @@ class Pipeline:
             is_sink = isinstance(c, Sink)
             counts = is_sink and not getattr(c, "confirms_delivery", False)
             return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
-                    c.metrics, counts, self.health.get(c.name), counts and _overrides(c, Sink, "write_batch"))
+                    c.metrics, counts, self.health.get(c.name), is_sink and _overrides(c, Sink, "write_batch"))
 
         handler, has_flush, cm, counts_delivery, health, batches = bind(comp)
         received = cm.received
@@ -619,7 +619,7 @@ class Pipeline:
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
                     assert isinstance(comp, Sink)
-                    for event, delivery in await self._write_batch(comp, items, outputs, health):
+                    for event, delivery in await self._write_batch(comp, items, outputs, health, counts_delivery):
                         await handle(event, delivery)  # after a failure part-way: the rest one by one
                 else:
                     await handle(event, delivery)
@@ -636,13 +636,13 @@ class Pipeline:
             outputs.close()
 
     async def _write_batch(self, comp: Sink, items: list[tuple[Event, Delivery | None]], outputs: _Outputs,
-                           health: SinkHealth | None) -> list[tuple[Event, Delivery | None]]:
+                           health: SinkHealth | None, counts: bool) -> list[tuple[Event, Delivery | None]]:
         """``items`` through ``comp.write_batch``, each settled as :meth:`_run_consumer` settles one event.
 
         Returns the items after one that failed: the caller hands them to ``write`` one by one.
         """
         cm = comp.metrics
-        batch = Batch([event for event, _ in items])
+        batch = Batch([event for event, _ in items], [delivery for _, delivery in items])
         lost_before = cm.lost - cm.lost_before_receipt
         if health is not None:
             health.write_started()
@@ -654,7 +654,7 @@ class Pipeline:
         except BaseException:  # cancelled by a forced stop part-way
             done = min(batch.written, len(items) - 1)  # (the event being handled when cancelled is not done)
             cm.received.inc(done + 1)
-            self._settle_written(cm, items[:done], lost_before, health)
+            self._settle_written(cm, items[:done], lost_before, health, counts)
             if self.forced:
                 cm.discarded(len(items) - done, intentional=False, reason="shutdown")
                 self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
@@ -666,7 +666,7 @@ class Pipeline:
             raise
         done = len(items) if error is None else min(batch.written, len(items) - 1)
         cm.received.inc(done if error is None else done + 1)
-        self._settle_written(cm, items[:done], lost_before, health)
+        self._settle_written(cm, items[:done], lost_before, health, counts)
         if error is None:
             return []
         event, delivery = items[done]
@@ -685,15 +685,17 @@ class Pipeline:
 
     @staticmethod
     def _settle_written(cm: ComponentMetrics, items: list[tuple[Event, Delivery | None]], lost_before: int,
-                        health: SinkHealth | None) -> None:
-        """Release the deliveries of events a batch wrote, count them delivered unless the sink counted a loss."""
+                        health: SinkHealth | None, counts: bool) -> None:
+        """Release the deliveries of events a batch wrote; count them delivered (if the runtime counts this
+        sink's deliveries) unless the sink counted a loss."""
         for _, delivery in items:
             if delivery is not None:
                 delivery.release(True)
         if not items:
             return
         if cm.lost - cm.lost_before_receipt == lost_before:
-            cm.delivered(len(items))
+            if counts:
+                cm.delivered(len(items))
             if health is not None:
                 health.succeeded()
         elif health is not None:

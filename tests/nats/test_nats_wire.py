@@ -9,8 +9,13 @@ import nats
 import nats.errors
 import pytest
 
+from livepipe.component import Emit, Source
 from livepipe.components import nats_sink
 from livepipe.components.nats_sink import NatsSink, header_block
+from livepipe.events import make_event
+from livepipe.runtime.delivery import Delivery
+from livepipe.schema import SourceConfig, field
+from livepipe.testing import register, run_pipeline, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "components"))
 from component_helpers import build, ev  # noqa: E402
@@ -90,3 +95,80 @@ async def test_same_checks_as_publish(nats_server, tmp_path):
     small = sink._message(ev("danmaku", id="small"))
     with pytest.raises(nats.errors.ConnectionClosedError):
         await sink._publish(nc, small)
+
+
+SETTLED: list[tuple[int, bool]] = []
+HOLDS: dict[int, int] = {}
+
+
+class CountingDelivery(Delivery):
+    """A Delivery that counts the shares taken of it (emit, the buffer, and the sink until confirmed)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(lambda ok: SETTLED.append((n, ok)))
+        self.n = n
+
+    def hold(self) -> None:
+        HOLDS[self.n] = HOLDS.get(self.n, 0) + 1
+        super().hold()
+
+
+class AckingSource(Source):
+    """Emits ``count`` events, each with a Delivery recording whether the sink confirmed it."""
+
+    type_name = "t.natsacking"
+
+    class Config(SourceConfig):
+        count: int = field(2000, description="how many")
+
+    async def run(self, emit: Emit) -> None:
+        for n in range(self.config.count):
+            await emit(make_event("danmaku", id=f"k{n}", room_id=1, ts=1.0, text=f"m{n}"),
+                       delivery=CountingDelivery(n))
+
+
+@pytest.mark.parametrize("jetstream", [False, True], ids=["core", "jetstream"])
+async def test_batches_hold_each_delivery_until_the_server_confirms(nats_server, tmp_path, monkeypatch, jetstream):
+    """The sink takes what waits in its buffer at once; each event's delivery settles when the server confirmed it."""
+    register(AckingSource, plugin="test_nats_wire")
+    SETTLED.clear()
+    HOLDS.clear()
+    sizes: list[int] = []
+    real = NatsSink.write_batch
+
+    async def counting(self, batch, emit):
+        sizes.append(len(batch.events))
+        await real(self, batch, emit)
+
+    monkeypatch.setattr(NatsSink, "write_batch", counting)
+    nc = await nats.connect(nats_server.url)
+    got: list[str] = []
+
+    async def cb(msg):
+        got.append(msg.headers["Nats-Msg-Id"])
+
+    await nc.subscribe("acks.>", cb=cb, pending_msgs_limit=10_000)
+    await nc.flush()
+    n = 2000
+    js = 'jetstream = true\nstream = "ACKS"\nsubjects = ["acks.>"]' if jetstream else ""
+    p = await run_pipeline(f"""
+[sources.src]
+type = "t.natsacking"
+count = {n}
+[sinks.out]
+type = "nats"
+inputs = ["src"]
+servers = ["{nats_server.url}"]
+subject = "acks.{{room_id}}"
+buffer = 1000
+{js}
+""", tmp_path)
+    await wait_until(lambda: len(got) >= n, timeout=30, what="every message at the subscriber")
+    await nc.close()
+    assert got == [f"k{i}" for i in range(n)]
+    assert sum(sizes) == n and len(sizes) < n / 10  # batches, not one by one
+    assert sorted(SETTLED) == [(i, True) for i in range(n)]
+    # emit's share, the buffer's, and the sink's own until the server confirmed (PONG or PubAck)
+    assert set(HOLDS.values()) == {3}
+    assert p.metrics.value("nats_confirmed_events_total", component_id="out") == n
+    assert p.metrics.value("sink_delivered_events_total", component_id="out") == n
