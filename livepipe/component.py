@@ -214,7 +214,8 @@ class Sink(Component):
 
     #: A sink that can deliver several events in one go (one system call for many) overrides
     #: :meth:`write_batch`; the runtime then hands it every event waiting in its input buffer at
-    #: once (at most ``livepipe.runtime.pipeline.BATCH_MAX``), never waiting for more to come.
+    #: once (at most ``livepipe.runtime.pipeline.BATCH_MAX``), never waiting for more to come. The
+    #: batch still counts against the buffer's size until it is written (the same room for producers).
     async def write_batch(self, batch: Batch, emit: Emit) -> None:
         """Deliver ``batch.events`` in order, advancing ``batch.written`` as each is delivered.
 

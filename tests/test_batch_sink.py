@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import anyio
 import pytest
 
 from livepipe.component import Batch, Emit, Sink, Source
@@ -15,7 +16,7 @@ from livepipe.events import Event, make_event
 from livepipe.runtime.delivery import Delivery
 from livepipe.runtime.pipeline import BATCH_MAX
 from livepipe.schema import SinkConfig, SourceConfig, field
-from livepipe.testing import captured, register, run_pipeline
+from livepipe.testing import captured, register, run_pipeline, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +26,7 @@ SETTLED: list[tuple[int, bool]] = []
 class CountingSource(Source):
     """Emits ``count`` events (text = their number), each with a Delivery that records its outcome."""
 
-    type_name = "t.batchsrc"
+    type_name = "t.batchtest.src"
 
     class Config(SourceConfig):
         count: int = field(1000, description="how many")
@@ -39,7 +40,7 @@ class CountingSource(Source):
 class BatchSink(Sink):
     """Records each batch; fails at the event whose text is in ``fail_on`` (in batches and one by one)."""
 
-    type_name = "t.batchsink"
+    type_name = "t.batchtest.sink"
     batches: ClassVar[list[list[str]]] = []
     one_by_one: ClassVar[list[str]] = []
     written: ClassVar[list[str]] = []
@@ -74,10 +75,10 @@ def _clean():
 def _toml(count: int, on_error: str = "drop", fail_on: tuple[str, ...] = ()) -> str:
     return f"""
 [sources.src]
-type = "t.batchsrc"
+type = "t.batchtest.src"
 count = {count}
 [sinks.out]
-type = "t.batchsink"
+type = "t.batchtest.sink"
 inputs = ["src"]
 buffer = 1000
 on_error = "{on_error}"
@@ -87,10 +88,10 @@ type = "testing.capture"
 inputs = ["out.dead_letter"]
 """ if on_error == "dead_letter" else f"""
 [sources.src]
-type = "t.batchsrc"
+type = "t.batchtest.src"
 count = {count}
 [sinks.out]
-type = "t.batchsink"
+type = "t.batchtest.sink"
 inputs = ["src"]
 buffer = 1000
 on_error = "{on_error}"
@@ -137,3 +138,72 @@ async def test_a_failure_part_way_settles_each_event_as_one_by_one(tmp_path, on_
         dead = captured["dead"]
         assert [d.data["event"]["text"] for d in dead] == ["100", "101", "2000"]
         assert all(d.data["error"] == f"cannot write {d.data['event']['text']}" for d in dead)
+
+
+GATE: list[anyio.Event] = []
+TAKEN: list[int] = []
+
+
+class BurstSource(Source):
+    """Emits ``first`` events, waits until the sink has taken them (and is stuck on them), then ``rest``."""
+
+    type_name = "t.batchtest.burst"
+
+    class Config(SourceConfig):
+        first: int = field(5, description="events before the pause")
+        rest: int = field(45, description="events after it")
+
+    async def run(self, emit: Emit) -> None:
+        for i in range(self.config.first):
+            await emit(make_event("danmaku", text=str(i), room_id=1, ts=1.0))
+        await wait_until(lambda: TAKEN, what="the sink to take the first events")  # and be stuck on them
+        for i in range(self.config.rest):
+            await emit(make_event("danmaku", text=str(self.config.first + i), room_id=1, ts=1.0))
+        GATE[0].set()
+
+
+class GatedSink(Sink):
+    """One event at a time; each write waits for the gate (stuck until the source has emitted everything)."""
+
+    type_name = "t.batchtest.gated"
+
+    class Config(SinkConfig):
+        pass
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        TAKEN.append(1)
+        await GATE[0].wait()
+
+
+class GatedBatchSink(GatedSink):
+    """The same, in batches."""
+
+    type_name = "t.batchtest.gatedbatch"
+
+    async def write_batch(self, batch: Batch, emit: Emit) -> None:
+        TAKEN.append(len(batch.events))
+        await GATE[0].wait()
+        batch.written = len(batch.events)
+
+
+@pytest.mark.parametrize("when_full", ["drop_newest", "drop_oldest"])
+async def test_a_batch_in_hand_counts_against_the_buffer(tmp_path, when_full):
+    """A sink holding a batch leaves producers the room a sink holding one event leaves: the same drops."""
+    register(BurstSource, GatedSink, GatedBatchSink, plugin="test_batch_sink")
+    results = {}
+    for sink in ("t.batchtest.gated", "t.batchtest.gatedbatch"):
+        GATE[:] = [anyio.Event()]
+        TAKEN.clear()
+        p = await run_pipeline(f"""
+[sources.src]
+type = "t.batchtest.burst"
+[sinks.out]
+type = "{sink}"
+inputs = ["src"]
+buffer = 10
+when_full = "{when_full}"
+""", tmp_path)
+        results[sink] = (_value(p, "component_discarded_events_total", intentional="false", reason="buffer_full"),
+                         _value(p, "component_received_events_total"), TAKEN[0])
+    # one by one: 1 in hand + 10 buffered; in a batch: 5 in hand + 6 buffered
+    assert results == {"t.batchtest.gated": (39, 11, 1), "t.batchtest.gatedbatch": (39, 11, 5)}

@@ -50,14 +50,7 @@ _TAIL_CHUNK = 64 * 1024
 class FileSinkError(SinkError, OSError):
     """Writing, opening or rotating a file failed; the message names the path."""
 
-
-class _PartialWrite(Exception):
-    """A write of several lines failed after ``lines`` whole lines reached the file."""
-
-    def __init__(self, error: FileSinkError, lines: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.lines = lines
+    lines_kept = 0  # a failed write of several lines: how many whole ones reached the file
 
 
 def safe_token(value: str) -> str:
@@ -278,11 +271,10 @@ class FileSink(Sink):
         """
         try:
             self._append(f, lines[0] if len(lines) == 1 else b"".join(lines), lines)
-        except _PartialWrite as e:
-            batch.written += e.lines
-            if self.config.fsync != "never":
-                f.dirty = True
-            raise e.error from e.error.__cause__
+        except FileSinkError as e:
+            batch.written += e.lines_kept
+            f.dirty = self.config.fsync != "never" and (f.dirty or e.lines_kept > 0)
+            raise
         if self.config.fsync == "always":
             await self._fsync([f.fd])
         elif self.config.fsync == "batch":
@@ -355,8 +347,8 @@ class FileSink(Sink):
     def _append(self, f: _OpenFile, data: bytes, lines: list[bytes] | None = None) -> None:
         """Write ``data`` (whole lines) at the end of ``f``; on failure remove what was written part-way.
 
-        With ``lines`` (the lines ``data`` joins), the whole lines written before the failure stay,
-        and :class:`_PartialWrite` says how many.
+        With ``lines`` (the lines ``data`` joins), the whole lines written before the failure stay
+        (the error's ``lines_kept``).
         """
         done = 0
         try:
@@ -379,9 +371,7 @@ class FileSink(Sink):
                     self.log.error("could not remove a partial line from %s", f.path)
             f.size += keep
             err = self._error("write to", f.path, e)
-            err.__cause__ = e
-            if lines is not None:
-                raise _PartialWrite(err, kept) from e
+            err.lines_kept = kept
             raise err from e
         f.size += done
 

@@ -211,6 +211,13 @@ class _Outputs:
                 edge.send.close()
 
 
+def _buffer_state(recv: MemoryObjectReceiveStream[Any]) -> Any:
+    """The shared state of an anyio memory stream, whose ``max_buffer_size`` a batch lowers while it is
+    held; None if this anyio lacks it (then sinks get no batches: one event at a time, as before)."""
+    state = getattr(recv, "_state", None)
+    return state if isinstance(getattr(state, "max_buffer_size", None), int) else None
+
+
 def _overrides(comp: Component, base: type, name: str) -> bool:
     return getattr(type(comp), name) is not getattr(base, name)
 
@@ -538,6 +545,7 @@ class Pipeline:
 
         handler, has_flush, cm, counts_delivery, health, batches = bind(comp)
         received = cm.received
+        state = _buffer_state(recv)
 
         async def handle(event: Event, delivery: Delivery | None) -> None:
             """One event through the component, settled: counted, its delivery released, errors handled."""
@@ -611,7 +619,7 @@ class Pipeline:
                     comp = await self._swap(comp, has_flush)
                     handler, has_flush, cm, counts_delivery, health, batches = bind(comp)
                     received = cm.received
-                if batches:
+                if batches and state is not None:
                     items = [(event, delivery)]
                     while len(items) < BATCH_MAX:
                         try:
@@ -619,8 +627,17 @@ class Pipeline:
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
                     assert isinstance(comp, Sink)
-                    for event, delivery in await self._write_batch(comp, items, outputs, health, counts_delivery):
-                        await handle(event, delivery)  # after a failure part-way: the rest one by one
+                    # the batch still counts against the buffer's size while the sink has it, as the one
+                    # event a sink handles at a time does: producers see the same room (backpressure and
+                    # when_full act as one by one)
+                    held = len(items) - 1
+                    state.max_buffer_size -= held
+                    try:
+                        for event, delivery in await self._write_batch(comp, items, outputs, health,
+                                                                       counts_delivery):
+                            await handle(event, delivery)  # after a failure part-way: the rest one by one
+                    finally:
+                        state.max_buffer_size += held
                 else:
                     await handle(event, delivery)
                 dirty = True
