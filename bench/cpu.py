@@ -1,6 +1,7 @@
 """CPU per event of the end-to-end pipeline, in one process, without the simulator's limits.
 
     python bench/cpu.py [--frames 2000] [--repeat 3] [--without decode|automod|nats|file ...] [--profile OUT]
+                        [--peers]
 
 ``bench/run.py e2e`` measures the real thing (simulator and nats-server in their own processes,
 WebSocket in between), but its figure also depends on how fast the simulator can generate and
@@ -13,7 +14,16 @@ the source's first event to the end of the drain (start-up, such as compiling th
 counted).
 
 ``--without`` drops parts to see what each costs (``decode``: the source emits events decoded
-beforehand). ``--profile OUT`` writes a cProfile of the run. Pin it to one CPU for steady figures
+beforehand). ``--profile OUT`` writes a cProfile of the run.
+
+``--peers`` then does the comparable thing three more ways in the same process, on the same frames
+(``repeat`` times): livepipe's pipeline with the ``file`` sink alone (receive + decode + write JSON
+lines), and blivedm 0.1.1 and bilibili-api's ``LiveDanmaku`` receiving each frame through their own
+receive paths (as ``bench/decode.py`` drives them: blivedm's ``_parse_ws_message`` with brotli in its
+executor thread, bilibili-api's ``__handle_data`` with a coroutine listener on ``"ALL"``) and
+writing every message they hand over as a JSON line (``json.dumps`` into a buffered file, the
+usual way; livepipe's file sink writes through no user-space buffer). Each prints CPU per message
+and messages per CPU-second, and livepipe's figures as a multiple of theirs. Pin it to one CPU for steady figures
 (``taskset -c 0 python bench/cpu.py``); the nats-server it starts runs on the CPUs it is allowed.
 """
 
@@ -112,21 +122,11 @@ def pipeline_toml(nats_url: str, out: Path, repeat: int, without: set[str]) -> s
     return text.replace("{nats}", nats_url).replace("{out}", str(out)).replace("{{", "{").replace("}}", "}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--frames", type=int, default=2000, help="frames of 8 traffic events (default 2000)")
-    ap.add_argument("--repeat", type=int, default=3, help="passes over the frames (default 3)")
-    ap.add_argument("--without", nargs="+", default=[], choices=["decode", "automod", "nats", "file"])
-    ap.add_argument("--profile", help="write a cProfile of the run here")
-    a = ap.parse_args(argv)
-    without = set(a.without)
-    if {"nats", "file"} <= without:
-        ap.error("keep at least one of the sinks")
-    FRAMES[:] = build_frames(a.frames)
+def run_once(a: argparse.Namespace, without: set[str]) -> tuple[int, float, float]:
+    """One pipeline run over :data:`FRAMES`: ``(events, cpu seconds, wall seconds)`` from the first event."""
     EVENTS[:] = [ev for f in FRAMES for ev in decode_events(f, ROOM)] if "decode" in without else []
     n = sum(len(decode_events(f, ROOM)) for f in FRAMES) * a.repeat
-    register(FramesSource, plugin="bench")
+    STARTED.clear()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server = NatsServer(tmp / "nats", jetstream=False).start()
@@ -142,9 +142,120 @@ def main(argv: list[str] | None = None) -> int:
             cpu, wall = time.process_time() - c0, time.perf_counter() - t0
         finally:
             server.stop()
+    return n, cpu, wall
+
+
+def blivedm_jsonl(frames: list[bytes], out: Path) -> tuple[int, float, float]:
+    """blivedm's receive path over ``frames``, every message written as a JSON line: ``(messages, cpu, wall)``."""
+    import asyncio
+    import json
+    import logging
+
+    import aiohttp
+    import blivedm
+
+    logging.getLogger("blivedm").setLevel(logging.CRITICAL)
+    counted = 0
+    with open(out, "a", encoding="utf-8") as f:
+
+        class Handler(blivedm.BaseHandler):  # type: ignore[misc]
+            async def handle(self, client: Any, command: dict[str, Any]) -> None:
+                nonlocal counted
+                counted += 1
+                f.write(json.dumps(command, ensure_ascii=False) + "\n")
+
+        async def run() -> tuple[float, float]:
+            async with aiohttp.ClientSession() as session:
+                client = blivedm.BLiveClient(ROOM, session=session)
+                client._room_id = ROOM  # what init_room would have set; no network here
+                client.add_handler(Handler())
+                parse = client._parse_ws_message
+                c, w = time.process_time(), time.perf_counter()
+                for frame in frames:
+                    await parse(frame)
+                f.flush()
+                return time.process_time() - c, time.perf_counter() - w
+
+        cpu, wall = asyncio.run(run())
+    return counted, cpu, wall
+
+
+def bilibili_api_jsonl(frames: list[bytes], out: Path) -> tuple[int, float, float]:
+    """bilibili-api's ``LiveDanmaku`` receive path over ``frames``, every message a JSON line."""
+    import asyncio
+    import json
+
+    from bilibili_api.live import LiveDanmaku
+
+    counted = 0
+    with open(out, "a", encoding="utf-8") as f:
+
+        async def run() -> tuple[float, float]:
+            room = LiveDanmaku(ROOM)
+            room._LiveDanmaku__room_real_id = ROOM  # what connect() would fetch; no network here
+
+            @room.on("ALL")
+            async def on_all(event: dict[str, Any]) -> None:
+                nonlocal counted
+                counted += 1
+                f.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+
+            handle = room._LiveDanmaku__handle_data
+            pending = room._AsyncEvent__tasks
+            c, w = time.process_time(), time.perf_counter()
+            for frame in frames:
+                await handle(frame)
+                await asyncio.sleep(0)  # the listener tasks of this frame run
+            while pending:
+                await asyncio.sleep(0)
+            f.flush()
+            return time.process_time() - c, time.perf_counter() - w
+
+        cpu, wall = asyncio.run(run())
+    return counted, cpu, wall
+
+
+def _line(label: str, n: int, cpu: float, wall: float, unit: str = "events") -> str:
+    return (f"{label}: {n:,} {unit}, {cpu:.2f} s cpu, {wall:.2f} s wall; "
+            f"{1e6 * cpu / n:.1f} us cpu per {unit[:-1]} ({n / cpu:,.0f} {unit} per cpu-second)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--frames", type=int, default=2000, help="frames of 8 traffic events (default 2000)")
+    ap.add_argument("--repeat", type=int, default=3, help="passes over the frames (default 3)")
+    ap.add_argument("--without", nargs="+", default=[], choices=["decode", "automod", "nats", "file"])
+    ap.add_argument("--profile", help="write a cProfile of the run here")
+    ap.add_argument("--peers", action="store_true",
+                    help="also livepipe with the file sink alone, blivedm and bilibili-api writing JSON lines")
+    a = ap.parse_args(argv)
+    without = set(a.without)
+    if {"nats", "file"} <= without:
+        ap.error("keep at least one of the sinks")
+    FRAMES[:] = build_frames(a.frames)
+    register(FramesSource, plugin="bench")
+    n, cpu, wall = run_once(a, without)
     label = "full pipeline" if not without else "without " + ", ".join(sorted(without))
-    print(f"{label}: {n:,} events, {cpu:.2f} s cpu, {wall:.2f} s wall; "
-          f"{1e6 * cpu / n:.1f} us cpu per event ({n / cpu:,.0f} events per cpu-second)")  # fmt: skip
+    print(_line(label, n, cpu, wall))
+    if not a.peers:
+        return 0
+    ours_n, ours_cpu, ours_wall = run_once(a, {"automod", "nats"})
+    print(_line("livepipe, file sink only (decode + JSON lines)", ours_n, ours_cpu, ours_wall))
+    ours = ours_n / ours_cpu
+    frames = FRAMES * a.repeat
+    peers = [("blivedm 0.1.1 + json.dumps lines", blivedm_jsonl)]
+    try:
+        import bilibili_api  # noqa: F401
+
+        peers.append(("bilibili-api LiveDanmaku + json.dumps lines", bilibili_api_jsonl))
+    except ImportError:
+        print("bilibili-api: not installed, skipped")
+    with tempfile.TemporaryDirectory() as d:
+        for name, fn in peers:
+            m, pcpu, pwall = fn(frames, Path(d) / "peer.jsonl")
+            print(_line(name, m, pcpu, pwall, "messages") +
+                  f"; livepipe file-only {ours / (m / pcpu):.2f}x, full pipeline {n / cpu / (m / pcpu):.2f}x")
     return 0
 
 

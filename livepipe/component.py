@@ -25,6 +25,7 @@ from livepipe.preflight import Problems
 from livepipe.schema import ComponentConfig, ProcessorConfig, SinkConfig, SourceConfig
 
 __all__ = [
+    "Batch",
     "Component",
     "Context",
     "DEAD_LETTER_OUTPUT",
@@ -175,6 +176,22 @@ class Processor(Component):
         shutdown."""
 
 
+class Batch:
+    """The events a sink's :meth:`Sink.write_batch` gets, and how many of them it has delivered so far.
+
+    ``deliveries[i]`` is the delivery of ``events[i]`` (or ``None``): during a batch,
+    ``livepipe.runtime.delivery.current()`` is not set, so a sink that confirms deliveries itself
+    takes its share from here.
+    """
+
+    __slots__ = ("events", "deliveries", "written")
+
+    def __init__(self, events: list[Event], deliveries: list[Any] | None = None) -> None:
+        self.events = events
+        self.deliveries = deliveries if deliveries is not None else [None] * len(events)
+        self.written = 0
+
+
 class Sink(Component):
     """Delivers events somewhere. Implement :meth:`write`; ``emit`` reports results on named outputs."""
 
@@ -194,6 +211,22 @@ class Sink(Component):
     async def write(self, event: Event, emit: Emit) -> None:
         """Deliver one event."""
         raise NotImplementedError
+
+    #: A sink that can deliver several events in one go (one system call for many) overrides
+    #: :meth:`write_batch`; the runtime then hands it every event waiting in its input buffer at
+    #: once (at most ``livepipe.runtime.pipeline.BATCH_MAX``), never waiting for more to come. The
+    #: batch still counts against the buffer's size until it is written (the same room for producers).
+    async def write_batch(self, batch: Batch, emit: Emit) -> None:
+        """Deliver ``batch.events`` in order, advancing ``batch.written`` as each is delivered.
+
+        If it raises, the events before ``batch.written`` count as delivered (or, with
+        ``confirms_delivery``, as handed over), the one at ``batch.written`` as the one that failed
+        (``on_error`` applies to it), and the rest go through :meth:`write` one by one, as if there
+        had been no batch.
+        """
+        for event in batch.events:
+            await self.write(event, emit)
+            batch.written += 1
 
     async def flush(self) -> None:
         """Called when the input buffer runs empty (a batch boundary) or 0.1 s of work has passed, at most every

@@ -32,3 +32,17 @@ def test_cpu_bench_measures_the_pipeline(args, label):
 def test_cpu_bench_needs_a_sink():
     p = run_cpu("--without", "nats", "file")
     assert p.returncode == 2 and "keep at least one of the sinks" in p.stderr
+
+
+def test_cpu_bench_compares_with_blivedm_and_bilibili_api():
+    p = run_cpu("--peers")
+    assert p.returncode == 0, p.stderr
+    ours = {m["label"]: int(m["n"].replace(",", "")) for m in LINE.finditer(p.stdout)}
+    assert set(ours) == {"full pipeline", "livepipe, file sink only (decode + JSON lines)"}, p.stdout
+    peers = re.findall(r"^(.+ \+ json\.dumps lines): ([\d,]+) messages, .* ([\d.]+) us cpu per message .*"
+                       r"livepipe file-only ([\d.]+)x, full pipeline ([\d.]+)x$", p.stdout, re.M)
+    assert [name for name, *_ in peers] == ["blivedm 0.1.1 + json.dumps lines",
+                                            "bilibili-api LiveDanmaku + json.dumps lines"], p.stdout
+    for _name, n, us, file_only, full in peers:
+        assert int(n.replace(",", "")) == ours["full pipeline"]  # every message of the same frames, handed over
+        assert float(us) > 0 and float(file_only) > 0 and float(full) > 0

@@ -2,9 +2,11 @@
 
 Guarantees (see docs/components/file.md):
 
-* **Whole lines.** Each line goes to the kernel in one ``os.write`` of the complete line on a
-  descriptor opened with ``O_APPEND``. There is no user-space buffer, so a crash of the process
-  loses nothing the sink accepted and never leaves half a line. If a write fails part-way (disk
+* **Whole lines.** Each line goes to the kernel in one ``os.write`` of complete lines on a
+  descriptor opened with ``O_APPEND``: the lines of the events waiting in the sink's input buffer
+  that go to the same file are joined and written together (``write_batch``), and an event counts
+  as written once its write returned. There is no user-space buffer across batches, so a crash of
+  the process loses nothing the sink counted as written and never leaves half a line. If a write fails part-way (disk
   full), the partial bytes are truncated away before the error is raised.
 * **Torn tails are repaired on open.** A file that does not end with a newline (a power loss, or
   a writer without these rules) has its partial last line removed (``partial_line = "truncate"``,
@@ -33,7 +35,7 @@ from typing import Literal
 import anyio.to_thread
 from pydantic import field_validator
 
-from livepipe.component import Context, Emit, Sink
+from livepipe.component import Batch, Context, Emit, Sink
 from livepipe.components import danmaku_xml
 from livepipe.errors import SinkError
 from livepipe.events import Event
@@ -47,6 +49,8 @@ _TAIL_CHUNK = 64 * 1024
 
 class FileSinkError(SinkError, OSError):
     """Writing, opening or rotating a file failed; the message names the path."""
+
+    lines_kept = 0  # a failed write of several lines: how many whole ones reached the file
 
 
 def safe_token(value: str) -> str:
@@ -217,6 +221,68 @@ class FileSink(Sink):
             if event.kind != "danmaku":
                 return
         line = self._line(event)
+        f = await self._file_for(event, line)
+        if self._xml:
+            line = self._xml_line(f, event)
+        self._append(f, line)
+        if self.config.fsync == "always":
+            await self._fsync([f.fd])
+        elif self.config.fsync == "batch":
+            f.dirty = True
+
+    async def write_batch(self, batch: Batch, emit: Emit) -> None:
+        """Append the lines of consecutive events bound for the same file in one ``os.write``.
+
+        Each write is whole lines, as with :meth:`write`; rotation (size or day) and a change of file
+        end the run of lines. A failed write leaves none of its lines behind (the runtime then writes
+        the events from the first of them one by one).
+        """
+        if self._xml:
+            await super().write_batch(batch, emit)
+            return
+        include_raw = self.config.include_raw
+        limit = self.config.max_bytes
+        daily = self._daily
+        staged: list[bytes] = []
+        f: _OpenFile | None = None
+        size = 0  # f.size plus the staged lines
+        for event in batch.events:
+            line = event.to_json_bytes(include_raw=include_raw) + b"\n"
+            if f is not None:
+                if (self.render_path(event) == f.path
+                        and (limit is None or size + len(line) <= limit)
+                        and (not daily or utc_date(event.ts) <= f.day)):  # type: ignore[operator]
+                    staged.append(line)
+                    size += len(line)
+                    continue
+                await self._commit(f, staged, batch)
+                staged = []
+            f = await self._file_for(event, line)
+            staged.append(line)
+            size = f.size + len(line)
+        if f is not None:
+            await self._commit(f, staged, batch)
+
+    async def _commit(self, f: _OpenFile, lines: list[bytes], batch: Batch) -> None:
+        """Write ``lines`` to ``f`` in one go (fsync as configured); they count as written after that.
+
+        If the write fails part-way, the whole lines that reached the file stay and count as written
+        (as if each had had its own write), the partial one is removed, and the error is raised.
+        """
+        try:
+            self._append(f, lines[0] if len(lines) == 1 else b"".join(lines), lines)
+        except FileSinkError as e:
+            batch.written += e.lines_kept
+            f.dirty = self.config.fsync != "never" and (f.dirty or e.lines_kept > 0)
+            raise
+        if self.config.fsync == "always":
+            await self._fsync([f.fd])
+        elif self.config.fsync == "batch":
+            f.dirty = True
+        batch.written += len(lines)
+
+    async def _file_for(self, event: Event, line: bytes) -> _OpenFile:
+        """The open file ``line`` goes to: opened if need be, rotated first when it is due (day or size)."""
         path = self.render_path(event)
         f = self._files.get(path)
         if f is None:
@@ -235,13 +301,7 @@ class FileSink(Sink):
             day = f.day
             f = await self._rotate(f, day if self._daily else None)
             f.day = day
-        if self._xml:
-            line = self._xml_line(f, event)
-        self._append(f, line)
-        if self.config.fsync == "always":
-            await self._fsync([f.fd])
-        elif self.config.fsync == "batch":
-            f.dirty = True
+        return f
 
     async def flush(self) -> None:
         """With ``fsync = "batch"``: fsync every file written since the last flush."""
@@ -284,21 +344,35 @@ class FileSink(Sink):
         err.errno = e.errno
         return err
 
-    def _append(self, f: _OpenFile, line: bytes) -> None:
+    def _append(self, f: _OpenFile, data: bytes, lines: list[bytes] | None = None) -> None:
+        """Write ``data`` (whole lines) at the end of ``f``; on failure remove what was written part-way.
+
+        With ``lines`` (the lines ``data`` joins), the whole lines written before the failure stay
+        (the error's ``lines_kept``).
+        """
         done = 0
         try:
-            while done < len(line):
-                n = os.write(f.fd, line[done:] if done else line)
+            while done < len(data):
+                n = os.write(f.fd, data[done:] if done else data)
                 if n <= 0:  # no progress: treat like a full disk rather than spin
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                 done += n
         except OSError as e:
-            if done:  # never leave half a line behind
+            keep = kept = 0
+            for line in lines or ():
+                if keep + len(line) > done:
+                    break
+                keep += len(line)
+                kept += 1
+            if done > keep:  # never leave half a line behind
                 try:
-                    os.ftruncate(f.fd, f.size)
+                    os.ftruncate(f.fd, f.size + keep)
                 except OSError:
                     self.log.error("could not remove a partial line from %s", f.path)
-            raise self._error("write to", f.path, e) from e
+            f.size += keep
+            err = self._error("write to", f.path, e)
+            err.lines_kept = kept
+            raise err from e
         f.size += done
 
     async def _fsync(self, fds: list[int]) -> None:

@@ -47,7 +47,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from pydantic import field_validator, model_validator
 
-from livepipe.component import Context, Emit, PermanentFailure, Sink
+from livepipe.component import Batch, Context, Emit, PermanentFailure, Sink
 from livepipe.components.nats_common import NatsConnection, NatsConnectionConfig, describe_error
 from livepipe.errors import TransportError
 from livepipe.events import Event
@@ -64,6 +64,22 @@ _UNSAFE_KEEP_DOTS = re.compile(r"[\s*>]|[^\x21-\x7e]")
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_KIND = "Livepipe-Kind"
 HDR_ROOM = "Livepipe-Room"
+HDR_EXPECTED_STREAM = "Nats-Expected-Stream"
+
+#: nats-py trims header values and turns CR/LF into spaces (a value can never end the header block)
+_VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
+
+
+def header_block(headers: dict[str, str]) -> bytes:
+    """The NATS header block of ``headers``, byte for byte as nats-py's ``publish`` writes it.
+
+    Keys are ours (constants, valid header names); values are trimmed and CR/LF become spaces.
+    """
+    parts = [b"NATS/1.0\r\n"]
+    for k, v in headers.items():
+        parts.append(f"{k}: {v.strip().translate(_VALUE_NEWLINES)}\r\n".encode())
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def safe_token(value: str) -> str:
@@ -176,6 +192,25 @@ class NatsSinkConfig(SinkConfig, NatsConnectionConfig):
         return self
 
 
+def _header_dict(block: bytes) -> dict[str, str]:
+    """The headers of a header block (for nats-py's own ``publish``, when :func:`_publish` cannot be fast)."""
+    lines = block.decode().split("\r\n")[1:]
+    return dict(line.split(": ", 1) for line in lines if line)
+
+
+def _client_has_internals() -> bool:
+    """Whether nats-py's client has what :meth:`NatsSink._publish` uses (checked once, at import)."""
+    from nats.aio.client import Client
+
+    methods = ("_send_command", "_flush_pending", "is_closed", "is_draining_pubs")
+    attributes = ("_max_pending_size", "_pending_data_size", "_max_payload", "_flush_queue", "stats")
+    names = Client.__init__.__code__.co_names
+    return all(hasattr(Client, a) for a in methods) and all(a in names for a in attributes)
+
+
+_FAST_PUBLISH = _client_has_internals()
+
+
 class NatsDisconnected(TransportError):
     """The event was dropped: disconnected and the client's buffer is full (``when_full`` drops)."""
 
@@ -186,13 +221,14 @@ class _Out:
 
     subject: str
     payload: bytes
-    headers: dict[str, str]
+    headers: bytes  # the header block (header_block), built once
     delivery: Delivery | None
     seq: int = 0  # core: publish sequence
     sent_at: float | None = None  # JetStream: when last published; None = not (successfully) published
     buffered: bool = False  # JetStream: published while disconnected (sits in the client's buffer)
     retry_at: float = 0.0
     attempts: int = 0
+    owner: Delivery | None = None  # the event's delivery, until the sink takes its share (or drops it)
 
 
 class NatsSink(Sink):
@@ -246,6 +282,9 @@ class NatsSink(Sink):
         self._fatal_set = asyncio.Event()
         self._inbox = ""
         self._token = 0
+        self._hdr_tail = (f"{HDR_EXPECTED_STREAM}: {config.stream}\r\n\r\n" if config.jetstream and config.stream
+                          else "\r\n")
+        self._fast = _FAST_PUBLISH
 
     def preflight(self) -> Problems:
         """The connection's files (``creds_file``, TLS) must be readable."""
@@ -279,11 +318,48 @@ class NatsSink(Sink):
         return s
 
     def _message(self, event: Event) -> _Out:
-        headers = {HDR_MSG_ID: event.id, HDR_KIND: event.kind}
+        # the header block in one step (header_block's format): Nats-Msg-Id, Livepipe-Kind, Livepipe-Room
+        # (absent without a room), and Nats-Expected-Stream in JetStream mode with a stream
+        hdr = f"NATS/1.0\r\n{HDR_MSG_ID}: {event.id.strip().translate(_VALUE_NEWLINES)}\r\n" \
+              f"{HDR_KIND}: {event.kind.strip().translate(_VALUE_NEWLINES)}\r\n"
         if event.room_id is not None:
-            headers[HDR_ROOM] = str(event.room_id)
+            hdr += f"{HDR_ROOM}: {event.room_id}\r\n"
         payload = event.to_json_bytes(include_raw=self.cfg.include_raw)
-        return _Out(self.subject_for(event), payload, headers, None)
+        return _Out(self.subject_for(event), payload, (hdr + self._hdr_tail).encode(), None)
+
+    async def _publish(self, nc: Any, out: _Out, reply: str = "") -> None:
+        """nats-py's ``Client.publish`` for a message whose header block is built already.
+
+        The same checks in the same order, the same ``HPUB`` bytes, handed to the client's outgoing
+        buffer the same way (its flusher writes everything pending in one socket write per event-loop
+        turn); only the per-publish work is less: no header dict walked, validated and encoded per
+        message, no subject re-validated (our subjects are checked when the template is). Falls back
+        to ``publish`` when the client lacks the internals this relies on (a newer nats-py).
+        """
+        if not self._fast:
+            await nc.publish(out.subject, out.payload, reply=reply, headers=_header_dict(out.headers))
+            return
+        if nc.is_closed:
+            raise nats.errors.ConnectionClosedError
+        if nc.is_draining_pubs:
+            raise nats.errors.ConnectionDrainingError
+        size = len(out.payload)
+        if not nc.is_connected:
+            limit = nc._max_pending_size
+            if limit <= 0 or size + nc._pending_data_size > limit:
+                raise nats.errors.OutboundBufferLimitError
+        if size > nc._max_payload:
+            raise nats.errors.MaxPayloadError
+        hdr = out.headers
+        cmd = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject.encode(), reply.encode(), len(hdr), len(hdr) + size,
+                                                  hdr, out.payload)
+        stats = nc.stats
+        stats["out_msgs"] += 1
+        stats["out_bytes"] += size
+        await nc._send_command(cmd)
+        queue = nc._flush_queue
+        if queue is not None and queue.empty():
+            await nc._flush_pending()
 
     def _stream_subjects(self) -> list[str]:
         if self.cfg.subjects:
@@ -389,9 +465,21 @@ class NatsSink(Sink):
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Publish one event (waits while ``max_in_flight`` events await confirmation)."""
+        await self._write(event, current())
+
+    async def write_batch(self, batch: Batch, emit: Emit) -> None:
+        """Publish the events in order, as :meth:`write` one by one (the client sends them together)."""
+        deliveries = batch.deliveries
+        write = self._write
+        for i, event in enumerate(batch.events):
+            await write(event, deliveries[i])
+            batch.written += 1
+
+    async def _write(self, event: Event, delivery: Delivery | None) -> None:
         if self._fatal is not None:
             raise self._fatal
         out = self._message(event)
+        out.owner = delivery
         while self.in_flight >= self.cfg.max_in_flight:
             if self._fatal is not None:
                 raise self._fatal
@@ -409,16 +497,18 @@ class NatsSink(Sink):
             await self._core_write(out)
 
     def _take_delivery(self, out: _Out) -> None:
-        d = current()
+        d = out.owner
         if d is not None:
+            out.owner = None
             d.hold()
             out.delivery = d
 
     def _drop(self, out: _Out, reason: str) -> None:
         self._lost[reason].inc()
         self.metrics.discarded(intentional=False)
-        d = current()
+        d = out.owner
         if d is not None:
+            out.owner = None
             d.hold()
             d.release(False)
 
@@ -433,7 +523,7 @@ class NatsSink(Sink):
                     return
                 continue
             try:
-                await nc.publish(out.subject, out.payload, headers=out.headers)
+                await self._publish(nc, out)
                 break
             except nats.errors.MaxPayloadError:
                 self._lost["too_large"].inc()
@@ -541,7 +631,7 @@ class NatsSink(Sink):
                 while True:
                     nc = await self.conn.wait_connected()
                     try:
-                        await nc.publish(out.subject, out.payload, headers=out.headers)
+                        await self._publish(nc, out)
                         break
                     except (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError,
                             nats.errors.ConnectionClosedError):
@@ -565,8 +655,6 @@ class NatsSink(Sink):
             raise self._fatal
         self._token += 1
         token = str(self._token)
-        if self.cfg.stream:
-            out.headers["Nats-Expected-Stream"] = self.cfg.stream
         self._take_delivery(out)
         self._inflight[token] = out
         self._published.inc()
@@ -580,7 +668,7 @@ class NatsSink(Sink):
             out.retry_at = time.monotonic()
             return
         try:
-            await nc.publish(out.subject, out.payload, reply=f"{self._inbox}.{token}", headers=out.headers)
+            await self._publish(nc, out, reply=f"{self._inbox}.{token}")
             out.sent_at = time.monotonic()
             out.buffered = not nc.is_connected
         except nats.errors.MaxPayloadError:

@@ -35,7 +35,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from livepipe import plugins
 from livepipe.clock import Clock
-from livepipe.component import DEAD_LETTER_OUTPUT, Component, PermanentFailure, Processor, Sink, Source
+from livepipe.component import DEAD_LETTER_OUTPUT, Batch, Component, PermanentFailure, Processor, Sink, Source
 from livepipe.config import PipelineConfig
 from livepipe.errors import PipelineError
 from livepipe.events import Event, make_event
@@ -58,6 +58,9 @@ YIELD_EVERY = 64
 #: interval unless an event comes first), and at shutdown. So a busy file sink fsyncs ten times a
 #: second, not once per WebSocket frame.
 FLUSH_INTERVAL = 0.1
+
+#: The most events a sink with a ``write_batch`` gets at once: what is waiting in its input buffer, up to this.
+BATCH_MAX = 256
 
 #: Seconds components get to ``stop()`` after the drain deadline (so the process ends within
 #: ``shutdown_timeout`` + 1 s of the first signal, whatever a component does).
@@ -217,6 +220,13 @@ class _Outputs:
                 edge.send.close()
 
 
+def _buffer_state(recv: MemoryObjectReceiveStream[Any]) -> Any:
+    """The shared state of an anyio memory stream, whose ``max_buffer_size`` a batch lowers while it is
+    held; None if this anyio lacks it (then sinks get no batches: one event at a time, as before)."""
+    state = getattr(recv, "_state", None)
+    return state if isinstance(getattr(state, "max_buffer_size", None), int) else None
+
+
 def _overrides(comp: Component, base: type, name: str) -> bool:
     return getattr(type(comp), name) is not getattr(base, name)
 
@@ -274,6 +284,7 @@ class Pipeline:
         self._outputs: dict[str, _Outputs] = {}
         self._error_logs: dict[str, RateLimitedLog] = {}
         self._cut_short: dict[str, int] = {}  # events whose handling a forced stop cancelled, per consumer
+        self._taken_unwritten: dict[str, int] = {}  # taken from a buffer in a batch, not reached when forced to stop
         self._swaps: dict[str, Component] = {}  # consumer id -> the instance that takes over at its next event
         self.health: dict[str, SinkHealth] = {
             cid: SinkHealth(cid, comp.config.fail_after)
@@ -380,6 +391,7 @@ class Pipeline:
                     delivery.fail()
             if n:
                 self.components[cid].metrics.discarded(n, intentional=False, reason="shutdown")
+            n += self._taken_unwritten.get(cid, 0)  # (counted and failed already, by _write_batch)
             cut = self._cut_short.get(cid, 0)
             if n or cut:
                 per[cid] = [n, cut]
@@ -534,14 +546,55 @@ class Pipeline:
         outputs = self._outputs[comp.name]
         emit = outputs.emit
 
-        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None, Histogram | None]:
+        def bind(c: Processor | Sink) -> tuple[Any, bool, ComponentMetrics, bool, SinkHealth | None,
+                                               Histogram | None, bool]:
             is_sink = isinstance(c, Sink)
+            counts = is_sink and not getattr(c, "confirms_delivery", False)
             return (c.write if is_sink else c.process, _overrides(c, Sink if is_sink else Processor, "flush"),
-                    c.metrics, is_sink and not getattr(c, "confirms_delivery", False), self.health.get(c.name),
-                    c.metrics.sink_latency() if is_sink else None)
+                    c.metrics, counts, self.health.get(c.name), c.metrics.sink_latency() if is_sink else None,
+                    is_sink and _overrides(c, Sink, "write_batch"))
 
-        handler, has_flush, cm, counts_delivery, health, latency = bind(comp)
+        handler, has_flush, cm, counts_delivery, health, latency, batches = bind(comp)
         received = cm.received
+        state = _buffer_state(recv)
+
+        async def handle(event: Event, delivery: Delivery | None, accepted: float) -> None:
+            """One event through the component, settled: counted, its delivery released, errors handled."""
+            received.inc()
+            outputs.current = delivery
+            outputs.accepted = accepted
+            if delivery is not None:
+                _current.set(delivery)
+            ok = False
+            lost_before = cm.lost - cm.lost_before_receipt  # losses of its own, not its buffer's
+            if health is not None:
+                health.write_started()
+            try:
+                await handler(event, emit)
+                ok = True
+            except Exception as e:
+                ok = await self._handle_error(comp, event, e)
+            except BaseException:  # cancelled by a forced stop while handling this event
+                if self.forced:
+                    cm.discarded(intentional=False, reason="shutdown")
+                    self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
+                raise
+            finally:
+                outputs.current = outputs.accepted = None
+                if delivery is not None:
+                    _current.set(None)
+                    delivery.release(ok)
+            lost_own = cm.lost - cm.lost_before_receipt != lost_before
+            if ok and not lost_own:
+                if latency is not None:  # the sink's write is done: source -> sink latency
+                    latency.observe(monotonic() - accepted)
+                if counts_delivery:
+                    cm.delivered()
+                if health is not None:
+                    health.succeeded()
+            elif health is not None and lost_own:
+                health.failed(health.last_error or "events are lost")
+
         dirty = False
         last_flush = -FLUSH_INTERVAL
         try:
@@ -578,41 +631,29 @@ class Pipeline:
                     break
                 if self._swaps and comp.name in self._swaps:
                     comp = await self._swap(comp, has_flush)
-                    handler, has_flush, cm, counts_delivery, health, latency = bind(comp)
-                received.inc()
-                outputs.current = delivery
-                outputs.accepted = accepted
-                if delivery is not None:
-                    _current.set(delivery)
-                ok = False
-                lost_before = cm.lost - cm.lost_before_receipt  # losses of its own, not its buffer's
-                if health is not None:
-                    health.write_started()
-                try:
-                    await handler(event, emit)
-                    ok = True
-                except Exception as e:
-                    ok = await self._handle_error(comp, event, e)
-                except BaseException:  # cancelled by a forced stop while handling this event
-                    if self.forced:
-                        cm.discarded(intentional=False, reason="shutdown")
-                        self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
-                    raise
-                finally:
-                    outputs.current = outputs.accepted = None
-                    if delivery is not None:
-                        _current.set(None)
-                        delivery.release(ok)
-                lost_own = cm.lost - cm.lost_before_receipt != lost_before
-                if ok and not lost_own:
-                    if latency is not None:  # the sink's write is done: source -> sink latency
-                        latency.observe(monotonic() - accepted)
-                    if counts_delivery:
-                        cm.delivered()
-                    if health is not None:
-                        health.succeeded()
-                elif health is not None and lost_own:
-                    health.failed(health.last_error or "events are lost")
+                    handler, has_flush, cm, counts_delivery, health, latency, batches = bind(comp)
+                    received = cm.received
+                if batches and state is not None:
+                    items = [(event, delivery, accepted)]
+                    while len(items) < BATCH_MAX:
+                        try:
+                            items.append(recv.receive_nowait())
+                        except (anyio.WouldBlock, anyio.EndOfStream):
+                            break
+                    assert isinstance(comp, Sink)
+                    # the batch still counts against the buffer's size while the sink has it, as the one
+                    # event a sink handles at a time does: producers see the same room (backpressure and
+                    # when_full act as one by one)
+                    held = len(items) - 1
+                    state.max_buffer_size -= held
+                    try:
+                        for event, delivery, accepted in await self._write_batch(comp, items, outputs, health,
+                                                                                 counts_delivery, latency):
+                            await handle(event, delivery, accepted)  # after a failure part-way: one by one
+                    finally:
+                        state.max_buffer_size += held
+                else:
+                    await handle(event, delivery, accepted)
                 dirty = True
                 if has_flush:
                     now = monotonic()
@@ -624,6 +665,76 @@ class Pipeline:
                 await self._flush(comp, final=True)
         finally:
             outputs.close()
+
+    async def _write_batch(self, comp: Sink, items: list[_Item], outputs: _Outputs, health: SinkHealth | None,
+                           counts: bool, latency: Histogram | None) -> list[_Item]:
+        """``items`` through ``comp.write_batch``, each settled as :meth:`_run_consumer` settles one event.
+
+        Returns the items after one that failed: the caller hands them to ``write`` one by one.
+        """
+        cm = comp.metrics
+        batch = Batch([event for event, _, _ in items], [delivery for _, delivery, _ in items])
+        lost_before = cm.lost - cm.lost_before_receipt
+        if health is not None:
+            health.write_started()
+        error: Exception | None = None
+        try:
+            await comp.write_batch(batch, outputs.emit)
+        except Exception as e:
+            error = e
+        except BaseException:  # cancelled by a forced stop part-way
+            done = min(batch.written, len(items) - 1)  # (the event being handled when cancelled is not done)
+            cm.received.inc(done + 1)
+            self._settle_written(cm, items[:done], lost_before, health, counts, latency)
+            if self.forced:
+                cm.discarded(len(items) - done, intentional=False, reason="shutdown")
+                self._cut_short[comp.name] = self._cut_short.get(comp.name, 0) + 1
+                rest = len(items) - done - 1
+                self._taken_unwritten[comp.name] = self._taken_unwritten.get(comp.name, 0) + rest
+            for _, delivery, _ in items[done:]:
+                if delivery is not None:
+                    delivery.release(False)
+            raise
+        done = len(items) if error is None else min(batch.written, len(items) - 1)
+        cm.received.inc(done if error is None else done + 1)
+        self._settle_written(cm, items[:done], lost_before, health, counts, latency)
+        if error is None:
+            return []
+        event, delivery, _ = items[done]
+        outputs.current = delivery
+        if delivery is not None:
+            _current.set(delivery)
+        ok = False
+        try:
+            ok = await self._handle_error(comp, event, error)
+        finally:
+            outputs.current = None
+            if delivery is not None:
+                _current.set(None)
+                delivery.release(ok)
+        return items[done + 1:]
+
+    @staticmethod
+    def _settle_written(cm: ComponentMetrics, items: list[_Item], lost_before: int, health: SinkHealth | None,
+                        counts: bool, latency: Histogram | None) -> None:
+        """Release the deliveries of events a batch wrote; count them delivered (if the runtime counts this
+        sink's deliveries) and observe their latency, unless the sink counted a loss."""
+        for _, delivery, _ in items:
+            if delivery is not None:
+                delivery.release(True)
+        if not items:
+            return
+        if cm.lost - cm.lost_before_receipt == lost_before:
+            if latency is not None:
+                now = monotonic()
+                for _, _, accepted in items:
+                    latency.observe(now - accepted)
+            if counts:
+                cm.delivered(len(items))
+            if health is not None:
+                health.succeeded()
+        elif health is not None:
+            health.failed(health.last_error or "events are lost")
 
     async def _flush(self, comp: Processor | Sink, final: bool = False) -> None:
         try:

@@ -1,4 +1,5 @@
 import errno
+import itertools
 import os
 import stat
 import time
@@ -277,3 +278,73 @@ async def test_batch_fsyncs_a_dirty_file_before_closing_it_for_another(tmp_path,
     assert len(fsyncs) == 1
     await s.stop()
     assert len(fsyncs) == 2
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fsync", ["never", "batch", "always"])
+async def test_batches_write_what_one_by_one_writes(tmp_path, monkeypatch, fsync):
+    """Same files, same bytes, same rotations; one os.write per run of lines bound for the same file."""
+    events = [ev(room_id=r, text=f"m{i}", ts=DAY1 + i * 3600) for i, r in enumerate([1, 1, 1, 2, 2, 1] * 6)]
+    cfg = {"path": "{room_id}/events.jsonl", "max_bytes": 4 * len(line(events[0])) + 5, "rotate_daily": True,
+           "fsync": fsync}
+    one = await sink(tmp_path / "one", **cfg)
+    await write_all(one, events)
+    await one.stop()
+    writes = []
+    real_write = os.write
+
+    def counting(fd, data):
+        writes.append(data)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", counting)
+    batched = await sink(tmp_path / "batch", **cfg)
+    from livepipe.component import Batch
+
+    batch = Batch(events)
+    await batched.write_batch(batch, Recorder())
+    await batched.stop()
+    monkeypatch.setattr(os, "write", real_write)
+    assert batch.written == len(events)
+    assert _tree(tmp_path / "batch") == _tree(tmp_path / "one")
+    assert metric(batched, "file_rotations_total") == metric(one, "file_rotations_total") > 0
+    assert all(w.endswith(b"\n") for w in writes)  # whole lines only
+    assert sorted(x for w in writes for x in w.splitlines(keepends=True)) == sorted(line(e) for e in events)
+    runs = 1 + sum(a.room_id != b.room_id for a, b in itertools.pairwise(events))  # 18 runs of 1-3 lines
+    assert len(writes) <= runs + metric(batched, "file_rotations_total") < len(events)  # a rotation cuts a run
+
+
+@pytest.mark.anyio
+async def test_a_batch_cut_short_keeps_its_whole_lines(tmp_path, monkeypatch):
+    """A write that stops part-way (file size limit, full disk) keeps the lines that reached the file whole."""
+    events = [ev(text=f"message {i}") for i in range(10)]
+    size = len(line(events[0]))
+    p = tmp_path / "events.jsonl"
+    s = await sink(tmp_path, path="events.jsonl")
+    real_write = os.write
+
+    def three_and_a_half_lines(fd, data):
+        if fd in {f.fd for f in s._files.values()}:
+            room = 3 * size + size // 2 - (p.stat().st_size if p.exists() else 0)
+            if room <= 0:
+                raise OSError(errno.EFBIG, "File too large")
+            return real_write(fd, data[:room])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", three_and_a_half_lines)
+    from livepipe.component import Batch
+
+    batch = Batch(events)
+    with pytest.raises(FileSinkError, match="File too large") as info:
+        await s.write_batch(batch, Recorder())
+    assert str(p) in str(info.value) and info.value.errno == errno.EFBIG
+    assert batch.written == 3  # the fourth event is the one that failed
+    assert p.read_bytes() == b"".join(line(e) for e in events[:3])
+    monkeypatch.setattr(os, "write", real_write)
+    await write_all(s, events[3:])  # the runtime goes on one by one from the failed event
+    await s.stop()
+    assert p.read_bytes() == b"".join(line(e) for e in events)

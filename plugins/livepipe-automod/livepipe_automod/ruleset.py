@@ -43,6 +43,10 @@ class Matchers:
         return hits
 
 
+#: How many texts' hits a :class:`RuleSet` remembers.
+MATCH_MEMO_SIZE = 8192
+
+
 @dataclass
 class RuleSet:
     """Rules ready to match. Build it with :meth:`build`."""
@@ -52,6 +56,8 @@ class RuleSet:
     scopes: dict[str, Matchers]
     rereader: Rereader
     spam: list[tuple[RuleConfig, Detector]] = field(default_factory=list)
+    #: (text, newcomer, scope) -> its hits: matching depends on nothing else, and chat repeats itself
+    _matched: dict[tuple[str, bool, str], tuple[Hit, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def words(self) -> WordMatcher:
@@ -100,7 +106,21 @@ class RuleSet:
 
         The text is also read a second time with the substitution table applied and repeated words
         folded (variants.py); a hit found only that way is at most as confident as that reading.
+        The hits of the last :data:`MATCH_MEMO_SIZE` texts are remembered (the rules of a set never
+        change; a reload builds a new set).
         """
+        key = (text.original, newcomer, scope)
+        memo = self._matched
+        known = memo.get(key)
+        if known is not None:
+            return list(known)
+        out = self._match(text, newcomer, scope)
+        if len(memo) >= MATCH_MEMO_SIZE:
+            del memo[next(iter(memo))]  # the oldest
+        memo[key] = tuple(out)
+        return out
+
+    def _match(self, text: Normalized, newcomer: bool, scope: str) -> list[Hit]:
         matchers = self.scopes[scope]
         hits = matchers.find(text)
         for again, how in self.rereader.reread(text):

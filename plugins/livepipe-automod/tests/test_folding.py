@@ -149,3 +149,29 @@ def test_scopes_keep_rules_apart():
     assert matched(rs, "傻逼", "uname") == {}
     assert matched(rs, "官方客服", "uname") == {"n": "exact"}
     assert matched(rs, "官方客服") == {}
+
+
+def test_a_ruleset_remembers_the_hits_of_a_text(monkeypatch):
+    """Chat repeats itself: a text already matched is not matched again, and the hits are the same."""
+    from livepipe_automod import ruleset as ruleset_module
+
+    rs = rules({"id": "i", "words": ["操你妈", "nmsl"], "pinyin": True},
+               {"id": "n", "words": ["加微信"], "applies_to": "newcomers"})
+    texts = ["操你🐴", "nmslnmsl", "cao ni ma", "加微信123", "你好", "操你🐴"]
+    first = [(t, n, s, rs.match(normalize(t), newcomer=n, scope=s))
+             for t in texts for n in (True, False) for s in ("danmaku", "uname")]
+    calls = []
+    real = rs._match
+    monkeypatch.setattr(rs, "_match", lambda *a: calls.append(a) or real(*a))
+    again = [(t, n, s, rs.match(normalize(t), newcomer=n, scope=s)) for t, n, s, _ in first]
+    assert again == first and calls == []
+    assert matched(rs, "加微信123") == {"n": "exact"} and matched(rs, "你好") == {}
+    hits = rs.match(normalize("加微信123"), newcomer=True)
+    hits.clear()  # the caller's list: clearing it changes nothing remembered
+    assert matched(rs, "加微信123") == {"n": "exact"}
+    monkeypatch.setattr(ruleset_module, "MATCH_MEMO_SIZE", 4)
+    rs._matched.clear()
+    for i in range(10):
+        rs.match(normalize(f"text {i}"), newcomer=True)
+    assert len(rs._matched) == 4
+    assert calls and rs.match(normalize("text 9"), newcomer=True) == [] and len(calls) == 10  # the newest kept
