@@ -6,6 +6,7 @@ Needs Debian's chromium (skipped without it, except under LIVEPIPE_CI=1, where .
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import pytest
 from overlay_support import (
@@ -56,6 +57,7 @@ async def test_danmaku_gifts_super_chats_guards_and_emotes_are_drawn(tmp_path):
                 M.user_toast_v2(u["plain"], room, now, guard_level=2, num=3),  # the same purchase, announced again
             ])
             await wait_js(page, "document.querySelectorAll('#list .msg').length >= 6")
+            await wait_js(page, "Array.from(document.images).every(i => i.complete)")  # loaded (or failed)
             cards = await page.evaluate("""() => Array.from(document.querySelectorAll('#list .msg')).map(n => ({
                 cls: n.className, text: n.textContent,
                 imgs: Array.from(n.querySelectorAll('img')).map(i => [i.className, i.src, i.naturalWidth > 0]),
@@ -125,6 +127,18 @@ async def test_styles_and_unknown_style(tmp_path):
         assert seen[""] == seen["?style=compact"] == ["compact", "rgba(0, 0, 0, 0)", "nowrap", True]  # sink default
         assert seen["?style=default"] == seen["?style=nope"] == ["default", "rgba(0, 0, 0, 0)", "normal", True]
         assert seen["?style=bubble"] == ["bubble", "rgba(20, 24, 36, 0.78)", "normal", False]
+
+
+async def test_css_parameter_adds_rules_and_cannot_add_elements(tmp_path):
+    css = ".name { color: rgb(1, 2, 3) } </style><script>window.pwned = 1</script><style>"
+    async with run_simulator(rooms=[ROOM]) as sim, overlay_pipeline(tmp_path, sim) as sink:
+        async with browser_page(sink.url + "?css=" + quote(css)) as page:
+            await wait_js(page, "window.overlayStats && overlayStats.connects === 1")
+            sim.inject(ROOM, danmaku(sim, "styled"))
+            await wait_js(page, "document.querySelector('#list .name')")
+            found = await page.evaluate("""() => [getComputedStyle(document.querySelector('.name')).color,
+                window.pwned, document.querySelectorAll('script').length, document.querySelectorAll('style').length]""")
+            assert found == ["rgb(1, 2, 3)", None, 1, 1]
 
 
 async def test_hide_filter_and_max_bound_what_is_shown(tmp_path):
