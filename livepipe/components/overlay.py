@@ -14,6 +14,7 @@ than those the page shows are ignored (counted as intentionally discarded).
 from __future__ import annotations
 
 import errno
+import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -25,6 +26,7 @@ from livepipe.components.overlay_cards import GuardDedupe, card
 from livepipe.components.overlay_server import Hub, Viewer, make_app
 from livepipe.errors import SinkError
 from livepipe.events import Event
+from livepipe.lograte import RateLimitedLog
 from livepipe.preflight import Problems, readable_file
 from livepipe.runtime.http import parse_listen
 from livepipe.schema import SinkConfig, WhenFull, field
@@ -82,6 +84,7 @@ class OverlaySink(Sink):
         self.hub = Hub(config.history, config.client_queue, on_slow=self._on_slow)
         self.metrics.gauge("overlay_viewers", "overlay pages connected now", fn=lambda: len(self.hub.viewers))
         self._guards = GuardDedupe()
+        self._slow_log = RateLimitedLog(self.log, interval=60.0)
         self._runner: web.AppRunner | None = None
         #: the port the page is served on (known once started; differs from ``listen`` when that says 0)
         self.port: int | None = None
@@ -127,8 +130,9 @@ class OverlaySink(Sink):
 
     def _on_slow(self, viewer: Viewer) -> None:
         self._dropped.inc()
-        self.log.warning("overlay: a page at %s fell %d events behind and was disconnected (it reconnects by itself)",
-                         viewer.peer, self.cfg.client_queue)
+        self._slow_log.log(logging.WARNING, "slow", "overlay: a page at %s fell %d events behind and was disconnected "
+                           "(it reconnects by itself; overlay_viewers_dropped_total counts these)",
+                           viewer.peer, self.cfg.client_queue)
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Hand the event's card to every open page (never waits for one)."""

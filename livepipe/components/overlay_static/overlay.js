@@ -231,6 +231,11 @@
     }
     if (c.k === "sc") pin(c);
     pending.push(c);
+    if (pending.length > 2 * max) {
+      // no frame for a while (OBS may pause a source that is not on screen): keep only what would show
+      stats.skipped += pending.length - max;
+      pending = pending.slice(pending.length - max);
+    }
     if (!scheduled) {
       scheduled = true;
       requestAnimationFrame(draw);
