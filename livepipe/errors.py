@@ -36,6 +36,7 @@ tree, with the module of each class::
     │   ├── FileSinkError             livepipe.components.file (also OSError)
     │   ├── SqlSinkError              livepipe.components.sql: a batch could not be committed
     │   ├── WebhookError              livepipe.components.http: a request refused or out of retries
+    │   ├── OverlayError              livepipe.components.overlay: its web server could not listen
     │   └── PermanentFailure          livepipe.component: a sink that cannot work until something changes
     └── WrongKind                     livepipe.views: a typed view of another kind (ev.gift on a danmaku;
                                       also AttributeError)

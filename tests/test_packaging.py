@@ -88,6 +88,20 @@ def test_ci_builds_and_installs_the_wheels():
     assert "build" in [Requirement(r).name for r in _project(ROOT)["project"]["optional-dependencies"]["test"]]
 
 
+def test_the_overlay_page_is_package_data():
+    """Every file of the overlay page matches a package-data glob, so the wheel carries it (.ci/check-dist
+    checks the installed wheel serves them)."""
+    import fnmatch
+
+    globs = _project(ROOT)["tool"]["setuptools"]["package-data"]["livepipe"]
+    files = [p.relative_to(ROOT / "livepipe").as_posix()
+             for p in (ROOT / "livepipe" / "components" / "overlay_static").iterdir()]
+    assert {"components/overlay_static/index.html", "components/overlay_static/overlay.js"} <= set(files)
+    for f in files:
+        assert any(fnmatch.fnmatch(f, g) for g in globs), f"livepipe/{f} is not in [tool.setuptools.package-data]"
+    assert "static_files()" in (ROOT / ".ci" / "check-dist").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("dist", sorted(PACKAGES))
 def test_the_long_description_has_no_links_that_break_on_an_index(dist):
     """The README is the package's page on an index, where links relative to the repository lead nowhere."""

@@ -8,7 +8,6 @@ to the room's WebSocket clients as a DANMU_MSG from the sending account.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +24,7 @@ from livepipe.sim.actions_common import (
     uid_hash,
 )
 from livepipe.sim.context import SimContext
+from livepipe.sim.messages.chat import with_emoticons
 from livepipe.sim.state import Account, Room
 
 #: the real service's wording for the two errors a sender meets most
@@ -181,15 +181,9 @@ def echo_message(
     msg = ctx.messages.danmaku(
         user, text, room, ts, rnd=rnd, id_str=id_str, mode=mode, reply_mid=reply_mid, reply_uname=reply_uname
     )
-    props = msg["info"][0]
-    props[2] = font_size
     if dm_type == 1 and emoticon is not None:
-        props[12] = 1
-        props[13] = emoticon
-        mode_info = props[15]
-        extra = json.loads(mode_info["extra"])
-        extra.update(dm_type=1, emoticon_unique=emoticon["emoticon_unique"], font_size=font_size)
-        mode_info["extra"] = json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
+        return with_emoticons(msg, emoticon=emoticon, font_size=font_size)
+    msg["info"][0][2] = font_size
     return msg
 
 

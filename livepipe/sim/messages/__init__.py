@@ -12,7 +12,7 @@ The builders live by family in this package (``common``, ``chat``, ``gifts``, ``
 
 from __future__ import annotations
 
-from livepipe.sim.messages.chat import DanmakuTemplates, danmaku, dm_interaction
+from livepipe.sim.messages.chat import DanmakuTemplates, danmaku, dm_interaction, with_emoticons
 from livepipe.sim.messages.common import (
     GIFTS,
     GUARD_COLORS,
@@ -78,6 +78,7 @@ __all__ = [
     "mask_name",
     "id_str_for",
     "danmaku",
+    "with_emoticons",
     "DanmakuTemplates",
     "dm_interaction",
     "send_gift",

@@ -166,6 +166,33 @@ def danmaku(
                              color, mode, reply_mid, reply_uname, user.guard_level, user.uid)  # fmt: skip
 
 
+def with_emoticons(
+    msg: dict[str, Any], *, emoticon: dict[str, Any] | None = None, emots: dict[str, dict[str, Any]] | None = None,
+    font_size: int | None = None,
+) -> dict[str, Any]:
+    """Make a :func:`danmaku` message an emoticon danmaku and/or give it inline emoji, as the service sends them.
+
+    ``emoticon`` (``{"emoticon_unique", "url", "width", "height", ...}``) turns it into a sticker
+    danmaku (表情包, ``dm_type`` 1): the options go into ``info[0][13]``. ``emots`` maps tokens of the
+    text (``"[dog]"``) to their emoji (``{"url", "emoticon_unique", "width", "height", ...}``), in the
+    ``extra`` JSON. ``font_size`` replaces the sent font size. Changes ``msg`` and returns it.
+    """
+    props = msg["info"][0]
+    mode_info = props[15]
+    extra = json.loads(mode_info["extra"])
+    if font_size is not None:
+        props[2] = font_size
+        extra["font_size"] = font_size
+    if emoticon is not None:
+        props[12] = 1
+        props[13] = emoticon
+        extra.update(dm_type=1, emoticon_unique=emoticon.get("emoticon_unique", ""))
+    if emots is not None:
+        extra["emots"] = emots
+    mode_info["extra"] = json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
+    return msg
+
+
 class DanmakuTemplates:
     """A fast :func:`danmaku` for busy traffic: the sender's parts are built once per user and room.
 
