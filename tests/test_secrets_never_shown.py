@@ -64,6 +64,8 @@ def secret_bearing_types() -> list[tuple[str, str, Any]]:
 
 def _url(type_name: str, servers: dict[str, str], secret: str | None) -> str:
     base = servers["nats"] if type_name == "nats" else servers["http"]
+    if type_name == "sql":  # a PostgreSQL database nobody serves: the sink keeps its rows and says so
+        base = "postgresql://" + servers["http"].split("://", 1)[1].rstrip("/") + "/livepipe"
     if secret is None:
         return base
     scheme, rest = base.split("://", 1)
