@@ -35,6 +35,7 @@ tree, with the module of each class::
     │   ├── FileSinkError             livepipe.components.file (also OSError)
     │   ├── SqlSinkError              livepipe.components.sql_common (also from .sql): a batch could not be committed
     │   ├── WebhookError              livepipe.components.http: a request refused or out of retries
+    │   ├── NotifyError               livepipe.components.notify: a notification not rendered or not delivered
     │   └── PermanentFailure          livepipe.component: a sink that cannot work until something changes
     └── WrongKind                     livepipe.views: a typed view of another kind (ev.gift on a danmaku;
                                       also AttributeError)

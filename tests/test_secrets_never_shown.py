@@ -36,12 +36,15 @@ ROOM = 1000
 MARK = f"mk{secrets.token_hex(8)}"
 
 #: values for keys that a component requires (only the secret-bearing types need entries here)
-FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM]}
+FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM], "body": "{{ kind }}",
+                        "urls": ["json://127.0.0.1:9/hook"]}
 #: keys a secret needs beside it to be accepted
 COMPANIONS: dict[str, dict[str, Any]] = {"password": {"user": "alice"}}
 #: secrets that must have a shape: the marker goes where the secret part of the value is
 SHAPES: dict[str, Any] = {"proxy": lambda marker: f"http://alice:{marker}@127.0.0.1:9",  # the password of a dead proxy
-                          "headers": lambda marker: {"Authorization": f"Bearer {marker}"}}  # http sink
+                          "headers": lambda marker: {"Authorization": f"Bearer {marker}"},  # http sink
+                          # notify sink: an Apprise URL whose path is a token (a dead local receiver)
+                          "urls": lambda marker: f"json://127.0.0.1:9/hook/{marker}"}
 #: keys a type needs together (non-secret stand-ins; the planted option overrides its own)
 TYPE_FILL: dict[str, dict[str, Any]] = {
     "bilibili.open": {"app_id": 1, "access_key_id": "key-id", "access_key_secret": "stand-in", "codes": ["c0"]},

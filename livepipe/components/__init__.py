@@ -1,5 +1,5 @@
 """Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python,
-sql, http."""
+sql, http, notify."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.http import HttpSink
     from livepipe.components.nats_sink import NatsSink
     from livepipe.components.nats_source import NatsSource
+    from livepipe.components.notify import NotifySink
     from livepipe.components.python import PythonProcessor, PythonSink
     from livepipe.components.replay import Replay
     from livepipe.components.route import Route
@@ -24,5 +25,5 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.throttle import Throttle
 
     for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource,
-                PythonProcessor, PythonSink, SqlSink, HttpSink):
+                PythonProcessor, PythonSink, SqlSink, HttpSink, NotifySink):
         registry.register(cls)
