@@ -13,7 +13,11 @@ Both count CPU time too (``time.process_time`` of this process for ``sink``, the
 time for ``pipeline``): the events/s per CPU-second is the "one core" figure, independent of how
 busy the shared machine is. Every run checks that the table holds exactly the events sent.
 
-Usage: ``python bench/sql.py [--events N] [--rounds R] [--batch-size B] [--json PATH]``.
+* ``postgres`` (with ``--postgres URL``): the sink alone into that PostgreSQL database (its ``events``
+  table dropped before each run), the same events; CPU time is this process's (the client side: the
+  server's work is not counted), wall time includes the server's.
+
+Usage: ``python bench/sql.py [--events N] [--rounds R] [--batch-size B] [--postgres URL] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from livepipe.clock import Clock
 from livepipe.component import Context
@@ -69,10 +74,11 @@ def rows_in(path: Path) -> int:
         con.close()
 
 
-async def _sink_run(evs: list[Event], path: Path, batch_size: int) -> None:
+async def _sink_run(evs: list[Event], path: Path, batch_size: int, url: str | None = None) -> None:
     ctx = Context(name="db", metrics=ComponentMetrics(MetricsRegistry(), "db", "sql"),
                   log=logging.getLogger("bench.sql"), clock=Clock(), config_dir=path.parent)
-    sink = SqlSink(SqlSink.Config.model_validate({"type": "sql", "inputs": ["x"], "path": path.name,
+    where = {"url": url} if url else {"path": path.name}
+    sink = SqlSink(SqlSink.Config.model_validate({"type": "sql", "inputs": ["x"], **where,
                                                   "batch_size": batch_size}), ctx)
     await sink.start()
 
@@ -92,6 +98,20 @@ def bench_sink(evs: list[Event], batch_size: int) -> tuple[float, float]:
         asyncio.run(_sink_run(evs, path, batch_size))
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         assert rows_in(path) == len(evs), "rows missing"
+    return len(evs) / wall, len(evs) / cpu
+
+
+def bench_postgres(evs: list[Event], batch_size: int, url: str) -> tuple[float, float]:
+    """(events/s wall, events per client CPU-second) for one run of the sink alone into PostgreSQL."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS events")
+    c0, w0 = time.process_time(), time.perf_counter()
+    asyncio.run(_sink_run(evs, Path(tempfile.gettempdir()) / "unused", batch_size, url))
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(DISTINCT id) FROM events").fetchone()[0] == len(evs), "rows missing"
     return len(evs) / wall, len(evs) / cpu
 
 
@@ -122,11 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--postgres", metavar="URL", help="also measure the sink into this PostgreSQL database")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
     evs = events(a.events)
     result: dict[str, dict[str, float]] = {}
-    for name, fn in (("sink", bench_sink), ("pipeline", bench_pipeline)):
+    runs_of: list[tuple[str, Any]] = [("sink", bench_sink), ("pipeline", bench_pipeline)]
+    if a.postgres:
+        runs_of.append(("postgres", lambda e, b: bench_postgres(e, b, a.postgres)))
+    for name, fn in runs_of:
         runs = [fn(evs, a.batch_size) for _ in range(a.rounds)]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs)

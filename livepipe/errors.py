@@ -34,9 +34,10 @@ tree, with the module of each class::
     │   └── LoginError                livepipe.bilibili.login: a login or cookie-refresh step
     ├── SinkError                     a sink could not write
     │   ├── FileSinkError             livepipe.components.file (also OSError)
-    │   ├── SqlSinkError              livepipe.components.sql: a batch could not be committed
+    │   ├── SqlSinkError              livepipe.components.sql_common (also from .sql): a batch could not be committed
     │   ├── WebhookError              livepipe.components.http: a request refused or out of retries
     │   ├── OverlayError              livepipe.components.overlay: its web server could not listen
+    │   ├── NotifyError               livepipe.components.notify: a notification not rendered or not delivered
     │   └── PermanentFailure          livepipe.component: a sink that cannot work until something changes
     └── WrongKind                     livepipe.views: a typed view of another kind (ev.gift on a danmaku;
                                       also AttributeError)

@@ -19,6 +19,7 @@ wherever it is shown (``config show``, errors, reprs); components log it through
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,8 @@ Url = Annotated[str, _URL]
 
 #: What a redacted value (or URL password) is shown as.
 REDACTED = "<redacted>"
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 #: What a consumer's input buffer does when full: wait, drop the new event, or drop the oldest.
 WhenFull = Literal["block", "drop_newest", "drop_oldest"]
@@ -196,8 +199,10 @@ def redact_url(url: str) -> str:
 
     ``nats://alice:pw@host:4222`` becomes ``nats://alice:<redacted>@host:4222``; a lone userinfo
     (``nats://TOKEN@host``, a token for NATS) is redacted whole. Errs on the safe side: the last
-    ``@`` ends the userinfo, so a password holding ``/``, ``?`` or ``#`` unescaped is hidden too.
+    ``@`` ends the userinfo, so a password holding ``/``, ``?`` or ``#`` unescaped is hidden too. A
+    ``password=`` query parameter (libpq accepts one) is redacted as well.
     """
+    url = _QUERY_PASSWORD.sub(lambda m: m.group(1) + REDACTED, url)
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url

@@ -36,13 +36,16 @@ ROOM = 1000
 MARK = f"mk{secrets.token_hex(8)}"
 
 #: values for keys that a component requires (only the secret-bearing types need entries here)
-FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM],
+FILL: dict[str, Any] = {"inputs": ["src"], "credential": "main", "room_ids": [ROOM], "body": "{{ kind }}",
+                        "urls": ["json://127.0.0.1:9/hook"],
                         "entries": [{"every": 60, "news": "x"}]}  # roomctl's schedule
 #: keys a secret needs beside it to be accepted
 COMPANIONS: dict[str, dict[str, Any]] = {"password": {"user": "alice"}}
 #: secrets that must have a shape: the marker goes where the secret part of the value is
 SHAPES: dict[str, Any] = {"proxy": lambda marker: f"http://alice:{marker}@127.0.0.1:9",  # the password of a dead proxy
-                          "headers": lambda marker: {"Authorization": f"Bearer {marker}"}}  # http sink
+                          "headers": lambda marker: {"Authorization": f"Bearer {marker}"},  # http sink
+                          # notify sink: an Apprise URL whose path is a token (a dead local receiver)
+                          "urls": lambda marker: f"json://127.0.0.1:9/hook/{marker}"}
 #: keys a type needs together (non-secret stand-ins; the planted option overrides its own)
 TYPE_FILL: dict[str, dict[str, Any]] = {
     "bilibili.open": {"app_id": 1, "access_key_id": "key-id", "access_key_secret": "stand-in", "codes": ["c0"]},
@@ -65,6 +68,8 @@ def secret_bearing_types() -> list[tuple[str, str, Any]]:
 
 def _url(type_name: str, servers: dict[str, str], secret: str | None) -> str:
     base = servers["nats"] if type_name == "nats" else servers["http"]
+    if type_name == "sql":  # a PostgreSQL database nobody serves: the sink keeps its rows and says so
+        base = "postgresql://" + servers["http"].split("://", 1)[1].rstrip("/") + "/livepipe"
     if secret is None:
         return base
     scheme, rest = base.split("://", 1)

@@ -1,5 +1,5 @@
 """Built-in general-purpose components: replay, filter, route, throttle, dedupe, file, console, nats, python,
-sql, http, overlay."""
+sql, http, overlay, notify."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.nats_sink import NatsSink
     from livepipe.components.nats_source import NatsSource
     from livepipe.components.overlay import OverlaySink
+    from livepipe.components.notify import NotifySink
     from livepipe.components.python import PythonProcessor, PythonSink
     from livepipe.components.replay import Replay
     from livepipe.components.route import Route
@@ -25,5 +26,5 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.throttle import Throttle
 
     for cls in (Replay, Filter, Route, Throttle, Dedupe, FileSink, ConsoleSink, NatsSink, NatsSource,
-                PythonProcessor, PythonSink, SqlSink, HttpSink, OverlaySink):
+                PythonProcessor, PythonSink, SqlSink, HttpSink, OverlaySink, NotifySink):
         registry.register(cls)

@@ -1,6 +1,9 @@
 """The ``http`` sink (webhook): POST or PUT events, one per request or in batches, to a URL.
 
-* Body: the event's JSON form, or a JSON array of them when ``batch_size > 1``.
+* Body: the event's JSON form, or a JSON array of them when ``batch_size > 1``; or, with ``body``, a
+  template (:mod:`livepipe.templating`) rendered per event, a batch's renderings joined by newlines.
+  An event whose rendering fails (or renders nothing) is not sent: it goes to ``dead_letter`` with the
+  reason, or is counted lost with a rate-limited log line, like a refused request.
 * ``Idempotency-Key`` header: the event id, or for a batch ``sha256:`` + the SHA-256 of its ids
   joined by newlines. Retries send the same key, so a receiver can drop repeats.
 * Optional ``X-Livepipe-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body with ``secret``.
@@ -18,6 +21,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+from datetime import datetime, timezone
 from typing import ClassVar, Literal
 
 import httpx
@@ -27,6 +31,7 @@ from livepipe.errors import SinkError
 from livepipe.events import Event, make_event
 from livepipe.lograte import RateLimitedLog
 from livepipe.schema import Secret, SinkConfig, Url, field, redact_url
+from livepipe.templating import EVENT_NAMES, EventTemplate, Template, TemplateError, compile_template, event_values
 
 #: Statuses that are retried besides 5xx.
 RETRY_STATUSES = frozenset({408, 429})
@@ -59,6 +64,11 @@ class HttpConfig(SinkConfig):
     secret: Secret | None = field(
         None, description="HMAC-SHA256 key: when set, each request carries `X-Livepipe-Signature: sha256=<hex>` "
         "of its exact body")
+    body: EventTemplate | None = field(
+        None, description="the request body as a [template](../templates.md) over one event (`{\"content\": "
+        "{{ text|tojson }}}`); unset: the event's JSON. In a batch, the renderings joined by newlines")
+    content_type: str = field("application/json", description="the `Content-Type` header of every request",
+                              min_length=1)
     batch_size: int = field(
         1, description="1: one event per request, the body is the event's JSON; more: a JSON array of up to this "
         "many events (a smaller batch goes when the input runs empty, at least every 0.1 s)", ge=1, le=10_000)
@@ -87,6 +97,8 @@ class HttpSink(Sink):
         self._slots = asyncio.Semaphore(config.concurrency)
         self._emit: Emit | None = None
         self._errors = RateLimitedLog(self.log, interval=60.0)
+        self._body: Template | None = None if config.body is None else compile_template(config.body, EVENT_NAMES)
+        self._rendered: list[bytes] = []  # with ``body``: the rendering of each event in ``_batch``
         self._shown_url = redact_url(config.url)
         self._requests = self.metrics.counter("http_requests_total", "requests the http sink made (retries included)")
         self._retries = self.metrics.counter("http_retries_total", "requests the http sink retried")
@@ -97,36 +109,52 @@ class HttpSink(Sink):
         self._client = httpx.AsyncClient(timeout=self.cfg.timeout, limits=limits, trust_env=False)
 
     async def write(self, event: Event, emit: Emit) -> None:
-        """Queue the event; send its batch when full (waiting for a free request slot)."""
+        """Queue the event (rendering its body first, with ``body``); send its batch when full (waiting for a
+        free request slot). An event whose body cannot be rendered is failed at once, alone."""
         self._emit = emit
+        if self._body is not None:
+            try:
+                now = datetime.fromtimestamp(self.context.clock.time(), timezone.utc)
+                text = self._body.render(event_values(event, now))
+            except TemplateError as e:
+                await self._fail([event], f"body template failed for event {event.id}: {e}", "TemplateError")
+                return
+            if not text.strip():
+                await self._fail([event], f"body template rendered nothing for event {event.id} (kind "
+                                 f"{event.kind!r}): filter such events out before this sink", "TemplateError")
+                return
+            self._rendered.append(text.encode())
         self._batch.append(event)
         if len(self._batch) >= self.cfg.batch_size:
             await self._send_batch()
 
     async def _send_batch(self) -> None:
         events, self._batch = self._batch, []
+        rendered, self._rendered = self._rendered, []
         if not events:
             return
         await self._slots.acquire()
-        task = asyncio.get_running_loop().create_task(self._deliver(events))
+        task = asyncio.get_running_loop().create_task(self._deliver(events, rendered))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _request(self, events: list[Event]) -> tuple[bytes, dict[str, str]]:
+    def _request(self, events: list[Event], rendered: list[bytes]) -> tuple[bytes, dict[str, str]]:
         raw = self.cfg.include_raw
-        if self.cfg.batch_size == 1:
+        if self._body is not None:
+            body = b"\n".join(rendered)
+        elif self.cfg.batch_size == 1:
             body = events[0].to_json_bytes(include_raw=raw)
         else:
             body = b"[" + b",".join(e.to_json_bytes(include_raw=raw) for e in events) + b"]"
         headers = {k: v.get_secret_value() for k, v in self.cfg.headers.items()}
-        headers |= {"Content-Type": "application/json", "Idempotency-Key": batch_key(events)}
+        headers |= {"Content-Type": self.cfg.content_type, "Idempotency-Key": batch_key(events)}
         if self.cfg.secret is not None:
             headers["X-Livepipe-Signature"] = signature(self.cfg.secret.get_secret_value(), body)
         return body, headers
 
-    async def _deliver(self, events: list[Event]) -> None:
+    async def _deliver(self, events: list[Event], rendered: list[bytes]) -> None:
         try:
-            body, headers = self._request(events)
+            body, headers = self._request(events, rendered)
             delay = self.cfg.retry_backoff
             attempt = 0
             while True:
@@ -163,20 +191,22 @@ class HttpSink(Sink):
         snippet = r.text[:200].replace("\n", " ")
         return retry, f"{self._shown_url} answered {r.status_code} {r.reason_phrase}: {snippet}"
 
-    async def _fail(self, events: list[Event], message: str) -> None:
-        self.metrics.error("WebhookError", len(events))
+    async def _fail(self, events: list[Event], message: str, error_type: str = "WebhookError") -> None:
+        self.metrics.error(error_type, len(events))
         err = WebhookError(f"http sink {self.name!r}: {message}")
         if self.cfg.on_error == "dead_letter" and self._emit is not None:
             for e in events:
                 dl = make_event("dead_letter", room_id=e.room_id, ts=self.context.clock.time(), data={
-                    "component": self.name, "component_type": self.type_name, "error_type": "WebhookError",
+                    "component": self.name, "component_type": self.type_name, "error_type": error_type,
                     "error": str(err), "traceback": "", "event": e.to_dict()})
                 await self._emit(dl, DEAD_LETTER_OUTPUT)
             self.metrics.discarded(len(events), intentional=False)
+            if error_type == "TemplateError":  # a mistake in the config: say so even though nothing is lost
+                self._errors.log(logging.WARNING, "dead:TemplateError", "%s; sent to %s.dead_letter", err, self.name)
             return
         self.metrics.discarded(len(events), intentional=False)
-        self._errors.log(logging.ERROR, "failed", "%s; %d events lost (set on_error = \"dead_letter\" to keep them)",
-                         err, len(events))
+        self._errors.log(logging.ERROR, f"failed:{error_type}",
+                         "%s; %d events lost (set on_error = \"dead_letter\" to keep them)", err, len(events))
 
     async def flush(self) -> None:
         """Send the waiting (partial) batch and wait until every request in flight has ended: delivered,
