@@ -17,8 +17,8 @@ def livepipe_register_components(registry: ComponentRegistry) -> None:
     from livepipe.components.http import HttpSink
     from livepipe.components.nats_sink import NatsSink
     from livepipe.components.nats_source import NatsSource
-    from livepipe.components.overlay import OverlaySink
     from livepipe.components.notify import NotifySink
+    from livepipe.components.overlay import OverlaySink
     from livepipe.components.python import PythonProcessor, PythonSink
     from livepipe.components.replay import Replay
     from livepipe.components.route import Route
