@@ -43,8 +43,10 @@ def test_every_decided_ban_is_applied_once(tmp_path: Path) -> None:
 
     # Every action.ban a moderation worker decided got exactly one result from the action worker, and
     # each spammer was banned successfully exactly once (a repeat decision is "deduplicated").
-    decided = [json.loads(line) for w in ("mod-1", "mod-2")
+    # (a worker that handled only ordinary chat decided no ban, and its file sink never opened a file)
+    decided = [json.loads(line) for w in ("mod-1", "mod-2") if (out / f"decided-{w}.jsonl").exists()
                for line in (out / f"decided-{w}.jsonl").read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    assert decided, report
     results = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert all(r["kind"] == "action.result" for r in results), results
     per_action = Counter(r["data"]["action_id"] for r in results)
