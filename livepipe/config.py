@@ -164,6 +164,10 @@ class GlobalConfig(BaseModel):
     )
     status_interval: float = Field(5.0, gt=0, description="seconds between status lines printed by `livepipe run`")
     log_level: str = Field("info", description="debug, info, warning or error")
+    workers: int = Field(
+        1, ge=1, description="processes sharing the sources' rooms (`livepipe run --workers N`); each runs the "
+        "pipeline for its share, the first one also the sources that cannot be split (docs/performance.md)"
+    )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="metrics endpoint")
 
 
@@ -299,6 +303,8 @@ class PipelineConfig:
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
     #: each credential validated by the registered credential schema (for preflight checks)
     credential_specs: dict[str, CredentialSpec] = field(default_factory=dict, repr=False)
+    #: (index, count) when this is one worker's share of a ``--workers`` run (``livepipe.runtime.shard``)
+    worker: tuple[int, int] | None = None
 
     def line_of(self, spec: ComponentSpec, key: str | None = None) -> int | None:
         """Line of ``key`` in ``spec``'s table (or of the table itself)."""

@@ -220,6 +220,7 @@ class DanmakuSource(Source):
 
     type_name = "bilibili.danmaku"
     Config = DanmakuSourceConfig
+    shard_key = "room_ids"
 
     def __init__(self, config: Any, context: Any) -> None:
         super().__init__(config, context)
