@@ -147,12 +147,15 @@ def validate(config: tuple[str, ...], offline: bool, no_env: bool) -> None:
     Exits 78 when anything is wrong.
     """
     cfg = _load_or_exit(config, check_env=not (offline or no_env), check_files=not offline)
+    from livepipe.runtime.shard import shard_problems
+
+    issues = shard_problems(cfg, plugins.registry(), cfg.settings.workers)  # [livepipe] workers vs the rooms
     if not offline:
         from livepipe.runtime.environment import environment_issues
 
-        issues = environment_issues(cfg, plugins.registry())
-        if issues:
-            _exit_invalid(issues)
+        issues += environment_issues(cfg, plugins.registry())
+    if issues:
+        _exit_invalid(issues)
     counts = {r: len(cfg.of_role(r)) for r in ("source", "processor", "sink")}
     skipped = " (not checked on this machine: --offline)" if offline else (
         " (environment variables not checked: --no-env)" if no_env else "")

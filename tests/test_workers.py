@@ -131,6 +131,10 @@ def test_more_workers_than_rooms_is_a_config_error_naming_the_fix(tmp_path: Path
     r = subprocess.run([sys.executable, "-m", "livepipe", "run", "p.toml", "--workers", "6"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode == 78 and "set workers to at most 5" in r.stderr, r.stderr
+    (tmp_path / "p.toml").write_text("[livepipe]\nworkers = 6\n" + SHARDED, encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "livepipe", "validate", "p.toml", "--no-env"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 78 and "set workers to at most 5" in r.stderr, r.stderr
 
 
 def test_the_file_sink_fills_worker_with_zero_in_one_process(tmp_path: Path) -> None:
