@@ -177,6 +177,7 @@ class Supervisor:
         self.failed = False
         self.started_at = time.monotonic()
         self._kill_at: float | None = None
+        self._stopped: anyio.Event | None = None  # set by the first stop (created in run())
         self._parent_r, self._parent_w = os.pipe()
 
     # -- processes
@@ -234,6 +235,8 @@ class Supervisor:
         if not self.stopping:
             self.stopping = True
             self._kill_at = time.monotonic() + self.config.settings.shutdown_timeout + KILL_GRACE
+            if self._stopped is not None:
+                self._stopped.set()
         for w in self.workers:
             if w.proc is not None and w.proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -255,8 +258,10 @@ class Supervisor:
                 self.stop(sig if self.stopping else signal.SIGTERM)
 
     async def _kill_late(self) -> None:
-        while self._kill_at is None or time.monotonic() < self._kill_at:
-            await anyio.sleep(0.1)
+        assert self._stopped is not None
+        await self._stopped.wait()
+        assert self._kill_at is not None
+        await anyio.sleep(max(0.0, self._kill_at - time.monotonic()))
         for w in self.workers:
             if w.proc is not None and w.proc.returncode is None:
                 log.error("worker %d (pid %d) still running %g s after shutdown_timeout; killing it", w.index,
@@ -378,6 +383,7 @@ class Supervisor:
         """Start the workers and supervise them until every one has ended."""
         from livepipe.runner import embedded_simulator
 
+        self._stopped = anyio.Event()
         try:
             async with embedded_simulator(self.config) as extra:
                 self.sim_url = extra.get("simulator_url")
