@@ -17,10 +17,10 @@ from livepipe.runtime.loading import load_config
 EXIT_CONFIG = 78
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, tag: str = "") -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)-7s {tag}%(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
@@ -30,9 +30,10 @@ def _setup_logging(level: str) -> None:
         logs.install(handler)
 
 
-def _load_or_exit(paths: tuple[str, ...], sim_url: str | None = None, **checks: bool) -> PipelineConfig:
+def _load_or_exit(paths: tuple[str, ...], sim_url: str | None = None, worker: tuple[int, int] | None = None,
+                  **checks: bool) -> PipelineConfig:  # fmt: skip
     try:
-        cfg = load_config(paths, **checks)
+        cfg = load_config(paths, worker=worker, **checks)
         if sim_url is not None:
             cfg.use_simulator_at(sim_url)
         return cfg
@@ -64,20 +65,44 @@ def cli() -> None:
                    "(`livepipe sim`); same as [simulator] url = URL.")
 @click.option("--pid-file", type=click.Path(dir_okay=False), default=None,
               help="Write the process id here while running (for `livepipe reload --pid-file`).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Run N processes, the sources' rooms shared out among them, with one merged /metrics "
+                   "(overrides [livepipe] workers; see docs/performance.md).")
+@click.option("--worker-of", "worker_of", default=None, hidden=True)  # set by the parent of --workers
 def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level: str | None,
-        sim_url: str | None, pid_file: str | None) -> None:  # fmt: skip
+        sim_url: str | None, pid_file: str | None, workers: int | None, worker_of: str | None) -> None:  # fmt: skip
     """Run the pipeline described by CONFIG files (merged in order). SIGHUP reloads them."""
     import os
     from pathlib import Path
 
-    cfg = _load_or_exit(config, sim_url)
-    _setup_logging(log_level or cfg.settings.log_level)
     from livepipe.runner import exit_now, run_pipeline_blocking
 
+    if worker_of is not None:
+        from livepipe.workers import parse_worker, run_worker
+
+        slot = parse_worker(worker_of)
+        cfg = _load_or_exit(config, sim_url, worker=slot)
+        _setup_logging(log_level or cfg.settings.log_level, tag=f"[worker {slot[0]}] ")
+        exit_now(run_worker(cfg, quiet=quiet))
+    cfg = _load_or_exit(config, sim_url)
+    count = workers if workers is not None else cfg.settings.workers
+    if count > 1:
+        from livepipe.runtime.shard import shard_problems
+
+        problems = shard_problems(cfg, plugins.registry(), count)
+        if problems:
+            _exit_invalid(problems)
+    _setup_logging(log_level or cfg.settings.log_level)
     if pid_file:
         Path(pid_file).write_text(f"{os.getpid()}\n", encoding="utf-8")
     try:
-        status = run_pipeline_blocking(cfg, duration=duration, quiet=quiet)
+        if count > 1:
+            from livepipe.workers import run_workers
+
+            status = run_workers(cfg, config, count, quiet=quiet, duration=duration,
+                                 log_level=log_level or cfg.settings.log_level)  # fmt: skip
+        else:
+            status = run_pipeline_blocking(cfg, duration=duration, quiet=quiet)
     finally:
         if pid_file:
             Path(pid_file).unlink(missing_ok=True)
@@ -122,12 +147,15 @@ def validate(config: tuple[str, ...], offline: bool, no_env: bool) -> None:
     Exits 78 when anything is wrong.
     """
     cfg = _load_or_exit(config, check_env=not (offline or no_env), check_files=not offline)
+    from livepipe.runtime.shard import shard_problems
+
+    issues = shard_problems(cfg, plugins.registry(), cfg.settings.workers)  # [livepipe] workers vs the rooms
     if not offline:
         from livepipe.runtime.environment import environment_issues
 
-        issues = environment_issues(cfg, plugins.registry())
-        if issues:
-            _exit_invalid(issues)
+        issues += environment_issues(cfg, plugins.registry())
+    if issues:
+        _exit_invalid(issues)
     counts = {r: len(cfg.of_role(r)) for r in ("source", "processor", "sink")}
     skipped = " (not checked on this machine: --offline)" if offline else (
         " (environment variables not checked: --no-env)" if no_env else "")

@@ -151,6 +151,11 @@ class Source(Component):
     #: Set to True once connected; ``/ready`` answers 200 when every source is ready.
     ready: bool = True
 
+    #: The config key holding the list this source can be split by across ``livepipe run --workers``
+    #: processes (``room_ids`` for ``bilibili.danmaku``): each worker gets every N-th entry. None: the
+    #: source cannot be split and runs in worker 0 only (see docs/performance.md).
+    shard_key: ClassVar[str | None] = None
+
     async def run(self, emit: Emit) -> None:
         """Produce events with ``await emit(event)`` until done or cancelled (cancellation = shutdown)."""
         raise NotImplementedError
@@ -207,6 +212,11 @@ class Sink(Component):
     #: Such a sink must have a ``dry_run: bool`` config key (checked when it is registered): ``livepipe
     #: test`` sets it unless a test lists the sink in ``allow_actions``, so a config test never acts.
     action: ClassVar[bool] = False
+
+    #: Config keys holding a file path template that takes ``{worker}`` (the ``file`` sink's ``path``):
+    #: with ``livepipe run --workers N`` a template without ``{worker}`` gets ``.w{worker}`` before its
+    #: file name's extension, so no two worker processes write one file.
+    worker_paths: ClassVar[tuple[str, ...]] = ()
 
     async def write(self, event: Event, emit: Emit) -> None:
         """Deliver one event."""

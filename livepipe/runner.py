@@ -54,28 +54,37 @@ async def run_config(
     quiet: bool = True,
     handle_signals: bool = False,
     pipeline_ready: Any = None,
+    status: Any = None,
     task_status: TaskStatus[Pipeline] = anyio.TASK_STATUS_IGNORED,
 ) -> Pipeline:
     """Build and run the pipeline (and its embedded simulator); returns it once stopped.
 
-    ``task_status.started(pipeline)`` fires once events move (for ``task_group.start``).
+    ``task_status.started(pipeline)`` fires once events move (for ``task_group.start``). ``status``
+    replaces the periodic status line (:func:`~livepipe.runtime.report.print_status`) unless ``quiet``.
     """
     async with embedded_simulator(config) as extra:
+        if config.worker is not None:
+            extra = {**extra, "worker": config.worker[0]}
         pipeline = Pipeline(config, settings=extra)
         if pipeline_ready is not None:
             pipeline_ready(pipeline)
         await pipeline.run(
             duration=duration,
             handle_signals=handle_signals,
-            status=None if quiet else print_status,
+            status=None if quiet else (status or print_status),
             task_status=task_status,
         )
         return pipeline
 
 
 def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = None, quiet: bool = False,
-                          pipeline_ready: Any = None) -> int:  # fmt: skip
+                          pipeline_ready: Any = None, started: Any = None, status: Any = None,
+                          summary: Any = None) -> int:  # fmt: skip
     """Run until stopped and print the summary; returns the process exit status.
+
+    ``started(pipeline)`` is called once events move; ``status`` is :func:`run_config`'s;
+    ``summary(pipeline, exit_status)`` replaces printing the summary (a worker of ``--workers`` hands
+    its figures to the parent instead).
 
     0: stopped and nothing accepted was lost. 1: a component failed (``on_error = "stop"``, a
     permanent or persistent sink failure, a failed start) or accepted events were lost, for any
@@ -90,26 +99,39 @@ def run_pipeline_blocking(config: PipelineConfig, *, duration: float | None = No
         if pipeline_ready is not None:
             pipeline_ready(pipeline)
 
+    notify = _Started(started) if started is not None else anyio.TASK_STATUS_IGNORED
     try:
         anyio.run(lambda: run_config(config, duration=duration, quiet=quiet, handle_signals=True,
-                                     pipeline_ready=ready), backend="asyncio")  # fmt: skip
+                                     pipeline_ready=ready, status=status, task_status=notify),
+                  backend="asyncio")  # fmt: skip
     except ConfigError as e:
         for issue in e.issues:
             print(f"livepipe: {issue}", file=sys.stderr)
         return 78
     except PipelineError as e:
         failure = e
+    code = 1 if failure is not None else (
+        1 if Totals.of(built[0]).lost else 130 if built[0].forced else 0)
     if built and built[0].started_at is not None:
-        for line in summary_lines(built[0]):
-            print(line, file=sys.stderr)
+        if summary is not None:
+            summary(built[0], code)
+        else:
+            for line in summary_lines(built[0]):
+                print(line, file=sys.stderr)
     if failure is not None:
         print(f"livepipe: {failure}", file=sys.stderr, flush=True)
-        return 1
     sys.stderr.flush()
-    pipeline = built[0]
-    if Totals.of(pipeline).lost:
-        return 1
-    return 130 if pipeline.forced else 0
+    return code
+
+
+class _Started:
+    """A task status that calls ``fn(pipeline)`` when the pipeline reports that events move."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def started(self, value: Any = None) -> None:
+        self.fn(value)
 
 
 def exit_now(status: int, grace: float = 0.3) -> None:

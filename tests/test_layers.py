@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sim",),
     # the package namespace (``__init__``) is a face too: ``from livepipe import Pipeline`` reaches the
     # embedding API, which runs the simulator; nothing in livepipe imports the package itself
-    ("runner", "cli", "__main__", "docgen", "testing", "configtest", "scaffold", "embed", "__init__"),
+    ("runner", "workers", "cli", "__main__", "docgen", "testing", "configtest", "scaffold", "embed", "__init__"),
 ]
 
 #: Upward imports the code still has: (importer, imported).

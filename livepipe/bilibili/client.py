@@ -245,18 +245,20 @@ class DanmakuClient:
                 st.bad_message.inc(decoded.bad_message - bad_message)
                 if self.on_bad_messages is not None:
                     self.on_bad_messages(decoded.bad_json - bad_json, decoded.bad_message - bad_message)
-            if session.next_deadline() < self._wake_at:  # e.g. after the auth reply: wake the ticker now
-                self._nap.cancel()
             for error in session.decode_errors:
                 st.decode_errors.inc()
                 if self.on_decode_error is not None:
                     self.on_decode_error(error)
             session.decode_errors.clear()
+            # (after the auth reply a frame only moves the session's deadlines later: the ticker, which
+            # sleeps toward the earliest one it saw, wakes early at worst and sleeps again)
             st.heartbeat_replies += session.heartbeat_replies - replies_counted
             replies_counted = session.heartbeat_replies
             if not authenticated:
                 if session.state is not SessionState.OPEN:
                     return  # the auth reply was refused: session.ended says why
+                if session.next_deadline() < self._wake_at:  # the first heartbeat is due: wake the ticker now
+                    self._nap.cancel()
                 authenticated = True
                 await self._send(ws, session)  # the first heartbeat, at once
                 if self.on_authenticated is not None:

@@ -35,6 +35,7 @@ from livepipe.bilibili.client import (
     ws_url,
 )
 from livepipe.bilibili.credential import Credential, CredentialError
+from livepipe.bilibili.funnel import Funnel
 from livepipe.bilibili.protocol import ProtocolError
 from livepipe.bilibili.retry import TokenPacer, budget, full_jitter, risk_delay
 from livepipe.bilibili.transport import TransportConfig, proxy_label
@@ -222,6 +223,7 @@ class DanmakuSource(Source):
 
     type_name = "bilibili.danmaku"
     Config = DanmakuSourceConfig
+    shard_key = "room_ids"
 
     def __init__(self, config: Any, context: Any) -> None:
         super().__init__(config, context)
@@ -354,8 +356,10 @@ class DanmakuSource(Source):
         """Run every room until cancelled (shutdown); never returns on its own."""
         if self.api is None:
             await self.start()
+        funnel = Funnel(emit)  # one hand-over for every room (see livepipe.bilibili.funnel)
         async with anyio.create_task_group() as tg:
-            self._rooms_tg, self._emit = tg, emit
+            tg.start_soon(funnel.run, name=f"livepipe:{self.name}:funnel")
+            self._rooms_tg, self._emit = tg, funnel.put
             for room in self.rooms:
                 self._start_room(room)
             await anyio.sleep_forever()  # rooms come and go with reloads; shutdown cancels

@@ -42,7 +42,7 @@ from livepipe.events import Event
 from livepipe.preflight import Problems, writable_dir, writable_file
 from livepipe.schema import SinkConfig, field
 
-TOKENS = ("room_id", "kind", "date")
+TOKENS = ("room_id", "kind", "date", "worker")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _TAIL_CHUNK = 64 * 1024
 
@@ -90,12 +90,23 @@ def template_tokens(template: str) -> set[str]:
     return names
 
 
+def fill_token(template: str, name: str, value: str) -> str:
+    """``template`` with every ``{name}`` replaced by ``value`` (escaped braces and other tokens kept)."""
+    out = []
+    for literal, token, _spec, _conversion in string.Formatter().parse(template):
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if token is not None:
+            out.append(value.replace("{", "{{").replace("}", "}}") if token == name else "{" + token + "}")
+    return "".join(out)
+
+
 class FileConfig(SinkConfig):
     """Config of the ``file`` sink."""
 
     path: str = field(
         description="file path template; tokens `{room_id}` (`none` when absent), `{kind}`, `{date}` (UTC date "
-        "of the event's ts, YYYY-MM-DD). Relative paths are relative to the config file"
+        "of the event's ts, YYYY-MM-DD), `{worker}` (the worker process's number with `livepipe run --workers`, "
+        "else 0). Relative paths are relative to the config file"
     )
     max_bytes: int | None = field(
         None, description="rotate a file before a line would make it larger than this; unset = no size limit", ge=1
@@ -159,8 +170,12 @@ class FileSink(Sink):
 
     type_name = "file"
     Config = FileConfig
+    worker_paths = ("path",)
 
     def __init__(self, config: FileConfig, context: Context) -> None:
+        if "worker" in template_tokens(config.path):
+            config = config.model_copy(update={"path": fill_token(config.path, "worker",
+                                                                  str(context.settings.get("worker", 0)))})
         super().__init__(config, context)
         self._tokens = template_tokens(config.path)
         self._daily = config.rotate_daily and "date" not in self._tokens

@@ -59,6 +59,8 @@ class PipelineConfig:
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
     #: each credential validated by the registered credential schema (for preflight checks)
     credential_specs: dict[str, CredentialSpec] = field(default_factory=dict, repr=False)
+    #: (index, count) when this is one worker's share of a ``--workers`` run (``livepipe.runtime.shard``)
+    worker: tuple[int, int] | None = None
 
     def line_of(self, spec: ComponentSpec, key: str | None = None) -> int | None:
         """Line of ``key`` in ``spec``'s table (or of the table itself)."""

@@ -78,4 +78,8 @@ class GlobalConfig(BaseModel):
     )
     status_interval: float = Field(5.0, gt=0, description="seconds between status lines printed by `livepipe run`")
     log_level: str = Field("info", description="debug, info, warning or error")
+    workers: int = Field(
+        1, ge=1, description="processes sharing the sources' rooms (`livepipe run --workers N`); each runs the "
+        "pipeline for its share, the first one also the sources that cannot be split (docs/performance.md)"
+    )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="metrics endpoint")

@@ -106,7 +106,7 @@ def reload(pipeline: Pipeline) -> list[str]:
     """
     files = pipeline.config.files
     try:
-        new = load_config(files)
+        new = load_config(files, worker=pipeline.config.worker)
     except ConfigError as e:
         reasons = [str(issue) for issue in e.issues]
         log.error("reload refused: the configuration is invalid (the running one goes on):\n  %s",

@@ -130,10 +130,10 @@ def status_line(pipeline: Pipeline) -> str:
             f"({t.error_logs:,} logged)")
 
 
-async def print_status(pipeline: Pipeline) -> None:
-    """Print :func:`status_line` to stderr every ``status_interval`` seconds."""
+async def print_status(pipeline: Pipeline, prefix: str = "") -> None:
+    """Print :func:`status_line` (after ``prefix``) to stderr every ``status_interval`` seconds."""
     interval = pipeline.config.settings.status_interval
     status_line(pipeline)
     while True:
         await anyio.sleep(interval)
-        print(status_line(pipeline), file=sys.stderr, flush=True)
+        print(prefix + status_line(pipeline), file=sys.stderr, flush=True)
