@@ -25,7 +25,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import string
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -37,13 +36,12 @@ from pydantic import field_validator
 
 from livepipe.component import Batch, Context, Emit, Sink
 from livepipe.components import danmaku_xml
+from livepipe.components.file_paths import fill_token, safe_token, template_tokens, utc_date
 from livepipe.errors import SinkError
 from livepipe.events import Event
 from livepipe.preflight import Problems, writable_dir, writable_file
 from livepipe.schema import SinkConfig, field
 
-TOKENS = ("room_id", "kind", "date", "worker")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _TAIL_CHUNK = 64 * 1024
 
 
@@ -51,53 +49,6 @@ class FileSinkError(SinkError, OSError):
     """Writing, opening or rotating a file failed; the message names the path."""
 
     lines_kept = 0  # a failed write of several lines: how many whole ones reached the file
-
-
-def safe_token(value: str) -> str:
-    """Make a template value safe as one path segment: only ``A-Z a-z 0-9 . _ -``, never ``.``/``..``."""
-    s = _UNSAFE.sub("_", value)
-    return "_" if s in ("", ".", "..") else s
-
-
-def utc_date(ts: float) -> str:
-    """``YYYY-MM-DD`` of a unix time in UTC (``unknown-date`` when the time is not representable)."""
-    try:
-        return time.strftime("%Y-%m-%d", time.gmtime(ts))
-    except (OverflowError, ValueError, OSError):
-        return "unknown-date"
-
-
-def template_tokens(template: str) -> set[str]:
-    """The token names used in a path template; ``ValueError`` for anything but the known tokens."""
-    names: set[str] = set()
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as e:
-        raise ValueError(
-            f"path template {template!r} is malformed ({e}); write a literal brace as {{{{ or }}}}"
-        ) from None
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name not in TOKENS:
-            raise ValueError(
-                f"path template {template!r} uses unknown token {{{name}}}; known tokens: "
-                + ", ".join("{" + t + "}" for t in TOKENS)
-            )
-        if spec or conversion:
-            raise ValueError(f"path template {template!r}: token {{{name}}} takes no format spec or conversion")
-        names.add(name)
-    return names
-
-
-def fill_token(template: str, name: str, value: str) -> str:
-    """``template`` with every ``{name}`` replaced by ``value`` (escaped braces and other tokens kept)."""
-    out = []
-    for literal, token, _spec, _conversion in string.Formatter().parse(template):
-        out.append(literal.replace("{", "{{").replace("}", "}}"))
-        if token is not None:
-            out.append(value.replace("{", "{{").replace("}", "}}") if token == name else "{" + token + "}")
-    return "".join(out)
 
 
 class FileConfig(SinkConfig):
