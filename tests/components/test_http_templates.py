@@ -175,5 +175,6 @@ def test_a_template_with_an_unknown_field_fails_validate_naming_file_and_line(tm
     r = subprocess.run([sys.executable, "-m", "livepipe", "validate", "hook.toml"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 78, r.stderr
-    assert "hook.toml:9" in r.stderr and "sinks.hook" in r.stderr and "body" in r.stderr
+    # the line the wrong field is on: the template starts on line 10, after the key's opening quotes
+    assert "hook.toml:10:" in r.stderr and "sinks.hook" in r.stderr and "body" in r.stderr
     assert "unknown field 'event.gift.nmae'" in r.stderr and "did you mean 'name'" in r.stderr
