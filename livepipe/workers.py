@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,6 +45,10 @@ from typing import Any
 import aiohttp
 import anyio
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from livepipe.config import PipelineConfig
 from livepipe.runtime.exposition import merge_expositions
@@ -64,6 +68,9 @@ PARENT_FD_ENV = "LIVEPIPE_WORKER_PARENT_FD"
 KILL_GRACE = 2.0
 #: Restart back-off for a worker killed by a signal: first wait, and the most it doubles to.
 RESTART_FIRST, RESTART_MAX = 1.0, 30.0
+#: Seconds the parent waits for a worker's answer to /metrics, /health or /ready (a worker that does
+#: not answer, stopped or stuck, then counts as down: the parent's own answer never hangs).
+ASK_TIMEOUT = 5.0
 
 __all__ = ["parse_worker", "run_worker", "run_workers"]
 
@@ -151,6 +158,25 @@ class _Worker:
     restarts: int = 0
     #: exit status of every process this worker had (negative: killed by that signal)
     exits: list[int] = field(default_factory=list)
+
+
+class _OwnMetrics(Collector):
+    """The parent's own families: ``livepipe_worker_up`` and ``livepipe_worker_restarts_total`` by worker."""
+
+    def __init__(self, up: dict[str, int], restarts: dict[str, int]) -> None:
+        self.up, self.restarts = up, restarts
+
+    def collect(self) -> Iterable[Metric]:
+        """Both families, one sample per worker."""
+        up = GaugeMetricFamily("livepipe_worker_up", "1 while the worker process runs and answers /metrics",
+                               labels=["worker"])  # fmt: skip
+        for w, v in self.up.items():
+            up.add_metric([w], v)
+        restarts = CounterMetricFamily("livepipe_worker_restarts_total",
+                                       "worker processes started again after a kill by a signal", labels=["worker"])
+        for w, n in self.restarts.items():
+            restarts.add_metric([w], n)
+        return [up, restarts]
 
 
 def _signal_name(status: int) -> str:
@@ -284,41 +310,45 @@ class Supervisor:
         except (OSError, ValueError):
             return None
 
-    async def _ask(self, session: aiohttp.ClientSession, w: _Worker, path: str) -> tuple[int, str] | None:
+    async def _ask(self, session: aiohttp.ClientSession, w: _Worker, path: str,
+                   headers: dict[str, str] | None = None) -> tuple[int, str] | None:  # fmt: skip
         port = self._port(w)
         if port is None:
             return None
         try:
-            async with session.get(f"http://127.0.0.1:{port}{path}") as r:
+            async with session.get(f"http://127.0.0.1:{port}{path}", headers=headers) as r:
                 return r.status, await r.text()
         except (aiohttp.ClientError, TimeoutError, OSError):
             return None
 
-    async def _ask_all(self, path: str) -> list[tuple[int, str] | None]:
+    async def _ask_all(self, path: str, headers: dict[str, str] | None = None) -> list[tuple[int, str] | None]:
         results: list[tuple[int, str] | None] = [None] * len(self.workers)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ASK_TIMEOUT)) as session:
 
             async def one(i: int) -> None:
-                results[i] = await self._ask(session, self.workers[i], path)
+                results[i] = await self._ask(session, self.workers[i], path, headers)
 
             async with anyio.create_task_group() as tg:
                 for i in range(len(self.workers)):
                     tg.start_soon(one, i)
         return results
 
-    async def metrics_text(self) -> str:
-        """Every worker's ``/metrics`` merged (``worker`` label), then the parent's own families."""
-        answers = await self._ask_all("/metrics")
+    async def metrics_text(self, accept: str | None = None) -> tuple[str, str]:
+        """Every worker's ``/metrics`` merged (``worker`` label), then the parent's own families: (text, content type).
+
+        The format follows ``accept`` as one process's endpoint does (OpenMetrics when asked for, else
+        Prometheus text 0.0.4): the workers are asked in that format and the merge ends with one ``# EOF``.
+        """
+        encoder, content_type = choose_encoder(accept or "")
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        answers = await self._ask_all("/metrics", {"Accept": accept} if openmetrics and accept else None)
+        up = {str(w.index): int(a is not None and a[0] == 200) for w, a in zip(self.workers, answers, strict=True)}
+        own = CollectorRegistry(auto_describe=False)
+        own.register(_OwnMetrics(up, {str(w.index): w.restarts for w in self.workers}))
         merged = merge_expositions({str(w.index): a[1] for w, a in zip(self.workers, answers, strict=True)
                                     if a is not None and a[0] == 200})  # fmt: skip
-        own = ["# HELP livepipe_worker_up 1 while the worker process runs and answers /metrics",
-               "# TYPE livepipe_worker_up gauge"]  # fmt: skip
-        own += [f'livepipe_worker_up{{worker="{w.index}"}} {int(a is not None and a[0] == 200)}'
-                for w, a in zip(self.workers, answers, strict=True)]  # fmt: skip
-        own += ["# HELP livepipe_worker_restarts_total worker processes started again after a kill by a signal",
-                "# TYPE livepipe_worker_restarts_total counter"]  # fmt: skip
-        own += [f'livepipe_worker_restarts_total{{worker="{w.index}"}} {w.restarts}' for w in self.workers]
-        return merged + "\n".join(own) + "\n"
+        parent = "".join(line + "\n" for line in encoder(own).decode("utf-8").splitlines() if line != "# EOF")
+        return merged + parent + ("# EOF\n" if openmetrics else ""), content_type
 
     async def _json_of_all(self, path: str) -> tuple[dict[str, Any], bool]:
         answers = await self._ask_all(path)
@@ -339,8 +369,9 @@ class Supervisor:
     def app(self) -> web.Application:
         """The parent's ``/metrics``, ``/health`` and ``/ready``."""
 
-        async def metrics(_: web.Request) -> web.Response:
-            return web.Response(text=await self.metrics_text(), content_type="text/plain", charset="utf-8")
+        async def metrics(request: web.Request) -> web.Response:
+            text, content_type = await self.metrics_text(request.headers.get("Accept"))
+            return web.Response(body=text.encode("utf-8"), headers={"Content-Type": content_type})
 
         async def health(_: web.Request) -> web.Response:
             workers, ok = await self._json_of_all("/health")

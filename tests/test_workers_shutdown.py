@@ -1,0 +1,192 @@
+"""``livepipe run --workers N`` when a worker misbehaves: real processes against the simulator.
+
+A worker that hangs at shutdown is killed ``shutdown_timeout`` + 2 s after the stop signal and the
+parent exits within that bound; a scrape of the parent's ``/metrics`` while a worker does not answer
+still completes; a worker that fails (exit 1) stops the others and the run exits 1; workers whose
+parent is killed stop by themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+ROOMS = [4101, 4102, 4103, 4104]  # worker 0: 4101, 4103; worker 1: 4102, 4104
+
+
+def _config(sim_url: str, *, shutdown_timeout: float, path: str = "out/events.jsonl", on_error: str = "drop") -> str:
+    return textwrap.dedent(f"""
+        [livepipe]
+        shutdown_timeout = {shutdown_timeout}
+        [livepipe.metrics]
+        listen = "127.0.0.1:0"
+        [sources.live]
+        type = "bilibili.danmaku"
+        room_ids = {ROOMS}
+        base_url = "{sim_url}"
+        start_gap = 0.0
+        backoff_initial = 0.05
+        [sinks.out]
+        type = "file"
+        inputs = ["live"]
+        path = "{path}"
+        on_error = "{on_error}"
+    """)
+
+
+async def _until(cond, timeout: float, what: str, err: Path) -> None:
+    """Poll ``cond`` (a condition, not a delay); fail after ``timeout`` s with the child's log."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{err.read_text(errors='replace')}")
+        await anyio.sleep(0.02)
+
+
+def _worker_pids(err: Path) -> dict[int, list[int]]:
+    pids: dict[int, list[int]] = defaultdict(list)
+    for w, pid in re.findall(r"worker (\d+) started \(pid (\d+)\)", err.read_text(errors="replace")):
+        pids[int(w)].append(int(pid))
+    return pids
+
+
+def _parent_port(err: Path) -> int | None:
+    m = re.search(r"metrics of \d+ workers on http://127\.0\.0\.1:(\d+)/metrics", err.read_text(errors="replace"))
+    return int(m.group(1)) if m else None
+
+
+def _gone(pid: int) -> bool:
+    """The process ended (a zombie not yet reaped by its parent counts as ended)."""
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return True
+
+
+async def _start(tmp_path: Path, *extra: str) -> tuple[anyio.abc.Process, Path]:
+    err_path = tmp_path / "stderr.txt"
+    with err_path.open("wb") as err:
+        proc = await anyio.open_process([sys.executable, "-m", "livepipe", "run", "p.toml", "--quiet", "--workers", "2",
+                                         *extra], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+    return proc, err_path
+
+
+async def _reap(proc: anyio.abc.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+OPENMETRICS = {"Accept": "application/openmetrics-text; version=1.0.0"}
+
+
+def _check_merged_formats(text: str, om: httpx.Response) -> None:
+    """Both workers' histograms are in the merged page in both formats, each family's comments once, one
+    ``# EOF`` at the end of the OpenMetrics page, and prometheus_client's parsers accept both."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+    from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+    assert om.headers["content-type"].startswith("application/openmetrics-text"), om.headers
+    assert om.text.endswith("\n# EOF\n") and om.text.count("# EOF") == 1, om.text[-300:]
+    for page, parse in ((text, parse_text), (om.text, parse_openmetrics)):
+        comments = [line for line in page.splitlines() if line.startswith(("# TYPE ", "# HELP "))]
+        assert len(comments) == len(set(comments)), page
+        families = {f.name: f for f in parse(page)}
+        latency = families["sink_event_latency_seconds"]
+        assert latency.type == "histogram"
+        assert {s.labels["worker"] for s in latency.samples if s.name.endswith("_bucket")} == {"0", "1"}, page
+        assert {s.labels["worker"] for s in families["livepipe_worker_up"].samples} == {"0", "1"}, page
+        restarts = families["livepipe_worker_restarts"]
+        assert restarts.type == "counter" and [s.value for s in restarts.samples] == [0, 0], page
+
+
+@pytest.mark.anyio
+async def test_a_worker_hung_at_shutdown_is_killed_at_the_deadline_and_a_scrape_meanwhile_completes(
+        tmp_path: Path) -> None:  # fmt: skip
+    """Both workers up: the parent's /metrics in both formats (see _check_merged_formats).
+    Then worker 1 stopped (SIGSTOP: it cannot answer or handle a signal). The parent's /metrics still answers,
+    worker 1 down and worker 0's series there. SIGTERM to the parent: worker 0 drains, worker 1 is killed
+    shutdown_timeout + 2 s after the signal, the parent exits 1 within that bound."""
+    from livepipe.sim import run_simulator
+
+    timeout = 2.0
+    async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim:
+        (tmp_path / "p.toml").write_text(_config(sim.base_url, shutdown_timeout=timeout), encoding="utf-8")
+        proc, err_path = await _start(tmp_path)
+        try:
+            for room in ROOMS:
+                await sim.wait_for_clients(room, 1, timeout=60)
+            await _until(lambda: _parent_port(err_path) is not None, 60, "the parent's metrics port", err_path)
+            port = _parent_port(err_path)
+            async with httpx.AsyncClient(timeout=60) as http:
+                text = ""
+                deadline = time.monotonic() + 60
+                while 'livepipe_worker_up{worker="1"} 1' not in text or 'livepipe_worker_up{worker="0"} 1' not in text:
+                    assert time.monotonic() < deadline, text
+                    text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                _check_merged_formats(text, await http.get(f"http://127.0.0.1:{port}/metrics", headers=OPENMETRICS))
+                (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
+                os.kill(w1, signal.SIGSTOP)
+                began = time.monotonic()
+                text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+                scrape = time.monotonic() - began
+            assert 'livepipe_worker_up{worker="1"} 0' in text and 'livepipe_worker_up{worker="0"} 1' in text, text
+            assert 'component_received_events_total{worker="0",' in text, text
+            assert 'component_received_events_total{worker="1",' not in text, text
+            assert scrape < 30, scrape  # the worker's answer is waited for a bounded time, not for ever
+            stopped_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            with anyio.fail_after(60):
+                await proc.wait()
+            took = time.monotonic() - stopped_at
+        finally:
+            await _reap(proc)
+    log = err_path.read_text(errors="replace")
+    assert proc.returncode == 1, log
+    assert f"worker 1 (pid {w1}) still running 2 s after shutdown_timeout; killing it" in log, log
+    assert timeout + 2 - 0.5 <= took < timeout + 2 + 10, (took, log)  # killed at the deadline, not before
+    assert "0: exit 0" in log and "1: killed by SIGKILL" in log, log
+    assert _gone(w0) and _gone(w1)
+
+
+@pytest.mark.anyio
+async def test_a_worker_that_fails_stops_the_others_and_the_run_exits_1(tmp_path: Path) -> None:
+    """Worker 1's file sink cannot write (its room's file is a directory; on_error = "stop"): worker 1 exits 1,
+    the parent reports it, stops worker 0 (which drains and exits 0) and exits 1 itself."""
+    from livepipe.sim import run_simulator
+
+    async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim:
+        toml = _config(sim.base_url, shutdown_timeout=5, path="out/{worker}/{room_id}.jsonl", on_error="stop")
+        (tmp_path / "p.toml").write_text(toml, encoding="utf-8")
+        (tmp_path / "out" / "1" / "4102.jsonl").mkdir(parents=True)  # worker 1 cannot open its file for room 4102
+        proc, err_path = await _start(tmp_path)
+        try:  # worker 1 may fail on its rooms' first status events, before every room has connected
+            deadline = time.monotonic() + 60
+            while proc.returncode is None:  # traffic until the run ends
+                assert time.monotonic() < deadline, err_path.read_text(errors="replace")
+                for room in ROOMS:
+                    sim.inject_danmaku(room, f"{room}-x")
+                sim.hub.flush()
+                with anyio.move_on_after(0.05):
+                    await proc.wait()
+        finally:
+            await _reap(proc)
+    log = err_path.read_text(errors="replace")
+    (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]  # each started once, not again
+    assert proc.returncode == 1, log
+    assert f"worker 1 (pid {w1}) exited with status 1; stopping the other workers" in log, log
+    assert "0: exit 0" in log and "1: exit 1" in log, log
+    assert "still running" not in log, log  # worker 0 stopped on the forwarded SIGTERM, not killed
+    assert _gone(w0) and _gone(w1)
+    assert (tmp_path / "out" / "0" / "4101.jsonl").stat().st_size > 0  # worker 0 ran and wrote its rooms
