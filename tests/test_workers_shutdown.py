@@ -190,3 +190,33 @@ async def test_a_worker_that_fails_stops_the_others_and_the_run_exits_1(tmp_path
     assert "still running" not in log, log  # worker 0 stopped on the forwarded SIGTERM, not killed
     assert _gone(w0) and _gone(w1)
     assert (tmp_path / "out" / "0" / "4101.jsonl").stat().st_size > 0  # worker 0 ran and wrote its rooms
+
+
+@pytest.mark.anyio
+async def test_workers_stop_by_themselves_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL to the parent (it can forward nothing): each worker sees the parent's pipe close, drains and
+    exits, leaving whole lines in its file."""
+    from livepipe.sim import run_simulator
+
+    async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim:
+        (tmp_path / "p.toml").write_text(_config(sim.base_url, shutdown_timeout=5), encoding="utf-8")
+        proc, err_path = await _start(tmp_path)
+        try:
+            for room in ROOMS:
+                await sim.wait_for_clients(room, 1, timeout=60)
+            await _until(lambda: len(_worker_pids(err_path)) == 2, 60, "both workers' pids", err_path)
+            (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
+            proc.kill()
+            await proc.wait()
+            await _until(lambda: _gone(w0) and _gone(w1), 60, "the workers to exit on their own", err_path)
+        finally:
+            await _reap(proc)
+            for pid in (p for ps in _worker_pids(err_path).values() for p in ps):
+                if not _gone(pid):
+                    os.kill(pid, signal.SIGKILL)
+    log = err_path.read_text(errors="replace")
+    for i in (0, 1):  # a graceful stop (the drain), not a kill
+        assert f"[worker {i}] livepipe.runtime: SIGTERM received: draining" in log, log
+    for name in ("events.w0.jsonl", "events.w1.jsonl"):
+        data = (tmp_path / "out" / name).read_bytes()
+        assert data and data.endswith(b"\n"), name  # the rooms' status events, flushed on the way out
