@@ -215,10 +215,12 @@ def test_marker_never_appears_in_config_show_validate_or_reprs(tmp_path):
 
 
 @pytest.mark.anyio
-async def test_marker_never_appears_in_a_debug_run_its_metrics_or_its_events(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_marker_never_appears_in_a_debug_run_its_metrics_or_its_events(tmp_path, workers):
+    """With ``workers = 2`` too: the parent's merged /metrics (both formats) and merged summary."""
     with NatsServer(tmp_path / "nats", jetstream=False, args=["--user", "alice", "--pass",
                                                              f"{MARK}-sink_nats_servers"]) as nats:
-        async with run_simulator(rooms=[ROOM], rate=20.0) as sim:
+        async with run_simulator(rooms=[ROOM, ROOM + 1], rate=20.0) as sim:
             servers = {"nats": nats.url, "http": sim.base_url}
             tables, _ = build_config(tmp_path, servers)
             # the nats server knows one password: every nats component that has it connects
@@ -236,9 +238,12 @@ async def test_marker_never_appears_in_a_debug_run_its_metrics_or_its_events(tmp
                         if "password" in table:
                             table["password"] = password
                         table["subject"] = "livepipe.marker.>" if section == "sources" else "livepipe.marker.x"
+            if workers > 1:  # a room for each worker; the other sources run in worker 0
+                tables["sources"]["src_logged_in"]["room_ids"] = [ROOM, ROOM + 1]
             _write(tmp_path, tables)
             proc = await anyio.open_process([sys.executable, "-m", "livepipe", "run", "--duration", "8",
-                                             "--log-level", "debug", "p.toml"], cwd=tmp_path)
+                                             "--log-level", "debug", "p.toml", "--workers", str(workers)],
+                                            cwd=tmp_path)  # fmt: skip
             stderr: list[str] = []
             metrics_pages: list[str] = []
             async with anyio.create_task_group() as tg:
@@ -254,21 +259,28 @@ async def test_marker_never_appears_in_a_debug_run_its_metrics_or_its_events(tmp
                 async for chunk in proc.stderr:
                     buffer += chunk.decode("utf-8", "replace")
                     status_lines = buffer.count("livepipe: accepted ")
-                    if not metrics_pages and "metrics on http://" in buffer and status_lines >= 2:
-                        url = buffer.split("metrics on ", 1)[1].split()[0]
-                        async with httpx.AsyncClient() as client:
+                    served = "metrics of 2 workers on " if workers > 1 else "metrics on "
+                    if not metrics_pages and served + "http://" in buffer and status_lines >= 2 * workers:
+                        url = buffer.split(served, 1)[1].split()[0]
+                        async with httpx.AsyncClient(timeout=30) as client:
                             metrics_pages.append((await client.get(url)).text)
+                            metrics_pages.append((await client.get(url, headers={
+                                "Accept": "application/openmetrics-text; version=1.0.0"})).text)
                 stderr.append(buffer)
                 await proc.wait()
     log = "".join(stderr)
     assert metrics_pages, log[-3000:]
-    events = (tmp_path / "everything.jsonl").read_text("utf-8")
+    events = "".join(p.read_text("utf-8") for p in tmp_path.glob("everything*.jsonl"))
     audits = "".join(p.read_text("utf-8") for p in tmp_path.glob("audit-*.jsonl"))
     # the run really used the planted secrets: the marker password let the nats components in
     assert "connected to NATS at nats://alice:<redacted>@127.0.0.1" in log
     assert '"kind":"source.connected"' in events.replace(" ", "")
     assert "action.result" in events, log[-5000:]
-    assert "component_received_events_total" in metrics_pages[0]
+    assert "component_received_events_total" in metrics_pages[0] and metrics_pages[1].endswith("# EOF\n")
+    if workers > 1:
+        assert 'component_received_events_total{worker="1",' in metrics_pages[0], metrics_pages[0]
+        assert "(2 workers)" in log and "  workers    0: exit" in log, log[-3000:]
     assert "DEBUG" in log
-    for name, text in (("log", log), ("metrics", metrics_pages[0]), ("events", events), ("audit", audits)):
+    for name, text in (("log", log), ("metrics", metrics_pages[0]), ("openmetrics", metrics_pages[1]),
+                       ("events", events), ("audit", audits)):
         assert MARK not in text, f"{name}: " + text[max(0, text.find(MARK) - 500):text.find(MARK) + 200]
