@@ -245,7 +245,9 @@ class Supervisor:
                 w.restarts += 1
                 log.error("worker %d (pid %d) was killed by %s; starting it again in %g s (its rooms reconnect)",
                           w.index, w.proc.pid, _signal_name(status), wait)  # fmt: skip
-                await anyio.sleep(wait)
+                assert self._stopped is not None
+                with anyio.move_on_after(wait):  # a stop ends the back-off (it may be 30 s)
+                    await self._stopped.wait()
                 wait = min(wait * 2, RESTART_MAX)
                 if self.stopping:
                     return

@@ -220,3 +220,30 @@ async def test_workers_stop_by_themselves_when_the_parent_is_killed(tmp_path: Pa
     for name in ("events.w0.jsonl", "events.w1.jsonl"):
         data = (tmp_path / "out" / name).read_bytes()
         assert data and data.endswith(b"\n"), name  # the rooms' status events, flushed on the way out
+
+
+@pytest.mark.anyio
+async def test_a_stop_during_a_restart_back_off_does_not_wait_for_it(tmp_path: Path) -> None:
+    """Worker 1 killed four times: its back-off is then 16 s (1, 2, 4, 8, 16). A SIGTERM to the parent
+    during that wait ends the run at once instead of after the back-off (and no worker 1 starts again)."""
+    from livepipe.sim import run_simulator
+
+    async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim:
+        (tmp_path / "p.toml").write_text(_config(sim.base_url, shutdown_timeout=2), encoding="utf-8")
+        proc, err_path = await _start(tmp_path)
+        try:
+            for kills in range(5):
+                await _until(lambda k=kills: len(_worker_pids(err_path)[1]) == k + 1, 60, "worker 1 (again)", err_path)
+                os.kill(_worker_pids(err_path)[1][-1], signal.SIGKILL)
+            await _until(lambda: "starting it again in 16 s" in err_path.read_text(), 60, "the back-off", err_path)
+            stopped_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            with anyio.fail_after(60):
+                await proc.wait()
+            took = time.monotonic() - stopped_at
+        finally:
+            await _reap(proc)
+    log = err_path.read_text(errors="replace")
+    assert took < 12, (took, log)  # within shutdown_timeout + 2 s (+ a loaded machine's slack), not 16 s
+    assert len(_worker_pids(err_path)[1]) == 5 and proc.returncode == 1, log
+    assert "1: killed by SIGKILL, killed by SIGKILL, killed by SIGKILL, killed by SIGKILL, killed by SIGKILL" in log
