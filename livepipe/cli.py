@@ -89,7 +89,7 @@ def run(config: tuple[str, ...], duration: float | None, quiet: bool, log_level:
     if count > 1:
         from livepipe.runtime.shard import shard_problems
 
-        problems = shard_problems(cfg, plugins.registry(), count)
+        problems = shard_problems(cfg, plugins.registry(), count, flag=workers is not None)
         if problems:
             _exit_invalid(problems)
     _setup_logging(log_level or cfg.settings.log_level)

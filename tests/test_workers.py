@@ -130,7 +130,9 @@ def test_more_workers_than_rooms_is_a_config_error_naming_the_fix(tmp_path: Path
     (tmp_path / "p.toml").write_text(SHARDED, encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "livepipe", "run", "p.toml", "--workers", "6"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert r.returncode == 78 and "set workers to at most 5" in r.stderr, r.stderr
+    # the count came from the command line: the message names the flag and its fix, not a key of p.toml
+    assert r.returncode == 78 and "--workers 6, but sources.live has 5 rooms: worker 5 would read nothing; use " \
+        "--workers 5 or fewer" in r.stderr and "p.toml" not in r.stderr, r.stderr
     (tmp_path / "p.toml").write_text("[livepipe]\nworkers = 6\n" + SHARDED, encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "livepipe", "validate", "p.toml", "--no-env"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -84,8 +84,12 @@ def _still_fed(pattern: str, components: dict[str, Any]) -> bool:
     return head in components or any(fnmatch.fnmatchcase(c, head) for c in components)
 
 
-def shard_problems(config: PipelineConfig, registry: ComponentRegistry, count: int) -> list[ConfigIssue]:
-    """Why ``count`` workers cannot run ``config`` (a worker would read nothing); empty when they can."""
+def shard_problems(config: PipelineConfig, registry: ComponentRegistry, count: int, *,
+                   flag: bool = False) -> list[ConfigIssue]:  # fmt: skip
+    """Why ``count`` workers cannot run ``config`` (a worker would read nothing); empty when they can.
+
+    ``flag``: the count came from ``livepipe run --workers`` (the message names that, not the file's key).
+    """
     if count <= 1:
         return []
     splittable = {cid: len(_unique(list(getattr(spec.config, key))))
@@ -94,15 +98,18 @@ def shard_problems(config: PipelineConfig, registry: ComponentRegistry, count: i
     most = max(splittable.values(), default=0)
     if most >= count:
         return []
-    where = config.files[0].name if config.files else None
+    where = config.files[0].name if config.files and not flag else None
+    asked = f"--workers {count}" if flag else f"workers = {count}"
+    idle = f"worker {most}" if most == count - 1 else f"workers {most}..{count - 1}"
     if not splittable:
-        msg = (f"workers = {count}, but no source here can be split across workers (only sources with rooms, "
-               "such as bilibili.danmaku, can): every worker but the first would read nothing; set workers = 1")
+        fix = "leave out --workers" if flag else "set workers = 1"
+        msg = (f"{asked}, but no source here can be split across workers (only sources with rooms, "
+               f"such as bilibili.danmaku, can): every worker but the first would read nothing; {fix}")
     else:
         names = ", ".join(f"sources.{c} has {n} room{'s' if n != 1 else ''}" for c, n in splittable.items())
-        msg = (f"workers = {count}, but {names}: workers {most}..{count - 1} would read nothing; "
-               f"set workers to at most {most}")
-    return [ConfigIssue(where, None, None, "workers", msg)]
+        fix = f"use --workers {most} or fewer" if flag else f"set workers to at most {most}"
+        msg = f"{asked}, but {names}: {idle} would read nothing; {fix}"
+    return [ConfigIssue(where, None, None, None if flag else "workers", msg)]
 
 
 def shard_config(config: PipelineConfig, registry: ComponentRegistry, index: int, count: int) -> PipelineConfig:
