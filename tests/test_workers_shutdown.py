@@ -247,3 +247,54 @@ async def test_a_stop_during_a_restart_back_off_does_not_wait_for_it(tmp_path: P
     assert took < 12, (took, log)  # within shutdown_timeout + 2 s (+ a loaded machine's slack), not 16 s
     assert len(_worker_pids(err_path)[1]) == 5 and proc.returncode == 1, log
     assert "1: killed by SIGKILL, killed by SIGKILL, killed by SIGKILL, killed by SIGKILL, killed by SIGKILL" in log
+
+
+@pytest.mark.anyio
+async def test_a_second_ctrl_c_stops_workers_stuck_in_a_sink_at_once(tmp_path: Path) -> None:
+    """Every worker's http sink waits on a receiver that never answers, so a drain would take the whole
+    shutdown_timeout (120 s). Ctrl-C (SIGINT) once: both workers start draining; Ctrl-C again: the
+    parent forwards it, the workers stop at once (a forced stop) and the run ends long before then."""
+    from livepipe.sim import run_simulator
+
+    held: list[object] = []
+
+    async def hold(stream) -> None:  # accept, read, never answer
+        held.append(stream)
+        async with stream:
+            async for _ in stream:
+                pass
+
+    async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim, \
+            await anyio.create_tcp_listener(local_host="127.0.0.1") as receiver, \
+            anyio.create_task_group() as tg:  # fmt: skip
+        tg.start_soon(receiver.serve, hold)
+        rport = receiver.extra(anyio.abc.SocketAttribute.local_port)
+        toml = _config(sim.base_url, shutdown_timeout=120) + textwrap.dedent(f"""
+            [sinks.hook]
+            type = "http"
+            inputs = ["live"]
+            url = "http://127.0.0.1:{rport}/hook"
+            timeout = 300
+        """)
+        (tmp_path / "p.toml").write_text(toml, encoding="utf-8")
+        proc, err_path = await _start(tmp_path)
+        try:
+            for room in ROOMS:
+                await sim.wait_for_clients(room, 1, timeout=60)
+            await _until(lambda: len(held) >= 2, 60, "a request from each worker", err_path)
+            proc.send_signal(signal.SIGINT)
+            draining = [f"[worker {i}] livepipe.runtime: SIGTERM received: draining" for i in (0, 1)]
+            await _until(lambda: all(d in err_path.read_text() for d in draining), 60, "both draining", err_path)
+            stopped_at = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            with anyio.fail_after(100):
+                await proc.wait()
+            took = time.monotonic() - stopped_at
+        finally:
+            await _reap(proc)
+            tg.cancel_scope.cancel()
+    log = err_path.read_text(errors="replace")
+    assert took < 30, (took, log)  # not the 120 s drain, nor the kill at 122 s
+    assert "forced stop" in log and "still running" not in log, log
+    assert "second SIGINT: stopped before the drain finished" in log, log  # forwarded as SIGINT
+    assert proc.returncode == 1 and "(hook: " in log, log  # what the receiver held is lost, and said so
