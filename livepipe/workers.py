@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -45,13 +45,10 @@ from typing import Any
 import aiohttp
 import anyio
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
 
 from livepipe.config import PipelineConfig
-from livepipe.runtime.exposition import merge_expositions
+from livepipe.runtime.exposition import merge_expositions, worker_families
 from livepipe.runtime.http import parse_listen
 from livepipe.runtime.metrics import LOSS_REASONS
 from livepipe.runtime.pipeline import Pipeline
@@ -158,25 +155,6 @@ class _Worker:
     restarts: int = 0
     #: exit status of every process this worker had (negative: killed by that signal)
     exits: list[int] = field(default_factory=list)
-
-
-class _OwnMetrics(Collector):
-    """The parent's own families: ``livepipe_worker_up`` and ``livepipe_worker_restarts_total`` by worker."""
-
-    def __init__(self, up: dict[str, int], restarts: dict[str, int]) -> None:
-        self.up, self.restarts = up, restarts
-
-    def collect(self) -> Iterable[Metric]:
-        """Both families, one sample per worker."""
-        up = GaugeMetricFamily("livepipe_worker_up", "1 while the worker process runs and answers /metrics",
-                               labels=["worker"])  # fmt: skip
-        for w, v in self.up.items():
-            up.add_metric([w], v)
-        restarts = CounterMetricFamily("livepipe_worker_restarts_total",
-                                       "worker processes started again after a kill by a signal", labels=["worker"])
-        for w, n in self.restarts.items():
-            restarts.add_metric([w], n)
-        return [up, restarts]
 
 
 def _signal_name(status: int) -> str:
@@ -341,16 +319,14 @@ class Supervisor:
         The format follows ``accept`` as one process's endpoint does (OpenMetrics when asked for, else
         Prometheus text 0.0.4): the workers are asked in that format and the merge ends with one ``# EOF``.
         """
-        encoder, content_type = choose_encoder(accept or "")
+        content_type = choose_encoder(accept or "")[1]
         openmetrics = content_type.startswith("application/openmetrics-text")
         answers = await self._ask_all("/metrics", {"Accept": accept} if openmetrics and accept else None)
-        up = {str(w.index): int(a is not None and a[0] == 200) for w, a in zip(self.workers, answers, strict=True)}
-        own = CollectorRegistry(auto_describe=False)
-        own.register(_OwnMetrics(up, {str(w.index): w.restarts for w in self.workers}))
         merged = merge_expositions({str(w.index): a[1] for w, a in zip(self.workers, answers, strict=True)
                                     if a is not None and a[0] == 200})  # fmt: skip
-        parent = "".join(line + "\n" for line in encoder(own).decode("utf-8").splitlines() if line != "# EOF")
-        return merged + parent + ("# EOF\n" if openmetrics else ""), content_type
+        up = {str(w.index): int(a is not None and a[0] == 200) for w, a in zip(self.workers, answers, strict=True)}
+        own = worker_families(up, {str(w.index): w.restarts for w in self.workers}, openmetrics=openmetrics)
+        return merged + own + ("# EOF\n" if openmetrics else ""), content_type
 
     async def _json_of_all(self, path: str) -> tuple[dict[str, Any], bool]:
         answers = await self._ask_all(path)

@@ -63,6 +63,23 @@ def test_merge_keeps_histogram_samples_with_their_family_and_drops_eof() -> None
                          'lat_sum{worker="1"} 1.5', 'lat_count{worker="1"} 3']  # fmt: skip
 
 
+def test_merged_openmetrics_with_the_worker_families_parses_and_has_one_eof() -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    from livepipe.runtime.exposition import worker_families
+
+    h = ('# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le="1.0"} 2\nlat_bucket{le="+Inf"} 3\n'
+         'lat_sum 1.5\nlat_count 3\n# HELP c Events.\n# TYPE c counter\nc_total 4.0\n# EOF\n')  # fmt: skip
+    page = merge_expositions({"0": h, "1": h}) + worker_families({"0": 1, "1": 0}, {"0": 0, "1": 2},
+                                                                   openmetrics=True) + "# EOF\n"  # fmt: skip
+    assert page.count("# EOF") == 1
+    families = {f.name: f for f in text_string_to_metric_families(page)}
+    assert [s.labels["worker"] for s in families["lat"].samples if s.name == "lat_count"] == ["0", "1"]
+    assert [(s.name, s.labels, s.value) for s in families["livepipe_worker_restarts"].samples] == [
+        ("livepipe_worker_restarts_total", {"worker": "0"}, 0), ("livepipe_worker_restarts_total", {"worker": "1"}, 2)]
+    assert [s.value for s in families["livepipe_worker_up"].samples] == [1, 0]
+
+
 # -- sharding ---------------------------------------------------------------------------------------
 
 SHARDED = """

@@ -5,13 +5,20 @@ each worker's ``/metrics`` and merges them here. This works on the text format a
 library rendered it): every sample line gets a ``worker="i"`` label first in its label set, and the
 samples of one metric family from every worker are put together under that family's ``# HELP`` and
 ``# TYPE`` lines (the format wants each family in one block, its comment lines once).
+:func:`worker_families` renders the supervising process's own families in either format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-__all__ = ["merge_expositions"]
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.registry import Collector
+
+__all__ = ["merge_expositions", "worker_families"]
 
 
 def _family_of_comment(line: str) -> str | None:
@@ -87,3 +94,31 @@ def merge_expositions(texts: Mapping[str, str], label: str = "worker") -> str:
         out.extend(comments[name])
         out.extend(samples[name])
     return "\n".join(out) + "\n" if out else ""
+
+
+class _WorkerFamilies(Collector):
+    """``livepipe_worker_up`` and ``livepipe_worker_restarts_total``, one sample per worker."""
+
+    def __init__(self, up: Mapping[str, int], restarts: Mapping[str, int]) -> None:
+        self.up, self.restarts = up, restarts
+
+    def collect(self) -> Iterable[Metric]:
+        """Both families."""
+        up = GaugeMetricFamily("livepipe_worker_up", "1 while the worker process runs and answers /metrics",
+                               labels=["worker"])  # fmt: skip
+        for w, v in self.up.items():
+            up.add_metric([w], v)
+        restarts = CounterMetricFamily("livepipe_worker_restarts_total",
+                                       "worker processes started again after a kill by a signal", labels=["worker"])
+        for w, n in self.restarts.items():
+            restarts.add_metric([w], n)
+        return [up, restarts]
+
+
+def worker_families(up: Mapping[str, int], restarts: Mapping[str, int], *, openmetrics: bool) -> str:
+    """The supervising process's own families (worker -> up 0/1, worker -> restarts), rendered by
+    prometheus_client in the text format or OpenMetrics (without its ``# EOF``: it goes after the merge)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_WorkerFamilies(up, restarts))
+    text = (generate_openmetrics if openmetrics else generate_latest)(registry).decode("utf-8")
+    return "".join(line + "\n" for line in text.splitlines() if line and line != "# EOF")
