@@ -160,36 +160,43 @@ async def test_a_worker_hung_at_shutdown_is_killed_at_the_deadline_and_a_scrape_
     assert _gone(w0) and _gone(w1)
 
 
+def _wrote(directory: Path) -> bool:
+    """A worker's sink wrote a whole line into a file of ``directory`` (its rooms' status events)."""
+    return any(f.is_file() and f.read_bytes().endswith(b"\n") for f in directory.glob("*.jsonl"))
+
+
 @pytest.mark.anyio
 async def test_a_worker_that_fails_stops_the_others_and_the_run_exits_1(tmp_path: Path) -> None:
-    """Worker 1's file sink cannot write (its room's file is a directory; on_error = "stop"): worker 1 exits 1,
-    the parent reports it, stops worker 0 (which drains and exits 0) and exits 1 itself."""
+    """Both workers run and write; then a danmaku in room 4102: worker 1's file sink cannot write it (its
+    file is a directory; on_error = "stop"), worker 1 exits 1, the parent reports it, stops worker 0
+    (which drains and exits 0) and exits 1 itself."""
     from livepipe.sim import run_simulator
 
     async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim:
-        toml = _config(sim.base_url, shutdown_timeout=5, path="out/{worker}/{room_id}.jsonl", on_error="stop")
+        toml = _config(sim.base_url, shutdown_timeout=5, path="out/{worker}/{kind}.jsonl", on_error="stop")
         (tmp_path / "p.toml").write_text(toml, encoding="utf-8")
-        (tmp_path / "out" / "1" / "4102.jsonl").mkdir(parents=True)  # worker 1 cannot open its file for room 4102
+        (tmp_path / "out" / "1" / "danmaku.jsonl").mkdir(parents=True)  # worker 1 cannot write a danmaku
         proc, err_path = await _start(tmp_path)
-        try:  # worker 1 may fail on its rooms' first status events, before every room has connected
-            deadline = time.monotonic() + 60
-            while proc.returncode is None:  # traffic until the run ends
-                assert time.monotonic() < deadline, err_path.read_text(errors="replace")
-                for room in ROOMS:
-                    sim.inject_danmaku(room, f"{room}-x")
-                sim.hub.flush()
-                with anyio.move_on_after(0.05):
-                    await proc.wait()
+        try:
+            for room in ROOMS:
+                await sim.wait_for_clients(room, 1, timeout=60)
+            await _until(lambda: _wrote(tmp_path / "out" / "0") and _wrote(tmp_path / "out" / "1"), 60,
+                         "both workers writing", err_path)  # fmt: skip
+            (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
+            sim.inject_danmaku(4102, "4102-x")  # worker 1's room
+            sim.hub.flush()
+            with anyio.fail_after(60):
+                await proc.wait()
         finally:
             await _reap(proc)
     log = err_path.read_text(errors="replace")
-    (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]  # each started once, not again
+    assert _worker_pids(err_path) == {0: [w0], 1: [w1]}, log  # a failed worker is not started again
     assert proc.returncode == 1, log
     assert f"worker 1 (pid {w1}) exited with status 1; stopping the other workers" in log, log
     assert "0: exit 0" in log and "1: exit 1" in log, log
+    assert "[worker 0] livepipe.runtime: SIGTERM received: draining" in log, log  # stopped by the parent
     assert "still running" not in log, log  # worker 0 stopped on the forwarded SIGTERM, not killed
     assert _gone(w0) and _gone(w1)
-    assert (tmp_path / "out" / "0" / "4101.jsonl").stat().st_size > 0  # worker 0 ran and wrote its rooms
 
 
 @pytest.mark.anyio
@@ -204,7 +211,9 @@ async def test_workers_stop_by_themselves_when_the_parent_is_killed(tmp_path: Pa
         try:
             for room in ROOMS:
                 await sim.wait_for_clients(room, 1, timeout=60)
-            await _until(lambda: len(_worker_pids(err_path)) == 2, 60, "both workers' pids", err_path)
+            files = [tmp_path / "out" / "events.w0.jsonl", tmp_path / "out" / "events.w1.jsonl"]
+            await _until(lambda: all(f.is_file() and f.read_bytes().endswith(b"\n") for f in files), 60,
+                         "both workers writing", err_path)  # fmt: skip
             (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
             proc.kill()
             await proc.wait()
@@ -217,9 +226,8 @@ async def test_workers_stop_by_themselves_when_the_parent_is_killed(tmp_path: Pa
     log = err_path.read_text(errors="replace")
     for i in (0, 1):  # a graceful stop (the drain), not a kill
         assert f"[worker {i}] livepipe.runtime: SIGTERM received: draining" in log, log
-    for name in ("events.w0.jsonl", "events.w1.jsonl"):
-        data = (tmp_path / "out" / name).read_bytes()
-        assert data and data.endswith(b"\n"), name  # the rooms' status events, flushed on the way out
+    for f in files:
+        assert f.read_bytes().endswith(b"\n"), f  # whole lines only: nothing cut part-way on the way out
 
 
 @pytest.mark.anyio
