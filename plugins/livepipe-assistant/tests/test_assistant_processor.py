@@ -54,3 +54,37 @@ async def test_the_timer_sends_when_the_window_ends_without_another_event(tmp_pa
         assert counter(registry, "assistant_messages_total") == 1
     finally:
         await proc.stop()
+
+
+async def test_welcome_starts_on_a_corrupt_state_file_and_says_so(tmp_path, caplog):
+    """A half-written state file (a power cut) never keeps the pipeline from running: moved aside, warned."""
+    from assistant_support import user
+    from livepipe_assistant.welcome import Welcome, WelcomeConfig
+
+    state = tmp_path / "welcome-state.json"
+    state.write_text('{"version": 1, "welcomed": {"1000:', encoding="utf-8")
+    clock = ManualClock(start=1_700_000_000.0)
+    cfg = WelcomeConfig.model_validate({"type": "welcome", "inputs": ["src"], "window": 1,
+                                        "state_file": "welcome-state.json"})
+    ctx = Context("welcome", ComponentMetrics(MetricsRegistry(), "welcome", "welcome"),
+                  logging.getLogger("test.welcome"), clock=clock, credentials={}, config_dir=tmp_path)
+    proc = Welcome(cfg, ctx)
+    assert list(proc.preflight()) == []  # validate does not refuse the configuration for it
+    with caplog.at_level(logging.WARNING):
+        await proc.start()
+    assert any("welcome-state.json" in r.getMessage() and "moved to" in r.getMessage() for r in caplog.records)
+    out: list[Event] = []
+
+    async def emit(ev: Event, output: str | None = None) -> None:
+        out.append(ev)
+
+    try:
+        await proc.process(user("enter", 7, ts=clock.time()), emit)
+        with anyio.fail_after(10):
+            while not out:
+                await clock.advance(0.5)
+                await anyio.sleep(0)
+        assert [e.text for e in out] == ["欢迎观众7"]
+    finally:
+        await proc.stop()
+    assert "1000:7" in state.read_text(encoding="utf-8")
