@@ -26,7 +26,7 @@ import anyio
 from pydantic import field_validator
 
 from livepipe.bilibili import actions as act
-from livepipe.bilibili.credential import Credential
+from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.component import Emit, Processor
 from livepipe.events import Event
 from livepipe.lograte import RateLimitedLog
@@ -238,8 +238,19 @@ class AssistantProcessor(Processor):
         raise NotImplementedError
 
     async def start(self) -> None:
-        """Learn the bot's uid from its credential; the timer starts with the first event (it needs emit)."""
-        self.engine.gate.ignore |= own_uids(self.config, self.context.credentials, self.context.config_dir)
+        """Learn the bot's uid from its credential; the timer starts with the first event (it needs emit).
+
+        A credential whose cookie file cannot be read (none yet on this machine, a ``livepipe test``
+        in CI) is a warning, as for a dry-run ``bilibili.send``: the processor starts without the
+        bot's uid. A real send with that credential fails at its sink, which says so.
+        """
+        try:
+            uids = own_uids(self.config, self.context.credentials, self.context.config_dir)
+        except CredentialError as e:
+            self.log.warning("%s: the bot's uid is unknown (%s); going on without it: the bot's own messages "
+                             "are not told apart from viewers' (list its uid in ignore_uids to be sure)", self.name, e)
+            uids = set(self.config.ignore_uids)
+        self.engine.gate.ignore |= uids
 
     async def stop(self) -> None:
         """Stop the timer."""
