@@ -25,7 +25,7 @@ from livepipe.preflight import Problems, writable_file
 from livepipe.schema import field
 from livepipe.views import Medal
 from livepipe_assistant import statefile
-from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template
+from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template, viewer_name
 
 GUARD_NAMES = {1: "总督", 2: "提督", 3: "舰长"}
 
@@ -221,7 +221,7 @@ class WelcomeEngine(Engine):
             return True
         medal = Medal.of(event.data.get("medal"))
         own = medal is not None and medal.room_id == event.room_id
-        self.pending[key] = Entry(event.room_id, event.uid, event.uname or str(event.uid),
+        self.pending[key] = Entry(event.room_id, event.uid, viewer_name(event),
                                   int(event.data.get("guard_level") or 0), medal.level if own and medal else 0,
                                   medal.name if own and medal else None, now)
         return True

@@ -100,3 +100,10 @@ def test_only_the_first_500_characters_of_a_message_are_matched():
     d.offer(danmaku(2, "x" * 499 + "歌单"))  # ends at 501: cut
     d.advance(5)
     assert d.texts() == ["歌单在简介"]
+
+
+def test_a_reply_quoting_the_message_is_one_plain_line():
+    d = Driver(engine([{"keywords": ["歌单"], "reply": "{{ uname }}问：{{ text }}", "cooldown": 0}]))
+    d.offer(danmaku(1, "歌单\n在哪\u202e里\x00"))
+    d.advance(5)
+    assert d.texts() == ["观众1问：歌单 在哪里"]

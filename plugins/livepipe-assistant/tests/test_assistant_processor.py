@@ -130,3 +130,32 @@ async def test_an_unknown_credential_name_still_refuses_to_start(tmp_path):
                   credentials={"bot": {"cookie_file": "c.json"}}, config_dir=tmp_path)
     with pytest.raises(ValueError, match="'bott' is not a"):
         await Thanks(cfg, ctx).start()
+
+
+async def test_an_event_with_unreadable_data_does_not_fail_the_processor(tmp_path):
+    from livepipe.events import make_event
+
+    clock = ManualClock(start=1_700_000_000.0)
+    registry = MetricsRegistry()
+    cfg = ThanksConfig.model_validate({"type": "thanks", "inputs": ["src"], "window": 1})
+    ctx = Context("thanks", ComponentMetrics(registry, "thanks", "thanks"), logging.getLogger("test.thanks"),
+                  clock=clock, config_dir=tmp_path)
+    proc = Thanks(cfg, ctx)
+    await proc.start()
+    out: list[Event] = []
+
+    async def emit(ev: Event, output: str | None = None) -> None:
+        out.append(ev)
+
+    try:
+        await proc.process(make_event("gift", room_id=1000, uid=3, uname="坏", ts=clock.time(),
+                                      data={"gift_name": "小花花", "num": "many", "coin_type": "gold"}), emit)
+        await proc.process(gift(1, uname="小明", ts=clock.time()), emit)
+        with anyio.fail_after(10):
+            while not out:
+                await clock.advance(0.5)
+                await anyio.sleep(0)
+        assert [e.text for e in out] == ["谢谢小明的小花花x1"]
+        assert counter(registry, "assistant_bad_events_total") == 1
+    finally:
+        await proc.stop()
