@@ -137,6 +137,9 @@ class WelcomeEngine(Engine):
         self.pending: dict[str, Entry] = {}
         self.dirty = False
         self.retry_save_at = -math.inf
+        #: most entries that could be welcomed within max_delay (lines of at most max_length names, one
+        #: per interval); more waiting would only be dropped later, and every poll would look at them all
+        self.capacity = (math.ceil(config.max_delay / config.interval) + 1) * config.max_length
 
     @staticmethod
     def key(room_id: int | None, uid: int) -> str:
@@ -218,6 +221,9 @@ class WelcomeEngine(Engine):
             return True
         if not self._passes(event):
             self.count("filtered")
+            return True
+        if len(self.pending) >= self.capacity:
+            self.count("dropped_late")  # more are waiting than could be welcomed within max_delay
             return True
         medal = Medal.of(event.data.get("medal"))
         own = medal is not None and medal.room_id == event.room_id

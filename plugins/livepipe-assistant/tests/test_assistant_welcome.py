@@ -168,3 +168,21 @@ def test_a_state_file_that_cannot_be_written_is_logged_and_retried(tmp_path, cap
     d.advance(e.SAVE_RETRY + 1)  # the disk has room again: the next try writes the file
     assert list(json.loads((tmp_path / "welcome.json").read_text(encoding="utf-8"))["welcomed"]) == [f"{ROOM}:1"]
 
+
+
+def test_a_flood_of_entries_keeps_no_more_waiting_than_could_be_welcomed():
+    """500 entries a second: at most capacity wait (each poll looks at every waiting entry, so an unbounded
+    queue made a 16,000-entry flood cost ~58 s of CPU); the rest are dropped and counted at once."""
+    e = engine(interval=1.5, max_delay=20, max_length=20)
+    assert e.capacity == (14 + 1) * 20
+    d = Driver(e, step=0.1)
+    most = 0
+    for uid in range(1, 2001):
+        d.offer(user("enter", uid))
+        most = max(most, len(e.pending))
+        if uid % 50 == 0:
+            d.advance(0.1)
+    d.advance(30)
+    assert most <= e.capacity
+    assert e.counts["welcomed"] > 0 and e.counts["welcomed"] + e.counts["dropped_late"] == 1999  # 999 is the bot
+    assert all(len(t) <= 20 for t in d.texts())
