@@ -20,12 +20,21 @@ Filters, beside Jinja2's built-in ones:
 ``strftime(fmt)``         a datetime (or unix time) formatted: ``{{ now|strftime("%H:%M") }}``
 ``timeofday``             凌晨 / 早上 / 上午 / 中午 / 下午 / 晚上 for a datetime (or unix time)
 ========================  =====================================================================
+
+Templates write short texts, so a render is bounded: at most :data:`MAX_OUTPUT` characters of
+output, at most :data:`MAX_ITEMS` items from ``range()`` and from repeating a string or list
+(``"x" * n``) all together in one render, and no power with a result of more than
+:data:`MAX_POWER_BITS` bits. A template past a bound fails its render (a :class:`TemplateError`)
+in well under a second instead of stalling the pipeline.
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import difflib
+import math
+import operator
 import types
 import typing
 from collections.abc import Mapping
@@ -35,6 +44,7 @@ from typing import Annotated, Any
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator
 
@@ -106,10 +116,62 @@ def timeofday(value: datetime | float | int) -> str:
 FILTERS: dict[str, Any] = {"short": short, "num": num, "yuan": yuan, "strftime": strftime, "timeofday": timeofday}
 
 
+# --------------------------------------------------------------------------------------------
+# Bounds of one render
+
+#: Most characters one render may produce.
+MAX_OUTPUT = 65_536
+#: Most items ``range()`` and repetition (``"ab" * n``, ``[x] * n``) may make, all together, in one render.
+MAX_ITEMS = 100_000
+#: Largest result of ``**``, in bits.
+MAX_POWER_BITS = 4_096
+
+#: The items left to the render under way (``None`` outside a render: each call is bounded alone).
+_BUDGET: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("livepipe_template_budget",
+                                                                           default=None)
+
+
+def _charge(n: int, what: str) -> None:
+    if n > MAX_ITEMS:
+        raise SecurityError(f"{what} would make {n} items; a template may make at most {MAX_ITEMS}")
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget[0] -= n
+        if budget[0] < 0:
+            raise SecurityError(f"{what}: the template made more than {MAX_ITEMS} items with range() and "
+                                "repetition in one render (a loop inside a loop?)")
+
+
+def _range(*args: int) -> range:
+    """``range`` counted against the render's item budget."""
+    rng = range(*args)
+    _charge(len(rng), f"range({', '.join(map(str, args))})")
+    return rng
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with ``*`` and ``**`` bounded (``"x" * 10**9`` would take a gigabyte)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator_: str, left: Any, right: Any) -> Any:
+        """``left * right`` or ``left ** right``, refused past the bounds of one render."""
+        if operator_ == "**":
+            if (isinstance(left, (int, float)) and isinstance(right, (int, float)) and abs(left) > 1
+                    and right > 0 and right * math.log2(abs(left)) > MAX_POWER_BITS):
+                raise SecurityError(f"{left!r} ** {right!r} is larger than {MAX_POWER_BITS} bits")
+            return operator.pow(left, right)
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and not isinstance(n, bool):
+                _charge(len(seq) * max(n, 0), "repetition")
+        return operator.mul(left, right)
+
+
 def _make_environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True)
+    env = _Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters.update(FILTERS)
+    env.globals["range"] = _range
+    env.globals.pop("lipsum", None)  # placeholder text has no place in a message, and lipsum(10**9) no end
     return env
 
 
@@ -141,12 +203,24 @@ class Template:
 
     def render(self, values: Mapping[str, Any]) -> str:
         """The text for ``values``; :class:`TemplateError` (with the template line) if rendering fails."""
+        token = _BUDGET.set([MAX_ITEMS])
         try:
-            return self._compiled.render(values)
+            chunks: list[str] = []
+            size = 0
+            for chunk in self._compiled.generate(values):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise TemplateError(f"the text is longer than {MAX_OUTPUT} characters (MAX_OUTPUT)")
+                chunks.append(chunk)
+            return "".join(chunks)
+        except TemplateError:
+            raise
         except jinja2.TemplateError as e:
             raise TemplateError(_message(e), getattr(e, "lineno", None) or _render_line(e)) from None
         except Exception as e:  # a filter given a wrong type, a division by zero in the template
             raise TemplateError(f"{type(e).__name__}: {e}", _render_line(e)) from None
+        finally:
+            _BUDGET.reset(token)
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"

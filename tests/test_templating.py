@@ -125,6 +125,37 @@ def test_the_sandbox_refuses_escapes_and_mutation(source: str) -> None:
     assert ev.data == {"a": 1}
 
 
+@pytest.mark.parametrize("source, words", [
+    ("{% for i in range(10**9) %}x{% endfor %}", "at most 100000"),
+    ("{% for i in range(60000) %}{% for j in range(60000) %}{% endfor %}{% endfor %}", "loop inside a loop"),
+    ("{% for i in range(300) %}{% for j in range(300) %}{% for k in range(300) %}{% endfor %}{% endfor %}"
+     "{% endfor %}", "loop inside a loop"),
+    ("{% for c in 'x' * 60000 %}{% for d in 'y' * 60000 %}{% endfor %}{% endfor %}", "loop inside a loop"),
+    ("{{ 'x' * 10**8 }}", "at most 100000"),
+    ("{{ [1] * 10**8 }}", "at most 100000"),
+    ("{{ 10 ** (10 ** 7) }}", "4096 bits"),
+    ("{% for i in range(40000) %}xy{% endfor %}", "longer than 65536 characters"),
+], ids=["range", "nested2", "nested3", "nested-strings", "repeat-str", "repeat-list", "power", "output"])
+def test_a_runaway_template_fails_its_render_quickly(source: str, words: str) -> None:
+    """Bounded: output length, range()/repetition items per render, size of a power (a render never stalls)."""
+    t = compile_template(source, EVENT_NAMES)
+    with pytest.raises(TemplateError) as e:
+        t.render(event_values(make_event("danmaku")))
+    assert words in str(e.value)
+
+
+def test_the_bounds_leave_ordinary_templates_alone() -> None:
+    t = compile_template("{% for i in range(3) %}{{ i }}{% endfor %}{{ 'ab' * 3 }}{{ 2 ** 10 }}{{ 3 * 4 }}"
+                         "{{ [0] * 2 }}{{ 2 ** 0.5 > 1 }}", {})
+    assert t.render({}) == "012ababab102412[0, 0]True"
+    # the budget is per render: the same template renders again and again
+    many = compile_template("{% for i in range(60000) %}{% endfor %}ok", {})
+    assert [many.render({}) for _ in range(3)] == ["ok"] * 3
+    # lipsum (placeholder text, unbounded) is not offered
+    with pytest.raises(TemplateError, match="unknown name 'lipsum'"):
+        compile_template("{{ lipsum(10**6) }}", {})
+
+
 def test_filters() -> None:
     assert short("小明", 4) == "小明" and short("abcdefghij") == "abcdefgh…" and short(None) == ""
     assert short("abcdef", 3, end="..") == "abc.."

@@ -6,14 +6,20 @@ Each rule has keywords (matched on the same normalized text automod uses, :mod:`
 rotates). A rule answers at most once per its ``cooldown``; a viewer gets at most one reply per
 ``viewer_cooldown``; ``at = true`` @-mentions the viewer. Replies share the send budget
 (``interval``) and are dropped when they cannot go out within ``max_delay``.
+
+Regular expressions run on the ``regex`` library (the ``re`` syntax) with a timeout of
+:data:`REGEX_TIMEOUT` per message: a pattern that backtracks without end on some message (``^(a|aa)+$``)
+gives up on that message, logged and counted, instead of stalling the pipeline. Only the first
+:data:`MAX_TEXT` characters of a message are matched.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
+import regex as re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from livepipe.events import Event
@@ -21,6 +27,11 @@ from livepipe.schema import field
 from livepipe.templating import EVENT_NAMES, Template, event_values
 from livepipe.textnorm import clean, normalize
 from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template
+
+#: Seconds a rule's regex may search one message before it gives up (counted as ``regex_timeouts``).
+REGEX_TIMEOUT = 0.2
+#: Characters of a message the rules look at (a question is short; a danmaku is at most a few dozen).
+MAX_TEXT = 500
 
 
 class Rule(BaseModel):
@@ -93,12 +104,16 @@ class Compiled:
     last: float = -1e18
 
     def matches(self, text: str) -> bool:
-        """True if ``text`` contains a keyword (normalized) or the regex finds something in its clean form."""
+        """True if ``text`` contains a keyword (normalized) or the regex finds something in its clean form.
+
+        ``TimeoutError`` when the regex searched longer than :data:`REGEX_TIMEOUT`.
+        """
+        text = text[:MAX_TEXT]
         if self.keywords:
             compact = normalize(text).compact
             if any(k in compact for k in self.keywords):
                 return True
-        return self.regex is not None and self.regex.search(clean(text)) is not None
+        return self.regex is not None and self.regex.search(clean(text), timeout=REGEX_TIMEOUT) is not None
 
 
 @dataclass
@@ -114,7 +129,8 @@ class AutoReplyEngine(Engine):
     """Matching, cooldowns and deadlines of ``autoreply``."""
 
     COUNTERS: ClassVar[dict[str, str]] = {**Engine.COUNTERS, "replied": "replies sent", "matched": "messages a "
-                                          "rule matched"}
+                                          "rule matched", "regex_timeouts": "messages a rule's regex gave up on "
+                                          "(searched longer than 0.2 s): read as no match"}
 
     def __init__(self, config: AutoReplyConfig, ignore: set[int] | None = None, name: str = "autoreply") -> None:
         super().__init__(config, ignore, name)
@@ -134,7 +150,15 @@ class AutoReplyEngine(Engine):
         if self.gate.observe(event) or event.kind != "danmaku" or not event.text or not self.gate.allows(event):
             return False
         for rule in self.rules:
-            if not rule.matches(event.text):
+            try:
+                if not rule.matches(event.text):
+                    continue
+            except TimeoutError:
+                self.count("regex_timeouts")
+                self.errors.log(logging.WARNING, f"regex-timeout:{rule.id}", "%s: the regex of rule %s searched "
+                                "longer than %s s on one message and gave up (read as no match) — simplify it: "
+                                "a repeat inside a repeat, such as (a+)+ or (a|aa)+, can take forever",
+                                self.name, rule.id, REGEX_TIMEOUT)
                 continue
             self.count("matched")
             viewer = (event.room_id, event.uid)

@@ -26,7 +26,7 @@ import anyio
 from pydantic import field_validator
 
 from livepipe.bilibili import actions as act
-from livepipe.bilibili.credential import Credential
+from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.component import Emit, Processor
 from livepipe.events import Event
 from livepipe.lograte import RateLimitedLog
@@ -46,6 +46,23 @@ def zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r}; use an IANA name such as \"Asia/Shanghai\"") from None
+
+
+#: Line breaks and tabs become spaces; other control characters and the bidirectional controls go
+#: (a viewer named "\u202e..." would turn the rest of the bot's message around).
+_PLAIN = {**dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0)]),
+          **dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")),
+          **{c: " " for c in map(ord, "\t\n\v\f\r\x85\u2028\u2029")}}
+
+
+def plain(text: str) -> str:
+    """``text`` as one line of chat: line breaks as spaces, no control or bidi characters, stripped."""
+    return text.translate(_PLAIN).strip()
+
+
+def viewer_name(event: Event) -> str:
+    """The viewer's name as one line of chat (:func:`plain`); the uid when the name is blank."""
+    return plain(event.uname or "") or (str(event.uid) if event.uid else "")
 
 
 def check_template(source: str, names: Mapping[str, Any], what: str) -> Template:
@@ -138,7 +155,11 @@ class Engine:
         "messages": "messages emitted (action.send)",
         "dropped_late": "answers dropped because they could not be sent within max_delay",
         "suppressed_cooldown": "answers not made because the viewer (or rule) was within its cooldown",
+        "bad_events": "events skipped because their data could not be read (a count that is not a number)",
     }
+    #: counters of trouble: the preview's summary shows them only when they are not zero
+    TROUBLE: ClassVar[frozenset[str]] = frozenset({"bad_events", "state_errors", "regex_timeouts",
+                                                   "template_errors"})
 
     def __init__(self, config: AssistantConfig, ignore: set[int] | None = None, name: str = "assistant") -> None:
         self.config = config
@@ -173,6 +194,21 @@ class Engine:
 
     # ---- shared ------------------------------------------------------------------------------------
 
+    def take(self, event: Event, now: float) -> bool:
+        """:meth:`offer`, except that an event whose data cannot be read is skipped, counted and logged.
+
+        A ``gift`` whose ``num`` is ``"x"`` (from a replay file, another source, a NATS peer) must not
+        fail the processor: it is counted as ``bad_events`` and logged (rate-limited), and the
+        processor goes on.
+        """
+        try:
+            return self.offer(event, now)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as e:
+            self.count("bad_events")
+            self.errors.log(logging.WARNING, f"bad:{event.kind}", "%s: skipped a %s event whose data it cannot "
+                            "read (%s: %s)", self.name, event.kind, type(e).__name__, e)
+            return False
+
     def now_value(self, now: float) -> datetime:
         """``now`` as templates see it: a datetime in the configured zone."""
         return datetime.fromtimestamp(now, self.tz)
@@ -180,7 +216,7 @@ class Engine:
     def render(self, template: Template, values: Mapping[str, Any], what: str) -> str | None:
         """``template`` rendered, or ``None`` (logged, rate-limited, counted) when it fails."""
         try:
-            return template.render(values).strip()
+            return plain(template.render(values))
         except TemplateError as e:
             self.count("template_errors")
             self.errors.log(logging.ERROR, f"{what}:{e}", "%s: the %s template failed: %s", self.name, what, e)
@@ -238,8 +274,19 @@ class AssistantProcessor(Processor):
         raise NotImplementedError
 
     async def start(self) -> None:
-        """Learn the bot's uid from its credential; the timer starts with the first event (it needs emit)."""
-        self.engine.gate.ignore |= own_uids(self.config, self.context.credentials, self.context.config_dir)
+        """Learn the bot's uid from its credential; the timer starts with the first event (it needs emit).
+
+        A credential whose cookie file cannot be read (none yet on this machine, a ``livepipe test``
+        in CI) is a warning, as for a dry-run ``bilibili.send``: the processor starts without the
+        bot's uid. A real send with that credential fails at its sink, which says so.
+        """
+        try:
+            uids = own_uids(self.config, self.context.credentials, self.context.config_dir)
+        except CredentialError as e:
+            self.log.warning("%s: the bot's uid is unknown (%s); going on without it: the bot's own messages "
+                             "are not told apart from viewers' (list its uid in ignore_uids to be sure)", self.name, e)
+            uids = set(self.config.ignore_uids)
+        self.engine.gate.ignore |= uids
 
     async def stop(self) -> None:
         """Stop the timer."""
@@ -255,7 +302,7 @@ class AssistantProcessor(Processor):
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._timer(), name=f"livepipe:{self.name}:timer")
         now = self.context.clock.time()
-        if not self.engine.offer(event, now):
+        if not self.engine.take(event, now):
             self.metrics.discarded(intentional=True)
         await self._drain(now, emit)
         self._wake.set()

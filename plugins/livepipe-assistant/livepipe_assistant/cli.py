@@ -124,7 +124,7 @@ def simulate(engines: dict[str, Engine], events: list[Event]) -> list[Said]:
     for ev in events:
         poll_until(ev.ts)
         for name, engine in engines.items():
-            engine.offer(ev, ev.ts)
+            engine.take(ev, ev.ts)
             run(name, engine, ev.ts)
     poll_until(float("inf"))
     said.sort(key=lambda s: s.ts)
@@ -133,7 +133,8 @@ def simulate(engines: dict[str, Engine], events: list[Event]) -> list[Said]:
 
 def summary(engines: dict[str, Engine]) -> list[str]:
     """One line of counts per processor."""
-    return [f"{name}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in engine.counts.items())
+    return [f"{name}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in engine.counts.items()
+                                    if v or k not in engine.TROUBLE)
             for name, engine in engines.items()]
 
 

@@ -22,9 +22,9 @@ def load(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise ValueError(f"state file {path} is not JSON ({e}); delete it to start afresh") from None
+        raise ValueError(f"state file {path} is not JSON ({e})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"state file {path} does not hold a JSON object; delete it to start afresh")
+        raise ValueError(f"state file {path} does not hold a JSON object")
     return data
 
 

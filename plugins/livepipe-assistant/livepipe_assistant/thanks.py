@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from livepipe.events import Event
 from livepipe.schema import field
 from livepipe.templating import Template
-from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template
+from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template, viewer_name
 
 #: Priority classes, most important first.
 SC_GUARD, LARGE, SMALL, SOCIAL = 0, 1, 2, 3
@@ -205,7 +205,7 @@ class ThanksEngine(Engine):
         """Add ``event`` to a pending thanks (or start one)."""
         if self.gate.observe(event) or event.kind not in self.config.kinds or not self.gate.allows(event):
             return False
-        uname = event.uname or (str(event.uid) if event.uid else "")
+        uname = viewer_name(event)
         base = {"room_id": event.room_id, "uid": event.uid, "uname": uname, "first": event}
         d = event.data
         if event.kind in ("gift", "gift_combo"):

@@ -10,6 +10,9 @@ entry that cannot be welcomed within ``max_delay`` is dropped, not greeted late.
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,11 +21,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from livepipe.events import Event
-from livepipe.preflight import Problem, Problems, writable_file
+from livepipe.preflight import Problems, writable_file
 from livepipe.schema import field
 from livepipe.views import Medal
 from livepipe_assistant import statefile
-from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template
+from livepipe_assistant.base import AssistantConfig, AssistantProcessor, Engine, check_template, viewer_name
 
 GUARD_NAMES = {1: "总督", 2: "提督", 3: "舰长"}
 
@@ -117,7 +120,10 @@ class WelcomeEngine(Engine):
         "welcomed": "viewers welcomed",
         "merged": "viewers welcomed in a line shared with others, or repeated entries folded into a pending one",
         "filtered": "entries that did not pass guard_levels, min_medal_level or min_user_level",
+        "state_errors": "state files that could not be read (moved aside) or written (retried)",
     }
+    #: seconds between two tries to write a state file that could not be written
+    SAVE_RETRY = 10.0
 
     def __init__(self, config: WelcomeConfig, ignore: set[int] | None = None, name: str = "welcome",
                  state_path: Path | None = None) -> None:
@@ -130,6 +136,10 @@ class WelcomeEngine(Engine):
         self.welcomed: dict[str, float] = {}
         self.pending: dict[str, Entry] = {}
         self.dirty = False
+        self.retry_save_at = -math.inf
+        #: most entries that could be welcomed within max_delay (lines of at most max_length names, one
+        #: per interval); more waiting would only be dropped later, and every poll would look at them all
+        self.capacity = (math.ceil(config.max_delay / config.interval) + 1) * config.max_length
 
     @staticmethod
     def key(room_id: int | None, uid: int) -> str:
@@ -140,7 +150,11 @@ class WelcomeEngine(Engine):
         """Read the state file (entries older than the cooldown are forgotten)."""
         if self.state_path is None:
             return
-        data = statefile.load(self.state_path)
+        try:
+            data = statefile.load(self.state_path)
+        except (ValueError, OSError) as e:
+            self._set_aside(e)
+            return
         seen = data.get("welcomed", {})
         if isinstance(seen, dict):
             self.welcomed = {str(k): float(v) for k, v in seen.items()
@@ -150,9 +164,33 @@ class WelcomeEngine(Engine):
         """Write the state file when something changed."""
         if self.state_path is None or not self.dirty:
             return
+        if now < self.retry_save_at:
+            return
         self.welcomed = {k: t for k, t in self.welcomed.items() if now - t < self.config.cooldown}
-        statefile.save(self.state_path, {"version": 1, "welcomed": self.welcomed})
+        try:
+            statefile.save(self.state_path, {"version": 1, "welcomed": self.welcomed})
+        except OSError as e:  # a full disk, a directory made read-only: welcoming goes on, remembered in memory
+            self.count("state_errors")
+            self.retry_save_at = now + self.SAVE_RETRY
+            self.errors.log(logging.ERROR, f"save:{type(e).__name__}", "%s: cannot write the state file %s (%s); "
+                            "whom it welcomed is kept in memory only (a restart would welcome them again) "
+                            "until the file can be written — check the disk and the directory's permissions",
+                            self.name, self.state_path, e)
+            return
         self.dirty = False
+
+    def _set_aside(self, problem: Exception) -> None:
+        """A state file that cannot be read: move it aside (if it is there), start with no memory, say so."""
+        assert self.state_path is not None
+        self.count("state_errors")
+        kept = self.state_path.with_name(self.state_path.name + ".corrupt")
+        try:
+            os.replace(self.state_path, kept)
+            where = f"it was moved to {kept}"
+        except OSError as e:
+            where = f"it could not be moved aside ({e.strerror or e})"
+        self.log.warning("%s: %s; starting with no memory of whom was welcomed (viewers seen within the cooldown "
+                         "may be welcomed once more); %s", self.name, problem, where)
 
     def _passes(self, event: Event) -> bool:
         d = event.data
@@ -184,9 +222,12 @@ class WelcomeEngine(Engine):
         if not self._passes(event):
             self.count("filtered")
             return True
+        if len(self.pending) >= self.capacity:
+            self.count("dropped_late")  # more are waiting than could be welcomed within max_delay
+            return True
         medal = Medal.of(event.data.get("medal"))
         own = medal is not None and medal.room_id == event.room_id
-        self.pending[key] = Entry(event.room_id, event.uid, event.uname or str(event.uid),
+        self.pending[key] = Entry(event.room_id, event.uid, viewer_name(event),
                                   int(event.data.get("guard_level") or 0), medal.level if own and medal else 0,
                                   medal.name if own and medal else None, now)
         return True
@@ -262,15 +303,14 @@ class Welcome(AssistantProcessor):
         return WelcomeEngine(config, ignore, self.name, path)
 
     def preflight(self) -> Problems:
-        """The state file's directory must exist (or be creatable) and be writable; an existing file must be ours."""
+        """The state file must be writable (or creatable in a writable directory).
+
+        A state file that exists but cannot be read is not a problem here: ``start`` moves it aside
+        with a warning and welcomes with no memory, rather than keep the whole pipeline from running.
+        """
         if not self.config.state_file:
             return
-        path = self.context.path(self.config.state_file)
-        yield from writable_file(path, "state_file", "welcome state file")
-        try:
-            statefile.load(path)
-        except (ValueError, OSError) as e:
-            yield Problem("state_file", f"{e}")
+        yield from writable_file(self.context.path(self.config.state_file), "state_file", "welcome state file")
 
     async def start(self) -> None:
         """Learn the bot's uid; read whom was welcomed within the cooldown."""

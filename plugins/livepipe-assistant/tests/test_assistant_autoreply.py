@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -76,3 +77,33 @@ def test_a_reply_that_fails_to_render_is_not_sent_and_is_counted(caplog):
     assert d.texts() == []
     assert d.engine.counts["template_errors"] == 1
     assert "the reply of qq template failed" in caplog.text and "group" in caplog.text
+
+
+def test_a_catastrophic_regex_gives_up_on_the_message_instead_of_stalling(caplog):
+    """^(a|aa)+$ on 'aaa…a!' backtracks ~2**40 ways with re; the timeout gives up, the next rule still answers."""
+    e = engine([{"id": "slow", "regex": r"^(a|aa)+$", "reply": "slow", "cooldown": 0},
+                {"id": "qq", "keywords": ["a!"], "reply": "fast", "cooldown": 0}], viewer_cooldown=0)
+    d = Driver(e)
+    with caplog.at_level(logging.WARNING):
+        for uid in (1, 2):
+            d.offer(danmaku(uid, "a" * 40 + "!"))
+        d.advance(5)
+    assert d.texts() == ["fast", "fast"]
+    assert e.counts["regex_timeouts"] == 2
+    warned = [r.getMessage() for r in caplog.records if "regex of rule slow" in r.getMessage()]
+    assert len(warned) == 1 and "(a+)+" in warned[0]  # rate-limited: one line for the two messages
+
+
+def test_only_the_first_500_characters_of_a_message_are_matched():
+    d = Driver(engine([{"regex": "歌单", "reply": "歌单在简介", "cooldown": 0}], viewer_cooldown=0))
+    d.offer(danmaku(1, "x" * 498 + "歌单"))  # ends at character 500: within
+    d.offer(danmaku(2, "x" * 499 + "歌单"))  # ends at 501: cut
+    d.advance(5)
+    assert d.texts() == ["歌单在简介"]
+
+
+def test_a_reply_quoting_the_message_is_one_plain_line():
+    d = Driver(engine([{"keywords": ["歌单"], "reply": "{{ uname }}问：{{ text }}", "cooldown": 0}]))
+    d.offer(danmaku(1, "歌单\n在哪\u202e里\x00"))
+    d.advance(5)
+    assert d.texts() == ["观众1问：歌单 在哪里"]

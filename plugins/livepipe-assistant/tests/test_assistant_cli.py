@@ -143,3 +143,29 @@ def test_pipelines_in_the_docs_page_validate(tmp_path):
         p = tmp_path / f"doc{i}.toml"
         p.write_text(block, encoding="utf-8")
         load_config([p])
+
+
+def test_livepipe_test_rehearses_the_example_without_cookies_and_sends_nothing(site, tmp_path):
+    """`livepipe test` on the example (no bot-cookies.json on this machine): the bilibili.send sink runs dry,
+    the processors start without the bot's uid, and the answer is a dry_run result."""
+    cfg = tmp_path / "bot.toml"
+    text = EXAMPLE.read_text(encoding="utf-8").replace('state_file = "welcome-state.json"',
+                                                       'state_file = "state/welcome.json"')
+    cfg.write_text(text + '''
+[[tests]]
+name = "a question is answered, dry"
+
+[[tests.inputs]]
+insert_at = "chat"
+events = [{ kind = "danmaku", room_id = 22000076, uid = 8, uname = "小红", text = "有ＱＱ群吗" }]
+
+[[tests.outputs]]
+extract_from = "say.results"
+count = 1
+conditions = [{ field = "data.outcome", equals = "dry_run" }, { field = "text", equals = "粉丝群在直播间简介里哦" }]
+''', encoding="utf-8")
+    r = livepipe(site, "test", str(cfg), cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed" in r.stdout
+    assert "uid is unknown" in r.stderr  # the processors said why they go on without it
+    assert not (tmp_path / "bot-cookies.json").exists()

@@ -208,3 +208,32 @@ def test_templates_see_the_first_event_and_its_typed_view():
 def test_a_max_delay_that_leaves_no_time_is_refused():
     with pytest.raises(ValueError, match="more than twice interval"):
         engine(interval=5, max_delay=10)
+
+
+@pytest.mark.parametrize("name, said", [
+    ("小\n明", "谢谢小 明的小花花x1"),                   # a line break: one line of chat
+    ("\u202e明小", "谢谢明小的小花花x1"),                 # a right-to-left override would turn the rest around
+    ("\u2066小明\u2069\u200f", "谢谢小明的小花花x1"),     # isolates and marks
+    ("\x00\x07小明\x1b[31m", "谢谢小明[31m的小花花x1"),   # NUL, bell, escape
+    ("x" * 500, "谢谢xxxxxx…的小花花x1"),
+    ("😀👨\u200d👩\u200d👧", "谢谢😀👨\u200d👩\u200d👧的小花花x1"),  # the joiner of a family emoji stays
+    ("  \n ", "谢谢42的小花花x1"),                       # nothing left: the uid
+])
+def test_viewer_names_become_one_plain_line(name, said):
+    d = Driver(engine())
+    d.offer(gift(42, uname="placeholder").replace(uname=name))
+    d.advance(10)
+    assert d.texts() == [said]
+
+
+def test_a_gift_whose_data_cannot_be_read_is_skipped_and_counted(caplog):
+    e = engine()
+    d = Driver(e)
+    for data in ({"gift_name": "小花花", "num": "x", "coin_type": "gold"}, {"num": [1]}):
+        assert e.take(make_event("gift", room_id=ROOM, uid=5, uname="坏", data=data), d.now) is False
+    assert e.take(make_event("super_chat", room_id=ROOM, uid=6, uname="坏", data={"price": "abc"}), d.now) is False
+    d.offer(gift(1, uname="小明"))
+    d.advance(10)
+    assert d.texts() == ["谢谢小明的小花花x1"]
+    assert e.counts["bad_events"] == 3
+    assert len([r for r in caplog.records if "cannot read" in r.getMessage()]) == 2  # once per kind (rate-limited)

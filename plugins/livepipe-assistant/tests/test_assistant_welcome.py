@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -119,3 +120,69 @@ def test_late_entries_are_dropped_not_welcomed_late():
 def test_a_max_delay_that_leaves_no_time_is_refused():
     with pytest.raises(ValueError, match="longer than window \\+ interval"):
         engine(window=5, interval=5, max_delay=10)
+
+
+@pytest.mark.parametrize("content", ['{"version": 1, "welcomed": {"1000:1": 17', "\x00\x00garbage", "[1, 2]",
+                                     ""], ids=["truncated", "binary", "not-an-object", "empty"])
+def test_a_corrupt_state_file_is_moved_aside_and_welcoming_goes_on(tmp_path, caplog, content):
+    (tmp_path / "welcome.json").write_text(content, encoding="utf-8")
+    e = engine(tmp_path, cooldown=3600)
+    with caplog.at_level(logging.WARNING):
+        e.load(1000.0)  # does not raise
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "welcome.json" in warned[0] and "moved to" in warned[0]
+    assert (tmp_path / "welcome.json.corrupt").read_text(encoding="utf-8") == content  # kept for a look
+    assert not (tmp_path / "welcome.json").exists()
+    assert e.counts["state_errors"] == 1
+    d = Driver(e, start=1000.0)
+    d.offer(user("enter", 1))
+    d.advance(5)
+    assert d.texts() == ["欢迎观众1"]
+    assert list(json.loads((tmp_path / "welcome.json").read_text(encoding="utf-8"))["welcomed"]) == [f"{ROOM}:1"]
+
+
+def test_a_state_file_that_cannot_be_written_is_logged_and_retried(tmp_path, caplog, monkeypatch):
+    """Also as root: the write fails (a full disk, say); welcomes go on, the file is retried later, not per poll."""
+    from livepipe_assistant import statefile
+
+    real = statefile.save
+    tries: list[float] = []
+
+    def failing(path, data):
+        tries.append(1)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(statefile, "save", failing)
+    e = engine(tmp_path, cooldown=3600)
+    d = Driver(e, start=1000.0)
+    with caplog.at_level(logging.ERROR):
+        d.offer(user("enter", 1))
+        d.advance(5)
+        d.offer(user("enter", 1))  # still remembered in memory
+        d.advance(5)
+    assert d.texts() == ["欢迎观众1"] and e.counts["suppressed_cooldown"] == 1
+    assert e.counts["state_errors"] == len(tries) == 1  # one try in these 10 s, not one per poll
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "No space left" in errors[0] and "kept in memory" in errors[0]
+    monkeypatch.setattr(statefile, "save", real)
+    d.advance(e.SAVE_RETRY + 1)  # the disk has room again: the next try writes the file
+    assert list(json.loads((tmp_path / "welcome.json").read_text(encoding="utf-8"))["welcomed"]) == [f"{ROOM}:1"]
+
+
+
+def test_a_flood_of_entries_keeps_no_more_waiting_than_could_be_welcomed():
+    """500 entries a second: at most capacity wait (each poll looks at every waiting entry, so an unbounded
+    queue made a 16,000-entry flood cost ~58 s of CPU); the rest are dropped and counted at once."""
+    e = engine(interval=1.5, max_delay=20, max_length=20)
+    assert e.capacity == (14 + 1) * 20
+    d = Driver(e, step=0.1)
+    most = 0
+    for uid in range(1, 2001):
+        d.offer(user("enter", uid))
+        most = max(most, len(e.pending))
+        if uid % 50 == 0:
+            d.advance(0.1)
+    d.advance(30)
+    assert most <= e.capacity
+    assert e.counts["welcomed"] > 0 and e.counts["welcomed"] + e.counts["dropped_late"] == 1999  # 999 is the bot
+    assert all(len(t) <= 20 for t in d.texts())
