@@ -208,9 +208,10 @@ class HttpSink(Sink):
         """None on 2xx, else (retry?, what happened, the wait the receiver asked for with ``Retry-After``)."""
         assert self._client is not None
         self._requests.inc()
-        try:
-            r = await self._client.request(self.cfg.method, self.cfg.url, content=body, headers=headers)
-        except httpx.TimeoutException:
+        try:  # httpx's timeout bounds each read, not the request: a receiver trickling bytes would hold it forever
+            r = await asyncio.wait_for(
+                self._client.request(self.cfg.method, self.cfg.url, content=body, headers=headers), self.cfg.timeout)
+        except (httpx.TimeoutException, asyncio.TimeoutError):
             return True, f"no answer from {self._shown_url} within {self.cfg.timeout:g} s", None
         except httpx.HTTPError as e:
             why = str(e).replace(self.cfg.url, self._shown_url)

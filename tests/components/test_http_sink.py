@@ -111,7 +111,7 @@ headers = {{ Authorization = "Bearer tok" }}
 secret = "{secret}"
 batch_size = {batch_size}
 concurrency = 8
-timeout = 5
+timeout = {timeout}
 max_retries = {max_retries}
 retry_backoff = 0.005
 max_backoff = {max_backoff}
@@ -127,7 +127,7 @@ path = "dead.jsonl"
 async def run(tmp_path: Path, url: str, events: list[Event], **kw) -> list[Event]:
     (tmp_path / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
     params = {"url": url, "secret": SECRET, "batch_size": 1, "max_retries": 30, "method": "POST", "max_backoff": 0.05,
-              **kw}
+              "timeout": 5, **kw}
     await run_pipeline(CONFIG.format(**params), tmp_path)
     dead = tmp_path / "dead.jsonl"
     return [Event.from_json(line) for line in dead.read_text().splitlines()] if dead.exists() else []
@@ -287,3 +287,29 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490.0) == 0.0
     assert retry_after("soon", 0.0) is None and retry_after(None, 0.0) is None and retry_after("-3", 0.0) is None
+
+
+@pytest.mark.anyio
+async def test_a_receiver_that_trickles_its_answer_is_cut_at_timeout(tmp_path):
+    # httpx's timeout bounds each read: an answer trickling a byte every 0.2 s held the request (and its slot)
+    # for as long as the receiver liked; `timeout` is for the whole request, as the docs say
+    import anyio
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(status=200)
+        resp.content_length = 1000
+        await resp.prepare(request)
+        for _ in range(1000):
+            await resp.write(b".")
+            await anyio.sleep(0.2)
+        return resp
+
+    runner, url = await _serve(handler)
+    try:
+        events = make_events(2)
+        with anyio.fail_after(60):  # the 2 requests would otherwise take 200 s each
+            dead = await run(tmp_path, url, events, max_retries=0, timeout=1)
+    finally:
+        await runner.cleanup()
+    assert {d.data["event"]["id"] for d in dead} == {e.id for e in events}
+    assert all("no answer from" in d.data["error"] and "within 1 s" in d.data["error"] for d in dead)
