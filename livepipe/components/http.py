@@ -201,6 +201,12 @@ class HttpSink(Sink):
                 self._retries.inc()
                 await self.context.clock.sleep(min(max(delay, wait or 0.0), self.cfg.max_backoff))
                 delay *= 2
+        except asyncio.CancelledError:  # cut short by the shutdown deadline: neither delivered nor dead-lettered
+            self.metrics.discarded(len(events), intentional=False, reason="shutdown")
+            self._errors.log(logging.ERROR, "shutdown", "http sink %r: %d events of a request still under way at the "
+                             "shutdown deadline were abandoned (counted lost); give `shutdown_timeout` room for "
+                             "`timeout` and the retries", self.name, len(events))
+            raise
         finally:
             self._slots.release()
 

@@ -313,3 +313,33 @@ async def test_a_receiver_that_trickles_its_answer_is_cut_at_timeout(tmp_path):
         await runner.cleanup()
     assert {d.data["event"]["id"] for d in dead} == {e.id for e in events}
     assert all("no answer from" in d.data["error"] and "within 1 s" in d.data["error"] for d in dead)
+
+
+@pytest.mark.anyio
+async def test_requests_cut_short_at_the_shutdown_deadline_are_counted_lost(tmp_path, caplog):
+    # the request in flight used to vanish: neither delivered nor dead-lettered nor counted (the runtime counted
+    # only the events still buffered behind it, which wait because flush waits for the requests in flight)
+    import anyio
+
+    held = []
+    release = anyio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        held.append(request.headers["Idempotency-Key"])
+        await release.wait()
+        return web.Response(status=200)
+
+    runner, url = await _serve(handler)
+    events = make_events(3)
+    (tmp_path / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
+    config = "[livepipe]\nshutdown_timeout = 1\n" + CONFIG.format(
+        url=url, secret=SECRET, batch_size=1, max_retries=0, method="POST", max_backoff=0.05, timeout=300)
+    try:
+        p = await run_pipeline(config, tmp_path)
+    finally:
+        release.set()
+        await runner.cleanup()
+    assert held and set(held) <= {e.id for e in events}  # (how many got out before a flush waited on them varies)
+    assert p.metrics.value("component_discarded_events_total", component_id="hook", intentional="false",
+                           reason="shutdown") == 3  # those abandoned in flight + those still buffered
+    assert "1 events of a request still under way at the shutdown deadline were abandoned" in caplog.text
