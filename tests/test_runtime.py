@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 import pytest
 
@@ -529,3 +531,43 @@ def test_rate_limited_log_first_then_a_count_per_interval(caplog):
         "cannot write x (and 999 more like this in the last 10 s)",
         "cannot write x (and 1 more like this since the last report)",
     ]
+
+
+class StopHangsSink(Sink):
+    """Accepts every event; its stop() never returns (a notify target that never answers, say)."""
+
+    type_name = "t.stop_hangs"
+
+    class Config(SinkConfig):
+        pass
+
+    async def write(self, event: Event, emit: Emit) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await anyio.sleep_forever()
+
+
+async def test_the_deadline_warning_names_the_component_it_cut_short(tmp_path, caplog):
+    # the warning used to end in an empty list: each stop's `finally` forgot its name as it was cancelled
+    register(StopHangsSink, plugin="test_runtime_stop_hangs")
+    caplog.set_level(logging.WARNING, logger="livepipe.runtime")
+    await run_pipeline(
+        """
+[livepipe]
+shutdown_timeout = 0.2
+[sources.src]
+type = "t.count"
+count = 3
+[sinks.hangs]
+type = "t.stop_hangs"
+inputs = ["src"]
+[sinks.fine]
+type = "testing.capture"
+inputs = ["src"]
+""",
+        tmp_path,
+    )
+    assert numbers("fine") == [0, 1, 2]
+    cut = [r.getMessage() for r in caplog.records if "shutdown deadline" in r.getMessage()]
+    assert cut == ["still stopping at the shutdown deadline, cut short: hangs"], cut

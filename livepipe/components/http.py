@@ -7,9 +7,11 @@
 * ``Idempotency-Key`` header: the event id, or for a batch ``sha256:`` + the SHA-256 of its ids
   joined by newlines. Retries send the same key, so a receiver can drop repeats.
 * Optional ``X-Livepipe-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body with ``secret``.
-* Retries with exponential backoff on 5xx, 408, 429, connection errors and timeouts; any other 4xx,
-  or retries used up, hands each event of the request to the ``dead_letter`` output (with
-  ``on_error = "dead_letter"``) or counts it lost with a rate-limited log line. Never silently.
+* Retries with exponential backoff on 5xx, 408, 429, connection errors and timeouts (waiting at least what
+  a ``Retry-After`` asks, up to ``max_backoff``); any other 4xx, a 3xx (redirects are not followed: the
+  headers and signature are for this receiver), or retries used up, hands each event of the request to
+  the ``dead_letter`` output (with ``on_error = "dead_letter"``) or counts it lost with a rate-limited log
+  line. Never silently. Messages show the URL as scheme, host and port only (:func:`shown_url`).
 * Requests run concurrently up to ``concurrency``; ``write`` waits for a free slot (back-pressure).
   ``flush`` (when the input runs empty, at least every 0.1 s, and at shutdown) sends a partial batch
   and waits for the requests in flight.
@@ -22,7 +24,9 @@ import hashlib
 import hmac
 import logging
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import ClassVar, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -46,6 +50,31 @@ def batch_key(events: list[Event]) -> str:
     if len(events) == 1:
         return events[0].id
     return "sha256:" + hashlib.sha256("\n".join(e.id for e in events).encode()).hexdigest()
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: scheme, host and port, then ``/…`` for any path or query. A webhook's
+    token is often in its path or query (``https://discord.com/api/webhooks/ID/TOKEN``, ``?access_token=``),
+    and a ``user:password@`` password is redacted too."""
+    try:
+        parts = urlsplit(redact_url(url))
+    except ValueError:
+        return "<the url>"
+    tail = "/…" if parts.path.strip("/") or parts.query or parts.fragment else parts.path
+    return f"{parts.scheme}://{parts.netloc}{tail}"
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (a number of seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -99,7 +128,7 @@ class HttpSink(Sink):
         self._errors = RateLimitedLog(self.log, interval=60.0)
         self._body: Template | None = None if config.body is None else compile_template(config.body, EVENT_NAMES)
         self._rendered: list[bytes] = []  # with ``body``: the rendering of each event in ``_batch``
-        self._shown_url = redact_url(config.url)
+        self._shown_url = shown_url(config.url)
         self._requests = self.metrics.counter("http_requests_total", "requests the http sink made (retries included)")
         self._retries = self.metrics.counter("http_retries_total", "requests the http sink retried")
 
@@ -162,7 +191,7 @@ class HttpSink(Sink):
                 if error is None:
                     self.metrics.delivered(len(events))
                     return
-                retry, message = error
+                retry, message, wait = error
                 if not retry or attempt >= self.cfg.max_retries:
                     if retry:
                         message += f" (after {attempt} retries)"
@@ -170,26 +199,40 @@ class HttpSink(Sink):
                     return
                 attempt += 1
                 self._retries.inc()
-                await self.context.clock.sleep(min(delay, self.cfg.max_backoff))
+                await self.context.clock.sleep(min(max(delay, wait or 0.0), self.cfg.max_backoff))
                 delay *= 2
+        except asyncio.CancelledError:  # cut short by the shutdown deadline: neither delivered nor dead-lettered
+            self.metrics.discarded(len(events), intentional=False, reason="shutdown")
+            self._errors.log(logging.ERROR, "shutdown", "http sink %r: %d events of a request still under way at the "
+                             "shutdown deadline were abandoned (counted lost); give `shutdown_timeout` room for "
+                             "`timeout` and the retries", self.name, len(events))
+            raise
         finally:
             self._slots.release()
 
-    async def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str] | None:
-        """None on 2xx/3xx, else (retry?, what happened)."""
+    async def _attempt(self, body: bytes, headers: dict[str, str]) -> tuple[bool, str, float | None] | None:
+        """None on 2xx, else (retry?, what happened, the wait the receiver asked for with ``Retry-After``)."""
         assert self._client is not None
         self._requests.inc()
-        try:
-            r = await self._client.request(self.cfg.method, self.cfg.url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            return True, f"no answer from {self._shown_url} within {self.cfg.timeout:g} s"
+        try:  # httpx's timeout bounds each read, not the request: a receiver trickling bytes would hold it forever
+            r = await asyncio.wait_for(
+                self._client.request(self.cfg.method, self.cfg.url, content=body, headers=headers), self.cfg.timeout)
+        except (httpx.TimeoutException, asyncio.TimeoutError):
+            return True, f"no answer from {self._shown_url} within {self.cfg.timeout:g} s", None
         except httpx.HTTPError as e:
-            return True, f"cannot reach {self._shown_url}: {type(e).__name__}: {e}"
-        if r.status_code < 400:
+            why = str(e).replace(self.cfg.url, self._shown_url)
+            return True, f"cannot reach {self._shown_url}: {type(e).__name__}: {why}", None
+        if r.status_code < 300:
             return None
+        if r.status_code < 400:  # not followed: the headers and the signature are meant for this receiver
+            where = shown_url(r.headers["Location"]) if r.headers.get("Location") else "nowhere"
+            return False, (f"{self._shown_url} answered {r.status_code} {r.reason_phrase} (a redirect to {where}): "
+                           "redirects are not followed, so the events did not arrive; set `url` to where it "
+                           "points"), None
         retry = r.status_code >= 500 or r.status_code in RETRY_STATUSES
         snippet = r.text[:200].replace("\n", " ")
-        return retry, f"{self._shown_url} answered {r.status_code} {r.reason_phrase}: {snippet}"
+        wait = retry_after(r.headers.get("Retry-After"), self.context.clock.time()) if retry else None
+        return retry, f"{self._shown_url} answered {r.status_code} {r.reason_phrase}: {snippet}", wait
 
     async def _fail(self, events: list[Event], message: str, error_type: str = "WebhookError") -> None:
         self.metrics.error(error_type, len(events))

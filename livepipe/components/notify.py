@@ -252,6 +252,16 @@ class NotifySink(Sink):
             return f"no answer within {self.cfg.timeout + 5.0:g} s"
 
     async def _deliver(self, event: Event, title: str, body: str) -> None:
+        try:
+            await self._deliver_now(event, title, body)
+        except asyncio.CancelledError:  # cut short by the shutdown deadline: neither delivered nor dead-lettered
+            self.metrics.discarded(intentional=False, reason="shutdown")
+            self._log.log(logging.ERROR, "shutdown", "notify sink %r: a notification still being delivered at the "
+                          "shutdown deadline was abandoned (counted lost); give `shutdown_timeout` room for "
+                          "`timeout`", self.name)
+            raise
+
+    async def _deliver_now(self, event: Event, title: str, body: str) -> None:
         pending = list(range(len(self._targets)))
         delay = self.cfg.retry_backoff
         attempt = 0

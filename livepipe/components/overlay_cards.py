@@ -17,11 +17,12 @@ are kept only when they are ``http(s)``; anything else (``javascript:``, ``data:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from livepipe.events import Event
 
-__all__ = ["CARD_KINDS", "GuardDedupe", "card", "image_url"]
+__all__ = ["CARD_KINDS", "MAX_INT", "GuardDedupe", "card", "image_url"]
 
 #: The card kinds and the event kinds they come from.
 CARD_KINDS = {"danmaku": "danmaku", "gift": "gift", "super_chat": "sc", "super_chat_delete": "sc_del",
@@ -47,18 +48,38 @@ def image_url(value: Any) -> str | None:
     low = url[:8].lower()
     if not (low.startswith("https://") or low.startswith("http://")) or len(url) > _MAX_URL:
         return None
-    if any(c.isspace() or ord(c) < 0x20 or c in "\"'<>\\`" for c in url):
+    if any(c.isspace() or ord(c) < 0x20 or c in "\"'<>\\`" or "\ud800" <= c <= "\udfff" for c in url):
         return None
     return url
 
 
 def _cut(value: Any, limit: int) -> str:
     s = value if isinstance(value, str) else "" if value is None else str(value)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    try:
+        s.encode()
+    except UnicodeEncodeError:  # a lone surrogate (odd input from a processor): the JSON encoder refuses it
+        s = s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return s
+
+
+#: Largest integer a card carries: the page's JavaScript numbers are exact up to 2**53 - 1, and the card's JSON
+#: encoder refuses integers beyond 64 bits (a hostile ``num`` of 1e26 would otherwise fail the whole card).
+MAX_INT = 2**53 - 1
 
 
 def _int(value: Any) -> int:
-    return value if type(value) is int else int(value) if type(value) is float else 0
+    """``value`` as an integer within +-:data:`MAX_INT` (0 for a non-number, NaN or infinity)."""
+    if type(value) is float:
+        value = int(value) if math.isfinite(value) else 0
+    elif type(value) is not int:
+        return 0
+    return max(-MAX_INT, min(MAX_INT, value))
+
+
+def _uid(value: int | None) -> int | str | None:
+    """The user id; one beyond 64 bits (JSON encoders refuse it) as its decimal text."""
+    return value if value is None or -(2**63) <= value < 2**63 else str(value)
 
 
 def _medal(value: Any) -> dict[str, Any] | None:
@@ -69,7 +90,7 @@ def _medal(value: Any) -> dict[str, Any] | None:
 
 
 def _base(ev: Event, kind: str, d: dict[str, Any]) -> dict[str, Any]:
-    return {"id": ev.id, "k": kind, "ts": ev.ts, "uid": ev.uid, "name": _cut(ev.uname, MAX_NAME),
+    return {"id": ev.id, "k": kind, "ts": ev.ts, "uid": _uid(ev.uid), "name": _cut(ev.uname, MAX_NAME),
             "medal": _medal(d.get("medal")), "guard": _int(d.get("guard_level"))}  # fmt: skip
 
 

@@ -44,6 +44,7 @@ from livepipe.components.sql_common import (
     index_sql,
     insert_sql,
     to_json,
+    utf8,
 )
 from livepipe.events import Event
 from livepipe.preflight import Problem, Problems, writable_file
@@ -74,8 +75,8 @@ def event_row(event: Event, include_raw: bool) -> tuple[Any, ...]:
     """The SQLite row tuple (in :data:`COLUMNS` order) for one event."""
     raw = event.raw if include_raw else None
     return (
-        event.id, event.kind, event.cmd, _int(event.room_id), event.ts, _int(event.uid), event.uname,
-        event.text, to_json(event.data), None if raw is None else to_json(raw),
+        event.id, utf8(event.kind), utf8(event.cmd), _int(event.room_id), event.ts, _int(event.uid),
+        utf8(event.uname), utf8(event.text), to_json(event.data), None if raw is None else to_json(raw),
     )
 
 

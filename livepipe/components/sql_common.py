@@ -40,12 +40,24 @@ def insert_sql(table: str, placeholder: str) -> str:
             "ON CONFLICT (id) DO NOTHING")
 
 
+def utf8(value: str | None) -> str | None:
+    """``value`` with every lone surrogate replaced by U+FFFD: UTF-8 cannot carry one, and a row holding one
+    would fail its whole batch at every retry (a processor can build such text; Bilibili's JSON cannot)."""
+    if value is None or value.isascii():
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
 def to_json(value: Any) -> str:
-    """``value`` as compact JSON text (integers beyond 64 bits too)."""
+    """``value`` as compact JSON text (integers beyond 64 bits too; lone surrogates become U+FFFD)."""
     try:
         return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits and the like
-        return json.dumps(value, ensure_ascii=False, default=str)
+    except TypeError:  # integers beyond 64 bits, lone surrogates and the like
+        return utf8(json.dumps(value, ensure_ascii=False, default=str)) or ""
 
 
 class Backend(Protocol):

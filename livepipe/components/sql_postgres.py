@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from livepipe.component import PermanentFailure
-from livepipe.components.sql_common import COLUMNS, SqlSinkError, index_sql, insert_sql, to_json
+from livepipe.components.sql_common import COLUMNS, SqlSinkError, index_sql, insert_sql, to_json, utf8
 from livepipe.events import Event
 from livepipe.schema import REDACTED, redact_url
 
@@ -66,6 +66,7 @@ def _json(value: Any) -> str:
 
 
 def _text(value: str | None) -> str | None:
+    value = utf8(value)
     return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
 
 
@@ -84,7 +85,7 @@ class PostgresBackend:
         """The row for ``event``: integers as they are, JSON as text, NUL characters replaced."""
         raw = event.raw if self.cfg.include_raw else None
         return (
-            event.id, event.kind, _text(event.cmd), event.room_id, event.ts, event.uid, _text(event.uname),
+            event.id, _text(event.kind), _text(event.cmd), event.room_id, event.ts, event.uid, _text(event.uname),
             _text(event.text), _json(event.data), None if raw is None else _json(raw),
         )
 

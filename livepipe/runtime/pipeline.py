@@ -451,8 +451,7 @@ class Pipeline:
                 await comp.stop()
             except Exception as e:
                 log.error("%s '%s' failed to stop cleanly: %s", comp.role, comp.name, e)
-            finally:
-                stopping.discard(comp.name)
+            stopping.discard(comp.name)  # not in `finally`: one cancelled at the deadline stays named
 
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(budget) as scope:

@@ -115,3 +115,14 @@ def test_a_message_with_a_lone_surrogate_in_its_cmd_becomes_a_raw_event():
     """Found by fuzz/run.py command (json.loads lets lone surrogates through; parse_command is public)."""
     e = parse_command({"cmd": "room_admi\uddf2n", "uid": 1}, ROOM)
     assert (e.kind, e.cmd) == ("raw", "room_admi\uddf2n") and len(e.id) == 24
+
+
+@pytest.mark.parametrize("cmd", ["SEND_GIFT", "DANMU_MSG", "SOME_UNKNOWN_CMD"])
+def test_a_message_nested_1000_deep_becomes_a_raw_event_not_a_recursion_error(cmd):
+    # decode_events promises ProtocolError and nothing else; the id fallback called repr() on the message,
+    # which raised RecursionError out of the decoder for one hostile message
+    deep = "[" * 1000 + "1" + "]" * 1000
+    body = f'{{"cmd": "{cmd}", "data": {{"uid": 1, "deep": {deep}}}, "info": {deep}}}'
+    stats = DecodeStats()
+    events = decode_events(_pkt(body.encode()), ROOM, stats)
+    assert [e.kind for e in events] == ["raw"] and events[0].cmd == cmd and len(events[0].id) == 24

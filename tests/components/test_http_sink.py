@@ -111,10 +111,10 @@ headers = {{ Authorization = "Bearer tok" }}
 secret = "{secret}"
 batch_size = {batch_size}
 concurrency = 8
-timeout = 5
+timeout = {timeout}
 max_retries = {max_retries}
 retry_backoff = 0.005
-max_backoff = 0.05
+max_backoff = {max_backoff}
 on_error = "dead_letter"
 
 [sinks.dead]
@@ -126,7 +126,8 @@ path = "dead.jsonl"
 
 async def run(tmp_path: Path, url: str, events: list[Event], **kw) -> list[Event]:
     (tmp_path / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
-    params = {"url": url, "secret": SECRET, "batch_size": 1, "max_retries": 30, "method": "POST", **kw}
+    params = {"url": url, "secret": SECRET, "batch_size": 1, "max_retries": 30, "method": "POST", "max_backoff": 0.05,
+              "timeout": 5, **kw}
     await run_pipeline(CONFIG.format(**params), tmp_path)
     dead = tmp_path / "dead.jsonl"
     return [Event.from_json(line) for line in dead.read_text().splitlines()] if dead.exists() else []
@@ -205,3 +206,140 @@ def test_secrets_are_not_shown():
                                           "secret": "hmackey", "headers": {"Authorization": "Bearer tok"}})
     for text in (repr(cfg), str(cfg)):
         assert "hmackey" not in text and "Bearer tok" not in text and "pw@" not in text.replace("<redacted>", "")
+
+
+async def _serve(handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_route("*", "/hook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_not_delivered_it_goes_to_dead_letter(tmp_path, status):
+    # a 3xx used to count as delivered: the events never reached anyone, silently
+    hits = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=status, headers={"Location": "https://elsewhere.example/api/webhooks/1/LocTok3n"})
+
+    runner, url = await _serve(handler)
+    try:
+        events = make_events(6)
+        dead = await run(tmp_path, url, events, max_retries=3)
+    finally:
+        await runner.cleanup()
+    assert {d.data["event"]["id"] for d in dead} == {e.id for e in events}
+    assert len(hits) == 6  # refused at once: not retried, not followed
+    for d in dead:
+        assert f"answered {status}" in d.data["error"] and "not followed" in d.data["error"]
+        assert "https://elsewhere.example/…" in d.data["error"] and "LocTok3n" not in d.data["error"]
+
+
+@pytest.mark.anyio
+async def test_a_token_in_the_url_path_or_query_is_never_shown(tmp_path):
+    # webhook URLs carry their token in the path (Discord, Slack) or the query (?access_token=, DingTalk)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    events = make_events(3)
+    dead = await run(tmp_path, f"http://127.0.0.1:{port}/api/webhooks/123/PathTok3n?access_token=QueryTok3n",
+                     events, max_retries=0)
+    assert {d.data["event"]["id"] for d in dead} == {e.id for e in events}
+    for d in dead:
+        assert f"cannot reach http://127.0.0.1:{port}/…" in d.data["error"]
+        assert "PathTok3n" not in d.data["error"] and "QueryTok3n" not in d.data["error"]
+
+
+@pytest.mark.anyio
+async def test_429_retry_after_is_honoured(tmp_path):
+    # retry_backoff is 5 ms: only the receiver's Retry-After: 1 can make the sink wait a second
+    import time
+
+    seen: list[float] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(time.monotonic())
+        if len(seen) == 1:
+            return web.Response(status=429, headers={"Retry-After": "1"}, text="slow down")
+        return web.Response(status=200)
+
+    runner, url = await _serve(handler)
+    try:
+        dead = await run(tmp_path, url, make_events(1), max_retries=3, max_backoff=5)
+    finally:
+        await runner.cleanup()
+    assert dead == [] and len(seen) == 2
+    assert seen[1] - seen[0] >= 0.95, seen[1] - seen[0]
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    from livepipe.components.http import retry_after
+
+    assert retry_after("7", 0.0) == 7.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490.0) == 0.0
+    assert retry_after("soon", 0.0) is None and retry_after(None, 0.0) is None and retry_after("-3", 0.0) is None
+
+
+@pytest.mark.anyio
+async def test_a_receiver_that_trickles_its_answer_is_cut_at_timeout(tmp_path):
+    # httpx's timeout bounds each read: an answer trickling a byte every 0.2 s held the request (and its slot)
+    # for as long as the receiver liked; `timeout` is for the whole request, as the docs say
+    import anyio
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(status=200)
+        resp.content_length = 1000
+        await resp.prepare(request)
+        for _ in range(1000):
+            await resp.write(b".")
+            await anyio.sleep(0.2)
+        return resp
+
+    runner, url = await _serve(handler)
+    try:
+        events = make_events(2)
+        with anyio.fail_after(60):  # the 2 requests would otherwise take 200 s each
+            dead = await run(tmp_path, url, events, max_retries=0, timeout=1)
+    finally:
+        await runner.cleanup()
+    assert {d.data["event"]["id"] for d in dead} == {e.id for e in events}
+    assert all("no answer from" in d.data["error"] and "within 1 s" in d.data["error"] for d in dead)
+
+
+@pytest.mark.anyio
+async def test_requests_cut_short_at_the_shutdown_deadline_are_counted_lost(tmp_path, caplog):
+    # the request in flight used to vanish: neither delivered nor dead-lettered nor counted (the runtime counted
+    # only the events still buffered behind it, which wait because flush waits for the requests in flight)
+    import anyio
+
+    held = []
+    release = anyio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        held.append(request.headers["Idempotency-Key"])
+        await release.wait()
+        return web.Response(status=200)
+
+    runner, url = await _serve(handler)
+    events = make_events(3)
+    (tmp_path / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
+    config = "[livepipe]\nshutdown_timeout = 1\n" + CONFIG.format(
+        url=url, secret=SECRET, batch_size=1, max_retries=0, method="POST", max_backoff=0.05, timeout=300)
+    try:
+        p = await run_pipeline(config, tmp_path)
+    finally:
+        release.set()
+        await runner.cleanup()
+    assert held and set(held) <= {e.id for e in events}  # (how many got out before a flush waited on them varies)
+    assert p.metrics.value("component_discarded_events_total", component_id="hook", intentional="false",
+                           reason="shutdown") == 3  # those abandoned in flight + those still buffered
+    assert "1 events of a request still under way at the shutdown deadline were abandoned" in caplog.text

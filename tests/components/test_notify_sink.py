@@ -290,3 +290,34 @@ async def test_the_automod_example_notifies_would_ban(tmp_path, receiver):
     assert rec.got, stderr[-3000:]
     assert all(g["title"] == "automod: dry_run in room 1001" and "would ban" in g["message"] for g in rec.got), rec.got
     assert len(rec.got) <= 6 + 1  # max_per_minute = 6 (a replay runs in well under a minute)
+
+
+@pytest.mark.anyio
+async def test_deliveries_cut_short_at_the_shutdown_deadline_are_counted_lost(tmp_path, receiver, caplog):
+    # they used to vanish: neither delivered nor dead-lettered nor counted, so the summary said `lost 0`
+    rec, port = await receiver()
+    rec.hang = asyncio.Event()
+    events = [make_event("danmaku", room_id=1000, ts=1.7e9 + i, uid=i, uname=f"u{i}", text=f"t{i}")
+              for i in range(3)]
+    (tmp_path / "in.jsonl").write_text("".join(e.to_json() + "\n" for e in events))
+    p = await run_pipeline(textwrap.dedent(f"""
+        [livepipe]
+        shutdown_timeout = 1
+
+        [sources.in]
+        type = "replay"
+        path = "in.jsonl"
+
+        [sinks.phone]
+        type = "notify"
+        inputs = ["in"]
+        urls = ["json://127.0.0.1:{port}/push/{TOKEN}"]
+        body = "{{{{ uname }}}}: {{{{ text }}}}"
+        timeout = 300
+    """), tmp_path)
+    assert rec.hanging == 3 and rec.got == []
+    assert p.metrics.value("component_discarded_events_total", component_id="phone", intentional="false",
+                           reason="shutdown") == 3
+    assert any("still being delivered at the shutdown deadline was abandoned" in r.getMessage()
+               for r in caplog.records)
+    assert TOKEN not in caplog.text

@@ -76,6 +76,32 @@ def test_long_texts_are_cut():
     assert len(c["name"]) == 40 and len(c["text"]) == 200 and c["text"].endswith("…")
 
 
+@pytest.mark.parametrize("event", [
+    ev("gift", uid=10**30, data={"gift_name": "g", "num": 1e26, "total_coin": 10**25, "coin_type": "gold"}),
+    ev("gift", uid=1, data={"gift_name": "g", "num": float("nan"), "total_coin": float("inf")}),
+    ev("danmaku", uid=1, text="hi", data={"guard_level": 10**30, "medal": {"level": 1e300, "name": "m"}}),
+    ev("danmaku", uid=1, text="x", data={"dm_type": 1, "emoticon": {"url": "https://i0.hdslb.com/e.png",
+                                                                      "width": float("inf"), "height": 1e30}}),
+    ev("super_chat", uid=1, text="hi", data={"price": 10**30, "start_time": 1e300, "duration": -(10**40)}),
+    ev("danmaku", uid=1, uname="名\ud83d", text="a\ud800b", data={"reply_uname": "\udc00"}),
+    ev("gift", uid=1, data={"gift_name": "g\ud800", "gift_img": "https://i0.hdslb.com/\ud800.png"}),
+], ids=["huge-ints", "nan-inf", "huge-guard-medal", "inf-emote", "huge-sc", "lone-surrogates", "surrogate-url"])
+def test_hostile_numbers_and_text_still_make_a_card_the_hub_can_send(event):
+    # integers beyond 64 bits, NaN, infinity and lone surrogates made the card's JSON encoding raise, so the
+    # event failed in the sink instead of showing
+    c = card(event)
+    hub = Hub(history=5, client_queue=10)
+    hub.publish(c)
+    sent = json.loads(hub.history[-1][1].split(b"data: ", 1)[1])
+    for key in ("num", "coin", "price", "guard", "dur", "end"):
+        if key in sent:
+            assert isinstance(sent[key], int) and abs(sent[key]) <= 2**53 - 1, (key, sent[key])
+    assert "\ud800" not in json.dumps(sent, ensure_ascii=False).encode("utf-8", "surrogatepass").decode(
+        "utf-8", "replace")
+    if sent.get("img") is not None:
+        assert sent["img"].isascii()
+
+
 def test_a_guard_purchase_announced_twice_shows_once():
     d = GuardDedupe(window=30)
     buy = ev("guard", uid=5, ts=100.0, data={"guard_level": 3, "num": 1})

@@ -216,8 +216,9 @@ def _safe_raw(message: dict[str, Any], cmd: str | None, room_id: int, error: Exc
     ts = _now()
     try:
         eid = make_id(room_id, cmd, 0.0, message)
-    except Exception:  # an unhashable, non-JSON-able oddity: fall back to a per-arrival id
-        eid = make_id(room_id, cmd, ts, repr(message)[:10000])
+    except Exception:  # an unhashable, non-JSON-able oddity (nested too deep to encode): a per-arrival id, from
+        # the top-level keys only (repr() of a message nested 1,000 deep raises RecursionError too)
+        eid = make_id(room_id, cmd, ts, [str(k)[:100] for k in message][:100])
     return _new_event(Event, (eid, "raw", cmd, room_id, ts, None, None, None, data, message))
 
 
