@@ -144,13 +144,15 @@ async def test_failover_pipeline_keeps_one_copy_and_flows_while_either_side_is_d
         await wait_until(lambda: sim.hub.clients.get(1000) and sim.open.hub.clients.get(1000), timeout=20,
                          what="both sources connected")  # fmt: skip
         await say("both-", 20)
-        # web side down: its socket closed and getDanmuInfo refused (-352); the open side carries on
-        sim.faults.update({"http_352": ["/xlive/web-room/v1/index/getDanmuInfo"]})
+        # web side down: its socket closed, AUTH refused and getDanmuInfo refused (-352); the open side,
+        # already connected, carries on. (Closing alone is not enough: the web source reconnects at once
+        # with the token it holds, so "disconnected" would last only until that reconnect.)
+        sim.faults.update({"http_352": ["/xlive/web-room/v1/index/getDanmuInfo"], "fail_auth": True})
         sim.close_connections(1000)
         await wait_until(lambda: not sim.hub.clients.get(1000), what="web disconnected")
         await say("open-only-", 20)
         # open side down: its game expired and /v2/app/start refused; the web side is back
-        sim.faults.update({"http_352": ["/v2/app/start"]})
+        sim.faults.update({"http_352": ["/v2/app/start"], "fail_auth": False})
         for g in list(sim.open.games.values()):
             sim.open.end_game(g, "expired")
         await wait_until(lambda: sim.hub.clients.get(1000) and not sim.open.hub.clients.get(1000), timeout=20,
