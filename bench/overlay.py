@@ -44,31 +44,12 @@ from playwright.async_api import async_playwright  # noqa: E402
 
 from livepipe import testing  # noqa: E402
 from livepipe.sim import run_simulator  # noqa: E402
+from tests.components.overlay_support import CHROMIUM_ARGS, PIPELINE  # noqa: E402
 
 ROOM = 1000
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: share of the simulator's traffic that becomes a card on the page (measured on the simulator's mix, seed 1)
 SHOWN_SHARE = 0.66
 
-TOML = """
-[simulator]
-url = "{sim}"
-
-[credentials.simulator]
-
-[sources.live]
-type = "bilibili.danmaku"
-room_ids = [{room}]
-credential = "simulator"
-
-[sinks.overlay]
-type = "overlay"
-inputs = ["live"]
-listen = "127.0.0.1:0"
-history = 50
-max = {max}
-"""
 
 #: runs in the page before its own script: records every frame gap
 FRAMES_JS = """
@@ -140,7 +121,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     async with run_simulator(rooms=[ROOM], rate=sim_rate, seed=1) as sim:
         with tempfile.TemporaryDirectory() as tmp:
-            toml = TOML.format(sim=sim.base_url, room=ROOM, max=args.max)
+            toml = PIPELINE.format(sim=sim.base_url, room=ROOM, port=0, options=f"history = 50\nmax = {args.max}")
             async with testing.running_pipeline(toml, Path(tmp)) as p:
                 await sim.wait_for_clients(ROOM, timeout=30)
                 sink = p.components["overlay"]

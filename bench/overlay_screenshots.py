@@ -30,11 +30,10 @@ from playwright.async_api import async_playwright  # noqa: E402
 from livepipe import testing  # noqa: E402
 from livepipe.sim import messages as M  # noqa: E402
 from livepipe.sim import run_simulator  # noqa: E402
+from tests.components.overlay_support import CHROMIUM_ARGS, PIPELINE  # noqa: E402
 
 ROOM = 1000
 STYLES = ("default", "bubble", "compact")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BACKDROP = "html { background: #3d4757; }"  # flat: keeps the PNG small
 GIFT_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="34" r="24" '
             b'fill="#ff7aa8"/><rect x="28" y="6" width="8" height="20" fill="#ffd26a"/></svg>')
@@ -42,23 +41,6 @@ EMOTE_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><c
              b'fill="#ffd35c"/><circle cx="22" cy="26" r="4"/><circle cx="42" cy="26" r="4"/>'
              b'<path d="M18 40 Q32 54 46 40" stroke="#000" stroke-width="4" fill="none"/></svg>')
 
-TOML = """
-[simulator]
-url = "{sim}"
-
-[credentials.simulator]
-
-[sources.live]
-type = "bilibili.danmaku"
-room_ids = [{room}]
-credential = "simulator"
-
-[sinks.overlay]
-type = "overlay"
-inputs = ["live"]
-listen = "127.0.0.1:0"
-history = 50
-"""
 
 
 def scene(sim: Any) -> list[dict[str, Any]]:
@@ -104,7 +86,8 @@ async def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     async with run_simulator(rooms=[ROOM], seed=1) as sim:
         with tempfile.TemporaryDirectory() as tmp:
-            async with testing.running_pipeline(TOML.format(sim=sim.base_url, room=ROOM), Path(tmp)) as p:
+            toml = PIPELINE.format(sim=sim.base_url, room=ROOM, port=0, options="history = 50")
+            async with testing.running_pipeline(toml, Path(tmp)) as p:
                 await sim.wait_for_clients(ROOM, timeout=30)
                 sink = p.components["overlay"]
                 messages = scene(sim)

@@ -155,23 +155,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-PIPELINE = """\
-[livepipe]
-shutdown_timeout = 5
-
-[livepipe.metrics]
-listen = "127.0.0.1:{port}"
-
-[credentials.main]
-cookie_file = "cookies.json"
-
-[sources.live]
-type = "bilibili.danmaku"
-room_ids = {rooms}
-base_url = "{sim}"
-credential = "main"
-start_gap = {start_gap}
-
+#: The automod processor and its four rules (words with pinyin, regex, flood, repeat) of the e2e
+#: pipeline; a template like PIPELINE (braces doubled). bench/workers.py uses the same block.
+AUTOMOD = """\
 [processors.automod]
 type = "automod"
 inputs = ["live"]
@@ -203,6 +189,26 @@ count = 4
 window = 30
 ladder = ["warn"]
 
+"""
+
+PIPELINE = """\
+[livepipe]
+shutdown_timeout = 5
+
+[livepipe.metrics]
+listen = "127.0.0.1:{port}"
+
+[credentials.main]
+cookie_file = "cookies.json"
+
+[sources.live]
+type = "bilibili.danmaku"
+room_ids = {rooms}
+base_url = "{sim}"
+credential = "main"
+start_gap = {start_gap}
+
+""" + AUTOMOD + """\
 [sinks.bus]
 type = "nats"
 inputs = ["live", "automod.flagged"]

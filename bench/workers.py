@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import os
 import re
 import resource
@@ -121,6 +122,15 @@ def livepipe_pipeline_stopped(pipeline: Any, error: Any) -> None:
             (Path(c.config.marks) / f"end-{os.getpid()}").write_text(repr((time.time(), time.process_time())))
 '''
 
+def _bench_run():  # noqa: ANN202 - the bench/run.py module
+    """bench/run.py as a module (for its automod block: the same rules as the e2e pipeline)."""
+    spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
+    assert spec is not None and spec.loader is not None
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    return run
+
+
 PIPELINE = """\
 [livepipe]
 shutdown_timeout = 30
@@ -132,37 +142,7 @@ frames = {frames}
 marks = "{marks}"
 workers = {workers}
 
-[processors.automod]
-type = "automod"
-inputs = ["live"]
-
-[[processors.automod.rules]]
-id = "insults"
-words = ["傻逼", "操你妈", "去死", "sb", "nmsl"]
-pinyin = true
-ladder = ["warn", "ban:1", "ban:24"]
-
-[[processors.automod.rules]]
-id = "ads"
-words = ["加微信", "代练"]
-regexes = ['(?:加|\\\\+)(?:v|vx|wx|q|qq|微信)\\\\d{{6,}}']
-ladder = ["ban:24"]
-
-[[processors.automod.rules]]
-id = "flood"
-kind = "flood"
-count = 5
-window = 60
-min_length = 8
-ladder = ["flag"]
-
-[[processors.automod.rules]]
-id = "repeat"
-kind = "repeat"
-count = 4
-window = 30
-ladder = ["warn"]
-
+""" + _bench_run().AUTOMOD + """\
 [sinks.archive]
 type = "file"
 inputs = ["live", "automod.flagged"]

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from livepipe.runtime.reload import ReloadRefused, plan
 from livepipe.testing import load_toml
+from tests.child_support import until
 
 UNTOUCHED = list(range(2001, 2011))
 REMOVED, ADDED = 2011, 2012
@@ -53,15 +53,6 @@ def _by_room(out: Path) -> dict[int, list[int]]:
     return got
 
 
-async def _until(cond, timeout: float, what: str, err: Path) -> None:
-    """Poll ``cond`` (a condition, not a delay); fail after ``timeout`` s with the child's log."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{err.read_text(errors='replace')}")
-        await anyio.sleep(0.02)
-
-
 @pytest.mark.anyio
 async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: Path) -> None:
     """10 rooms stream from the simulator; an invalid config on SIGHUP is refused (the old goes on),
@@ -83,7 +74,7 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
         try:
             for room in [*UNTOUCHED, REMOVED]:
                 await sim.wait_for_clients(room, 1, timeout=30)
-            await _until(lambda: pid_file.exists() and "running:" in err_path.read_text(), 30, "the pipeline", err_path)
+            await until(lambda: pid_file.exists() and "running:" in err_path.read_text(), 30, "the pipeline", err_path)
 
             async def burst() -> None:
                 while not sending.is_set():
@@ -95,7 +86,7 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(burst)
-                await _until(lambda: len(_by_room(out)[2001]) >= 50, 30, "traffic in the file", err_path)
+                await until(lambda: len(_by_room(out)[2001]) >= 50, 30, "traffic in the file", err_path)
 
                 # an invalid configuration: refused with the validate message, the old one goes on
                 cfg.write_text(_config(sim.base_url, [*UNTOUCHED, REMOVED]) + "[sinks.bad]\ntype = 'file'\n",
@@ -104,7 +95,7 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
                                    cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
                 assert r.returncode == 78 and "sinks.bad" in r.stderr, r.stderr  # not even sent
                 proc.send_signal(signal.SIGHUP)  # the running process checks it too
-                await _until(lambda: "reload refused: the configuration is invalid" in err_path.read_text(), 30,
+                await until(lambda: "reload refused: the configuration is invalid" in err_path.read_text(), 30,
                              "the refusal", err_path)  # fmt: skip
                 assert "sinks.bad" in err_path.read_text()
 
@@ -113,11 +104,11 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
                                    cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
                 assert r.returncode == 0, r.stderr
                 await sim.wait_for_clients(ADDED, 1, timeout=30)
-                await _until(lambda: not sim.hub.clients.get(REMOVED), 30, "the removed room to close", err_path)
-                await _until(lambda: len(_by_room(out)[ADDED]) >= 50, 30, "the added room's traffic", err_path)
+                await until(lambda: not sim.hub.clients.get(REMOVED), 30, "the removed room to close", err_path)
+                await until(lambda: len(_by_room(out)[ADDED]) >= 50, 30, "the added room's traffic", err_path)
                 sending.set()
             sim.hub.flush()
-            await _until(lambda: all(len(_by_room(out)[r]) == injected[r] for r in UNTOUCHED), 30,
+            await until(lambda: all(len(_by_room(out)[r]) == injected[r] for r in UNTOUCHED), 30,
                          "every message of the untouched rooms", err_path)  # fmt: skip
             proc.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):

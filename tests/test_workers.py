@@ -21,6 +21,7 @@ from livepipe import plugins
 from livepipe.runtime.exposition import merge_expositions
 from livepipe.runtime.shard import shard_config, shard_problems, with_worker_suffix
 from livepipe.testing import load_toml
+from tests.child_support import until, worker_pids
 
 # -- merging expositions ----------------------------------------------------------------------------
 
@@ -215,25 +216,9 @@ def _by_room(files: list[Path]) -> dict[int, dict[str, list[int]]]:
     return got
 
 
-async def _until(cond, timeout: float, what: str, err: Path) -> None:
-    """Poll ``cond`` (a condition, not a delay); fail after ``timeout`` s with the child's log."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{err.read_text(errors='replace')}")
-        await anyio.sleep(0.02)
-
-
 def _parent_port(err: Path) -> int | None:
     m = re.search(r"metrics of \d+ workers on http://127\.0\.0\.1:(\d+)/metrics", err.read_text(errors="replace"))
     return int(m.group(1)) if m else None
-
-
-def _worker_pids(err: Path) -> dict[int, list[int]]:
-    pids: dict[int, list[int]] = defaultdict(list)
-    for w, pid in re.findall(r"worker (\d+) started \(pid (\d+)\)", err.read_text(errors="replace")):
-        pids[int(w)].append(int(pid))
-    return pids
 
 
 def _samples(text: str, name: str) -> dict[str, float]:
@@ -278,7 +263,7 @@ async def test_two_workers_share_the_rooms_exactly_once_with_one_metrics_and_sto
             await _inject_until(sim, injected, ROOMS, lambda: all(len(sum(_by_room(files)[r].values(), [])) >= 20
                                                                   for r in ROOMS), err_path, "traffic in the files")
             sim.hub.flush()
-            await _until(lambda: all(len(sum(_by_room(files)[r].values(), [])) == injected[r] for r in ROOMS), 60,
+            await until(lambda: all(len(sum(_by_room(files)[r].values(), [])) == injected[r] for r in ROOMS), 60,
                          "every message", err_path)  # fmt: skip
             port = _parent_port(err_path)
             assert port is not None, err_path.read_text()
@@ -291,7 +276,7 @@ async def test_two_workers_share_the_rooms_exactly_once_with_one_metrics_and_sto
                 assert received[str(i)] == f.read_bytes().count(b"\n"), text
             assert 'livepipe_worker_up{worker="0"} 1' in text and 'livepipe_worker_up{worker="1"} 1' in text
             assert health["status"] == "ok" and set(health["workers"]) == {"0", "1"}
-            pids = _worker_pids(err_path)
+            pids = worker_pids(err_path)
             stopped_at = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):
@@ -337,10 +322,10 @@ async def test_a_killed_worker_is_reported_and_started_again_and_sighup_reaches_
         try:
             for room in rooms:
                 await sim.wait_for_clients(room, 1, timeout=60)
-            await _until(lambda: len(_worker_pids(err_path)[1]) == 1, 30, "worker 1's pid", err_path)
-            (first,) = _worker_pids(err_path)[1]
+            await until(lambda: len(worker_pids(err_path)[1]) == 1, 30, "worker 1's pid", err_path)
+            (first,) = worker_pids(err_path)[1]
             os.kill(first, signal.SIGKILL)
-            await _until(lambda: len(_worker_pids(err_path)[1]) == 2, 60, "worker 1 started again", err_path)
+            await until(lambda: len(worker_pids(err_path)[1]) == 2, 60, "worker 1 started again", err_path)
             assert f"worker 1 (pid {first}) was killed by SIGKILL" in err_path.read_text()
             # worker 1's rooms (4002, 4004) connect again and stream into worker 1's file
             for room in (4002, 4004):

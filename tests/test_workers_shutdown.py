@@ -15,12 +15,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+
+from tests.child_support import until, worker_pids
 
 ROOMS = [4101, 4102, 4103, 4104]  # worker 0: 4101, 4103; worker 1: 4102, 4104
 
@@ -43,22 +44,6 @@ def _config(sim_url: str, *, shutdown_timeout: float, path: str = "out/events.js
         path = "{path}"
         on_error = "{on_error}"
     """)
-
-
-async def _until(cond, timeout: float, what: str, err: Path) -> None:
-    """Poll ``cond`` (a condition, not a delay); fail after ``timeout`` s with the child's log."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{err.read_text(errors='replace')}")
-        await anyio.sleep(0.02)
-
-
-def _worker_pids(err: Path) -> dict[int, list[int]]:
-    pids: dict[int, list[int]] = defaultdict(list)
-    for w, pid in re.findall(r"worker (\d+) started \(pid (\d+)\)", err.read_text(errors="replace")):
-        pids[int(w)].append(int(pid))
-    return pids
 
 
 def _parent_port(err: Path) -> int | None:
@@ -127,7 +112,7 @@ async def test_a_worker_hung_at_shutdown_is_killed_at_the_deadline_and_a_scrape_
         try:
             for room in ROOMS:
                 await sim.wait_for_clients(room, 1, timeout=60)
-            await _until(lambda: _parent_port(err_path) is not None, 60, "the parent's metrics port", err_path)
+            await until(lambda: _parent_port(err_path) is not None, 60, "the parent's metrics port", err_path)
             port = _parent_port(err_path)
             async with httpx.AsyncClient(timeout=60) as http:
                 text = ""
@@ -136,7 +121,7 @@ async def test_a_worker_hung_at_shutdown_is_killed_at_the_deadline_and_a_scrape_
                     assert time.monotonic() < deadline, text
                     text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
                 _check_merged_formats(text, await http.get(f"http://127.0.0.1:{port}/metrics", headers=OPENMETRICS))
-                (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
+                (w0,), (w1,) = worker_pids(err_path)[0], worker_pids(err_path)[1]
                 os.kill(w1, signal.SIGSTOP)
                 began = time.monotonic()
                 text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
@@ -180,9 +165,9 @@ async def test_a_worker_that_fails_stops_the_others_and_the_run_exits_1(tmp_path
         try:
             for room in ROOMS:
                 await sim.wait_for_clients(room, 1, timeout=60)
-            await _until(lambda: _wrote(tmp_path / "out" / "0") and _wrote(tmp_path / "out" / "1"), 60,
+            await until(lambda: _wrote(tmp_path / "out" / "0") and _wrote(tmp_path / "out" / "1"), 60,
                          "both workers writing", err_path)  # fmt: skip
-            (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
+            (w0,), (w1,) = worker_pids(err_path)[0], worker_pids(err_path)[1]
             sim.inject_danmaku(4102, "4102-x")  # worker 1's room
             sim.hub.flush()
             with anyio.fail_after(60):
@@ -190,7 +175,7 @@ async def test_a_worker_that_fails_stops_the_others_and_the_run_exits_1(tmp_path
         finally:
             await _reap(proc)
     log = err_path.read_text(errors="replace")
-    assert _worker_pids(err_path) == {0: [w0], 1: [w1]}, log  # a failed worker is not started again
+    assert worker_pids(err_path) == {0: [w0], 1: [w1]}, log  # a failed worker is not started again
     assert proc.returncode == 1, log
     assert f"worker 1 (pid {w1}) exited with status 1; stopping the other workers" in log, log
     assert "0: exit 0" in log and "1: exit 1" in log, log
@@ -212,15 +197,15 @@ async def test_workers_stop_by_themselves_when_the_parent_is_killed(tmp_path: Pa
             for room in ROOMS:
                 await sim.wait_for_clients(room, 1, timeout=60)
             files = [tmp_path / "out" / "events.w0.jsonl", tmp_path / "out" / "events.w1.jsonl"]
-            await _until(lambda: all(f.is_file() and f.read_bytes().endswith(b"\n") for f in files), 60,
+            await until(lambda: all(f.is_file() and f.read_bytes().endswith(b"\n") for f in files), 60,
                          "both workers writing", err_path)  # fmt: skip
-            (w0,), (w1,) = _worker_pids(err_path)[0], _worker_pids(err_path)[1]
+            (w0,), (w1,) = worker_pids(err_path)[0], worker_pids(err_path)[1]
             proc.kill()
             await proc.wait()
-            await _until(lambda: _gone(w0) and _gone(w1), 60, "the workers to exit on their own", err_path)
+            await until(lambda: _gone(w0) and _gone(w1), 60, "the workers to exit on their own", err_path)
         finally:
             await _reap(proc)
-            for pid in (p for ps in _worker_pids(err_path).values() for p in ps):
+            for pid in (p for ps in worker_pids(err_path).values() for p in ps):
                 if not _gone(pid):
                     os.kill(pid, signal.SIGKILL)
     log = err_path.read_text(errors="replace")
@@ -241,9 +226,9 @@ async def test_a_stop_during_a_restart_back_off_does_not_wait_for_it(tmp_path: P
         proc, err_path = await _start(tmp_path)
         try:
             for kills in range(5):
-                await _until(lambda k=kills: len(_worker_pids(err_path)[1]) == k + 1, 60, "worker 1 (again)", err_path)
-                os.kill(_worker_pids(err_path)[1][-1], signal.SIGKILL)
-            await _until(lambda: "starting it again in 16 s" in err_path.read_text(), 60, "the back-off", err_path)
+                await until(lambda k=kills: len(worker_pids(err_path)[1]) == k + 1, 60, "worker 1 (again)", err_path)
+                os.kill(worker_pids(err_path)[1][-1], signal.SIGKILL)
+            await until(lambda: "starting it again in 16 s" in err_path.read_text(), 60, "the back-off", err_path)
             stopped_at = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             with anyio.fail_after(60):
@@ -253,7 +238,7 @@ async def test_a_stop_during_a_restart_back_off_does_not_wait_for_it(tmp_path: P
             await _reap(proc)
     log = err_path.read_text(errors="replace")
     assert took < 12, (took, log)  # within shutdown_timeout + 2 s (+ a loaded machine's slack), not 16 s
-    assert len(_worker_pids(err_path)[1]) == 5 and proc.returncode == 1, log
+    assert len(worker_pids(err_path)[1]) == 5 and proc.returncode == 1, log
     assert "1: killed by SIGKILL, killed by SIGKILL, killed by SIGKILL, killed by SIGKILL, killed by SIGKILL" in log
 
 
@@ -289,10 +274,10 @@ async def test_a_second_ctrl_c_stops_workers_stuck_in_a_sink_at_once(tmp_path: P
         try:
             for room in ROOMS:
                 await sim.wait_for_clients(room, 1, timeout=60)
-            await _until(lambda: len(held) >= 2, 60, "a request from each worker", err_path)
+            await until(lambda: len(held) >= 2, 60, "a request from each worker", err_path)
             proc.send_signal(signal.SIGINT)
             draining = [f"[worker {i}] livepipe.runtime: SIGTERM received: draining" for i in (0, 1)]
-            await _until(lambda: all(d in err_path.read_text() for d in draining), 60, "both draining", err_path)
+            await until(lambda: all(d in err_path.read_text() for d in draining), 60, "both draining", err_path)
             stopped_at = time.monotonic()
             proc.send_signal(signal.SIGINT)
             with anyio.fail_after(100):
