@@ -15,14 +15,19 @@
   found in ``is back``, but is in ``s b`` and ``你是sb``).
 * :class:`RegexMatcher` runs a rule's regexes on the form the rule chose. All regexes of one form are
   first tried together as one alternation (a single scan finds nothing in most messages); only when
-  that finds something is each regex run on its own to tell which rules matched.
+  that finds something is each regex run on its own to tell which rules matched. Regexes run on the
+  ``regex`` library (``re``'s syntax) with a time limit per message (:data:`REGEX_TIMEOUT`): a pattern
+  that backtracks without end on some message (``(a+)+b``, ``^(a|aa)+$``) gives up on that message,
+  which counts as no match, instead of freezing the pipeline; ``on_timeout`` is told which rule.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+import regex
 
 from livepipe_automod.normalize import (
     Normalized,
@@ -296,35 +301,56 @@ REGEX_FORMS = ("compact", "folded", "clean")
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 
 
-class RegexMatcher:
-    """Runs every rule's regexes on the rule's chosen form of the text."""
+#: Seconds the regexes of one form may search one message (the prefilter, then each regex) before giving up.
+REGEX_TIMEOUT = 0.1
 
-    def __init__(self, regexes: Iterable[tuple[str, str, str]]) -> None:
-        """``regexes``: ``(rule_id, pattern, form)`` triples; patterns must already be valid."""
-        self._by_form: dict[str, list[tuple[str, str, re.Pattern[str]]]] = {}
-        self._prefilter: dict[str, re.Pattern[str] | None] = {}
+
+class RegexMatcher:
+    """Runs every rule's regexes on the rule's chosen form of the text, each search time-limited."""
+
+    def __init__(self, regexes: Iterable[tuple[str, str, str]],
+                 on_timeout: Callable[[str], None] | None = None, timeout: float = REGEX_TIMEOUT) -> None:
+        """``regexes``: ``(rule_id, pattern, form)`` triples; patterns must already be valid.
+
+        ``on_timeout(rule_id)`` is called when a rule's regex gives up on a message, which then counts
+        as not matched by it. (When the combined prefilter gives up, each regex is run on its own.)
+        """
+        self._by_form: dict[str, list[tuple[str, str, regex.Pattern[str]]]] = {}
+        self._prefilter: dict[str, regex.Pattern[str] | None] = {}
+        self._on_timeout = on_timeout
+        self.timeout = timeout
         self.size = 0
         for rule, pattern, form in regexes:
-            self._by_form.setdefault(form, []).append((rule, pattern, re.compile(pattern)))
+            self._by_form.setdefault(form, []).append((rule, pattern, regex.compile(pattern)))
             self.size += 1
         for form, items in self._by_form.items():
-            if any(_BACKREF.search(p) for _, p, _ in items):
-                self._prefilter[form] = None  # group numbers would shift inside one alternation
+            if len(items) == 1 or any(_BACKREF.search(p) for _, p, _ in items):
+                self._prefilter[form] = None  # one regex: no need; backrefs: group numbers would shift
             else:
-                self._prefilter[form] = re.compile("|".join(f"(?:{p})" for _, p, _ in items))
+                self._prefilter[form] = regex.compile("|".join(f"(?:{p})" for _, p, _ in items))
 
     def find(self, text: Normalized) -> list[Hit]:
         """Every rule one of whose regexes matches (at most one hit per rule)."""
         hits: dict[str, Hit] = {}
+        timeout = self.timeout
         for form, items in self._by_form.items():
             subject = self._form(text, form)
             pre = self._prefilter[form]
-            if pre is not None and pre.search(subject) is None:
-                continue
+            if pre is not None:
+                try:
+                    if pre.search(subject, timeout=timeout) is None:
+                        continue
+                except TimeoutError:
+                    pass  # one of them backtracks: each regex on its own finds out which
             for rule, pattern, rx in items:
                 if rule in hits:
                     continue
-                m = rx.search(subject)
+                try:
+                    m = rx.search(subject, timeout=timeout)
+                except TimeoutError:
+                    if self._on_timeout is not None:
+                        self._on_timeout(rule)
+                    continue
                 if m is not None:
                     hits[rule] = Hit(rule, m.group(0), subject, f"regex {pattern!r} matched {m.group(0)!r} in "
                                      f"the {form} text", "normalized")

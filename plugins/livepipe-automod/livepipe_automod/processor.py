@@ -20,6 +20,7 @@ list; other events are ignored (counted as intentionally discarded).
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +29,12 @@ import anyio
 from livepipe.bilibili import actions
 from livepipe.component import Context, Emit, Processor
 from livepipe.events import Event, make_event
+from livepipe.lograte import RateLimitedLog
 from livepipe.schema import ProcessorConfig, field
 
 from livepipe_automod import segment
 from livepipe_automod.ladder import Ladder, Step
-from livepipe_automod.matchers import RANK, Hit
+from livepipe_automod.matchers import RANK, REGEX_TIMEOUT, Hit
 from livepipe_automod.normalize import normalize
 from livepipe_automod.rules import RuleConfig, RuleError, RuleSource
 from livepipe_automod.ruleset import RuleSet
@@ -108,10 +110,19 @@ class AutoMod(Processor):
         self.source = RuleSource(list(config.rules), rules_file, context.config_dir, build=self._build,
                                  now=self.clock.monotonic, interval=config.reload_interval)
         self.ruleset: RuleSet | None = None
+        self._slow_regexes = RateLimitedLog(self.log)
         self._names_seen: OrderedDict[tuple[int | None, str], None] = OrderedDict()
 
     def _build(self, rules: list[RuleConfig], words: dict[str, list[str]]) -> RuleSet:
-        return RuleSet.build(rules, words, previous=self.source.current_set, substitutions=self.config.substitutions)
+        return RuleSet.build(rules, words, previous=self.source.current_set, substitutions=self.config.substitutions,
+                             on_regex_timeout=self._regex_timed_out)
+
+    def _regex_timed_out(self, rule: str) -> None:
+        self.metrics.counter("automod_regex_timeouts_total", "messages a rule's regex gave up on (read as no match)",
+                             rule=rule).inc()
+        self._slow_regexes.log(logging.WARNING, rule, "automod %r: a regex of rule %s searched longer than %s s on "
+                               "one message and gave up (read as no match) — simplify it: a repeat inside a "
+                               "repeat, such as (a+)+ or (a|aa)+, can take forever", self.name, rule, REGEX_TIMEOUT)
 
     async def start(self) -> None:
         """Read the rule file(s) and compile the rules; a bad rule file stops the pipeline from starting."""

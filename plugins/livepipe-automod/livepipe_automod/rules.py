@@ -18,11 +18,11 @@ context clock) it compares the files' modification times and rebuilds when one c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+import regex
 from livepipe.errors import ConfigurationError
 from livepipe.schema import field
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
@@ -105,8 +105,8 @@ class RuleConfig(BaseModel):
     def _regexes(cls, v: list[str]) -> list[str]:
         for p in v:
             try:
-                re.compile(p)
-            except re.error as e:
+                regex.compile(p)  # the library the matcher runs them on
+            except regex.error as e:
                 raise ValueError(f"regex {p!r}: {e}") from None
         return v
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from livepipe_automod.ladder import Step, parse_step
@@ -71,12 +71,14 @@ class RuleSet:
 
     @classmethod
     def build(cls, rules: list[RuleConfig], words: dict[str, list[str]], previous: RuleSet | None = None,
-              substitutions: Mapping[str, str] | None = None) -> RuleSet:
+              substitutions: Mapping[str, str] | None = None,
+              on_regex_timeout: Callable[[str], None] | None = None) -> RuleSet:
         """Compile ``rules`` (``words`` maps a rule id to all its words, files included).
 
         ``substitutions`` change or extend :data:`~livepipe_automod.variants.DEFAULT_SUBSTITUTIONS`
         (an empty value removes an entry). Spam detectors of rules that did not change are taken
-        over from ``previous``, so a reload does not forget a wave in progress.
+        over from ``previous``, so a reload does not forget a wave in progress. ``on_regex_timeout(rule_id)``
+        is called when a rule's regex gives up on a message (see :class:`~livepipe_automod.matchers.RegexMatcher`).
         """
         kept: dict[str, tuple[RuleConfig, Detector]] = {r.id: (r, d) for r, d in previous.spam} if previous else {}
         spam: list[tuple[RuleConfig, Detector]] = []
@@ -91,7 +93,7 @@ class RuleSet:
             scopes[scope] = Matchers(
                 WordMatcher(((r.id, w, r.pinyin) for r in scoped for w in words.get(r.id, [])),
                             allow={r.id: r.allow for r in scoped if r.allow}),
-                RegexMatcher((r.id, p, r.regex_on) for r in scoped for p in r.regexes),
+                RegexMatcher(((r.id, p, r.regex_on) for r in scoped for p in r.regexes), on_regex_timeout),
             )
         return cls(
             rules={r.id: r for r in rules},

@@ -164,3 +164,23 @@ async def test_flood_memory_follows_the_window_not_the_texts_seen(harness):
         await h.clock.advance(1)
     assert len(flood._waves) <= 61
     assert h.out["flagged"] == []
+
+
+async def test_a_regex_that_backtracks_for_ever_gives_up_and_the_others_still_work(harness, caplog):
+    """A viewer's message that sends a careless regex into exponential backtracking must not freeze the
+    pipeline: the search gives up (counted, one warning naming the rule), the message is read as not
+    matched by that rule, and the other rules still act on it and on later messages."""
+    h = await harness(rules=[INSULTS, rule("careless", regexes=[r"(a|aa)+c"], ladder=["ban:1"], cooldown=0),
+                             rule("contact", regexes=[r"vx\d{6,}"], ladder=["ban:24"], cooldown=0)])
+    hostile = "a" * 40 + "!"  # Fibonacci(40) ways to split the a's before the missing c: hours with `re`
+    for i in range(3):
+        await h.say(hostile + "傻逼", uid=2000 + i)
+    assert [b.data["rule"] for b in h.out["ban"]] == []  # a warning each for the insult, no ban by 'careless'
+    assert [w.data["rule"] for w in h.out["warn"]] == ["insult"] * 3
+    assert h.counter("automod_regex_timeouts_total", rule="careless") >= 1
+    warned = [r for r in caplog.records if "gave up" in r.getMessage()]
+    assert len(warned) == 1 and "careless" in warned[0].getMessage() and "(a+)+" in warned[0].getMessage()  # the hint
+    await h.say("加vx1234567", uid=3000)
+    assert [b.data["rule"] for b in h.out["ban"]] == ["contact"]
+    await h.say("aaac", uid=3001)  # the careless regex still matches where it can
+    assert [b.data["rule"] for b in h.out["ban"]] == ["contact", "careless"]
