@@ -176,6 +176,13 @@ class Pending:
                        self.months, self.events, self.first)
 
 
+#: At most this many thanks wait at once (each is one viewer's burst, follow or share). Far more than can be
+#: sent within ``max_delay`` at one line per ``interval``; it bounds memory and the work per tick in a raid
+#: of follows from thousands of accounts. When full, a new thanks pushes out the least important waiting one
+#: (the newest of the lowest class) if it is more important, and is dropped otherwise.
+MAX_PENDING = 1000
+
+
 class ThanksEngine(Engine):
     """Merging, thresholds, cooldowns, priorities and deadlines of ``thanks`` (no I/O, no clock)."""
 
@@ -184,6 +191,7 @@ class ThanksEngine(Engine):
         "thanked": "viewers' thanks sent (one per viewer and gift in a message)",
         "merged": "events folded into another thanks (a burst, a combo, several viewers in one line)",
         "below_threshold": "gifts not thanked because they were worth less than the threshold",
+        "dropped_full": "thanks not queued, or pushed out by a more important one, because MAX_PENDING were waiting",
     }
 
     def __init__(self, config: ThanksConfig, ignore: set[int] | None = None, name: str = "thanks") -> None:
@@ -221,7 +229,8 @@ class ThanksEngine(Engine):
                     coin = int(d.get("combo_total_coin") or 0)
                     item = Pending(key, "gift", origin=now, last=now, gift=name, num=total, coin=coin,
                                    paid=coin > 0, **base)
-                    self.pending[key] = item
+                    if not self._queue(item):
+                        return True
                 else:
                     self.count("merged")
                     item.events += 1
@@ -234,8 +243,8 @@ class ThanksEngine(Engine):
             num, coin, paid = int(d.get("num") or 0), int(d.get("total_coin") or 0), d.get("coin_type") == "gold"
             item = self.pending.get(key)
             if item is None:
-                self.pending[key] = Pending(key, "gift", origin=now, last=now, gift=name, num=num, coin=coin, paid=paid,
-                                            blind=blind, **base)
+                self._queue(Pending(key, "gift", origin=now, last=now, gift=name, num=num, coin=coin, paid=paid,
+                                    blind=blind, **base))
             else:
                 self.count("merged")
                 item.events += 1
@@ -252,8 +261,8 @@ class ThanksEngine(Engine):
                 if now - self.recent.get(key, -1e18) <= self.config.max_delay:
                     self.count("merged")  # the toast of a purchase already thanked
                     return True
-                self.pending[key] = Pending(key, "guard", origin=now, last=now, guard_level=int(d.get("guard_level")
-                                            or 3), months=months, coin=coin, **base)
+                self._queue(Pending(key, "guard", origin=now, last=now, guard_level=int(d.get("guard_level") or 3),
+                                    months=months, coin=coin, **base))
             else:  # GUARD_BUY and its USER_TOAST_MSG: one purchase
                 self.count("merged")
                 item.events += 1
@@ -265,16 +274,36 @@ class ThanksEngine(Engine):
             if key in self.pending or key in self.recent:
                 self.count("merged")
                 return True
-            self.pending[key] = Pending(key, "super_chat", origin=now, last=now, price=int(d.get("price") or 0),
-                                        text=event.text, closed=True, **base)
+            self._queue(Pending(key, "super_chat", origin=now, last=now, price=int(d.get("price") or 0),
+                                text=event.text, closed=True, **base))
             return True
         key = (event.kind, event.room_id, event.uid)
         if key in self.pending:
             self.count("merged")
             self.pending[key].events += 1
             return True
-        self.pending[key] = Pending(key, event.kind, origin=now, last=now, **base)
+        self._queue(Pending(key, event.kind, origin=now, last=now, **base))
         return True
+
+    def _queue(self, item: Pending) -> bool:
+        """Add a new pending thanks within :data:`MAX_PENDING`; False (counted) if it was dropped."""
+        if len(self.pending) >= MAX_PENDING:
+            klass = self.klass
+            worst = max(self.pending.values(), key=lambda p: (klass(p), p.origin))
+            if klass(worst) <= klass(item):
+                self.count("dropped_full")
+                self._warn_full()
+                return False
+            del self.pending[worst.key]
+            self.count("dropped_full")
+            self._warn_full()
+        self.pending[item.key] = item
+        return True
+
+    def _warn_full(self) -> None:
+        self.errors.log(logging.WARNING, "full", "%s: %d thanks are waiting already; the least important are "
+                        "dropped (counted in assistant_dropped_full_total) — a raid, or min_yuan/kinds thank too "
+                        "much for one line every interval", self.name, MAX_PENDING)
 
     # ---- timing -----------------------------------------------------------------------------------
 

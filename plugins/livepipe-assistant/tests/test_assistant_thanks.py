@@ -237,3 +237,24 @@ def test_a_gift_whose_data_cannot_be_read_is_skipped_and_counted(caplog):
     assert d.texts() == ["谢谢小明的小花花x1"]
     assert e.counts["bad_events"] == 3
     assert len([r for r in caplog.records if "cannot read" in r.getMessage()]) == 2  # once per kind (rate-limited)
+
+
+def test_a_raid_of_follows_is_bounded_and_paid_thanks_still_get_through(caplog):
+    """5,000 accounts follow within a second: at most MAX_PENDING thanks wait (memory and the work of each
+    tick stay bounded), the rest are dropped and counted with one warning, and a super chat, a guard and a
+    large gift arriving in the middle of it still get their thanks first."""
+    from livepipe_assistant.thanks import MAX_PENDING
+
+    d = Driver(engine(window=1, cooldown=0))
+    for uid in range(10_000, 15_000):
+        d.offer(user("follow", uid, uname=f"raid{uid}"))
+    assert len(d.engine.pending) == MAX_PENDING
+    assert d.engine.counts["dropped_full"] == 5_000 - MAX_PENDING
+    for paid in (sc(1, price=50, text="顶住"), guard(2, level=3), gift(3, "告白气球", price=52_000, uname="大哥")):
+        d.offer(paid)
+        assert len(d.engine.pending) <= MAX_PENDING
+    assert d.engine.counts["dropped_full"] > 5_000 - MAX_PENDING  # a follow made way for a paid thanks
+    d.advance(10)
+    texts = d.texts()
+    assert texts[:3] == ["谢谢观众1的SC", "谢谢观众2开通舰长", "谢谢大哥的告白气球x1"], texts[:4]
+    assert len([r for r in caplog.records if "thanks are waiting already" in r.getMessage()]) == 1
