@@ -154,7 +154,9 @@ def test_more_workers_than_rooms_is_a_config_error_naming_the_fix(tmp_path: Path
     (tmp_path / "p.toml").write_text("[livepipe]\nworkers = 6\n" + SHARDED, encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "livepipe", "validate", "p.toml", "--no-env"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert r.returncode == 78 and "set workers to at most 5" in r.stderr, r.stderr
+    # the key's file and line, as every other configuration problem
+    assert r.returncode == 78 and "p.toml:2: livepipe: key 'workers': workers = 6" in r.stderr, r.stderr
+    assert "set workers to at most 5" in r.stderr, r.stderr
 
 
 def test_the_file_sink_fills_worker_with_zero_in_one_process(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def shard_problems(config: PipelineConfig, registry: ComponentRegistry, count: i
     most = max(splittable.values(), default=0)
     if most >= count:
         return []
-    where = config.files[0].name if config.files and not flag else None
+    where, line = (None, None) if flag else _workers_key(config)
     asked = f"--workers {count}" if flag else f"workers = {count}"
     idle = f"worker {most}" if most == count - 1 else f"workers {most}..{count - 1}"
     if not splittable:
@@ -109,7 +109,17 @@ def shard_problems(config: PipelineConfig, registry: ComponentRegistry, count: i
         names = ", ".join(f"sources.{c} has {n} room{'s' if n != 1 else ''}" for c, n in splittable.items())
         fix = f"use --workers {most} or fewer" if flag else f"set workers to at most {most}"
         msg = f"{asked}, but {names}: {idle} would read nothing; {fix}"
-    return [ConfigIssue(where, None, None, None if flag else "workers", msg)]
+    return [ConfigIssue(where, line, None if flag else "livepipe", None if flag else "workers", msg)]
+
+
+def _workers_key(config: PipelineConfig) -> tuple[str | None, int | None]:
+    """The file (its name) and line of the ``[livepipe] workers`` key; the first file alone if not found."""
+    for path in config.files:
+        loc = config.locators.get(str(path))
+        line = loc.find(["livepipe", "workers"]) if loc is not None else None
+        if line is not None:
+            return path.name, line
+    return (config.files[0].name if config.files else None), None
 
 
 def shard_config(config: PipelineConfig, registry: ComponentRegistry, index: int, count: int) -> PipelineConfig:
