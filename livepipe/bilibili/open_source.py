@@ -83,6 +83,10 @@ class OpenSourceConfig(SourceConfig, TransportConfig):
     backoff_initial: float = cfg_field(1.0, description="first retry delay ceiling, seconds (full jitter)", gt=0)
     backoff_max: float = cfg_field(60.0, description="largest retry delay ceiling, seconds", gt=0)
     backoff_multiplier: float = cfg_field(2.0, description="ceiling growth per failed attempt", ge=1)
+    healthy_after: float = cfg_field(
+        10.0, description="seconds an authenticated connection must stay up to count as healthy; only a healthy "
+        "session resets the reconnect backoff", ge=0,
+    )
     restart_after: int = cfg_field(3, description="end the game and start a new one after this many failed "
                                    "WebSocket attempts in a row", ge=1)  # fmt: skip
     start_gap: float = cfg_field(0.25, description="seconds between starting consecutive rooms", ge=0)
@@ -130,6 +134,7 @@ class _Room:
         self.connected = False
         self.connected_since = 0.0
         self.lost_at: float | None = None  # clock.monotonic() when the connection was lost (None: connected)
+        self.lasted: float | None = None  # seconds the last attempt stayed authenticated (None: it never was)
         self.link_index = 0
         self.gave_up: str | None = None
         self.last_error: str | None = None
@@ -387,12 +392,12 @@ class OpenSource(Source):
                     continue
             total += 1
             ended = await self._connect_once(room, emit, attempt, total)
-            healthy = room.stats is not None and room.stats.session_frames > 0
-            if healthy:
-                attempt, ws_fails = 0, 0
-            else:
-                attempt += 1
-                ws_fails += 1
+            # A session that got frames is not a failed attempt (restart_after counts those), but only one that
+            # stayed up healthy_after seconds resets the backoff: a server that drops at once is not hammered.
+            got_frames = room.stats is not None and room.stats.session_frames > 0
+            ws_fails = 0 if got_frames else ws_fails + 1
+            healthy = room.lasted is not None and room.lasted >= self.config.healthy_after
+            attempt = 0 if healthy else attempt + 1
             if isinstance(ended, SessionEnded):
                 self.log.info("%s: %s; starting a new game", room.label, ended)
                 room.game = None  # the platform ended it: no /v2/app/end
@@ -473,9 +478,10 @@ class OpenSource(Source):
         self.metrics.counter("bilibili_disconnects_total", "connection attempts that ended, by reason",
                              reason=ended.reason).inc()  # fmt: skip
         was_connected, room.connected = room.connected, False
+        room.lasted = None
         if was_connected:
             room.lost_at = self.clock.monotonic()
-            lasted = room.lost_at - room.connected_since
+            lasted = room.lasted = room.lost_at - room.connected_since
             self.log.info("room %s disconnected (%s: %s) after %.1f s", room_id, ended.reason, ended, lasted)
             if self.config.status_events:
                 await emit(make_event("source.disconnected", room_id=room_id, data={

@@ -219,3 +219,23 @@ async def test_auth_refused_after_a_healthy_session_backs_off_instead_of_stormin
             sim.faults.fail_auth = False
             n = len(run.kinds("source.connected"))
             await wait_until(lambda: len(run.kinds("source.connected")) > n, timeout=20, what="back after the fault")
+
+
+@pytest.mark.parametrize("healthy_after", [10.0, 0.0])
+async def test_sessions_dropped_at_once_back_off_unless_they_count_as_healthy(healthy_after):
+    """A server that accepts and drops every session within a second must see growing delays (the
+    attempt number in source.disconnected goes up); with healthy_after = 0 every session is healthy and
+    the backoff starts over each time. Either way the game is kept (those sessions got frames)."""
+    async with run_simulator(rooms=[1000], seed=5) as sim:
+        opts = {**app_options(sim, 1000), "backoff_initial": 0.01, "backoff_max": 0.05, "healthy_after": healthy_after}
+        async with running_open_source(sim, **opts) as run:
+            await wait_until(lambda: run.kinds("source.connected"), what="connected")
+            for _ in range(4):
+                n = len(run.kinds("source.connected"))
+                await wait_until(lambda: sim.open.hub.clients.get(1000), what="a client")
+                for c in sim.open.hub.all_clients():
+                    c.close_soon()
+                await wait_until(lambda n=n: len(run.kinds("source.connected")) > n, what="reconnected")
+            attempts = [e.data["attempt"] for e in run.kinds("source.disconnected")]
+            assert attempts == ([1, 2, 3, 4] if healthy_after else [1, 1, 1, 1])
+            assert run.metric("bilibili_open_games_started_total") == 1
