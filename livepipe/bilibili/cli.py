@@ -37,6 +37,18 @@ def _verify(insecure: bool, ca_file: str | None) -> Any:
     return True
 
 
+def _check_proxy(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--proxy``: a usable proxy URL, or a usage error saying what is wrong (without the URL's password)."""
+    if value is None:
+        return None
+    from livepipe.bilibili.transport import check_proxy
+
+    try:
+        return check_proxy(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def render_qr(url: str) -> str:
     """The QR code of ``url`` drawn with block characters (dark modules on a light terminal border)."""
     import qrcode
@@ -61,8 +73,11 @@ _STATES = {86101: "waiting for the scan...", 86090: "scanned; confirm the login 
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (a self-signed simulator).")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Extra CA certificates (PEM) to trust.")
+@click.option("--proxy", default=None, callback=_check_proxy, metavar="URL",
+              help="Proxy for every request: http://host:port, socks5://host:port or socks5h://... "
+              "(may carry user:password@; never printed).")
 def login_command(out: str | None, base_url: str | None, timeout: float, poll_interval: float, insecure: bool,
-                  ca_file: str | None) -> None:  # fmt: skip
+                  ca_file: str | None, proxy: str | None) -> None:  # fmt: skip
     """Log in by scanning a QR code with the Bilibili app; save the cookies to a file only you can read."""
     from livepipe.bilibili.cookies import write_cookie_file
     from livepipe.bilibili.login import LoginError, default_cookie_path, qr_login
@@ -79,7 +94,7 @@ def login_command(out: str | None, base_url: str | None, timeout: float, poll_in
     try:
         result = anyio.run(lambda: qr_login(_endpoints(base_url), show=show, on_state=on_state,
                                             poll_interval=poll_interval, timeout=timeout,
-                                            verify=_verify(insecure, ca_file)))  # fmt: skip
+                                            verify=_verify(insecure, ca_file), proxy=proxy))  # fmt: skip
     except (LoginError, ApiError) as e:
         click.echo(f"livepipe login: {e}", err=True)
         sys.exit(EXIT_NOT_OK)
@@ -130,8 +145,11 @@ def _credential_from(config: tuple[str, ...], name: str | None, cookie_file: str
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (a self-signed simulator).")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Extra CA certificates (PEM) to trust.")
+@click.option("--proxy", default=None, callback=_check_proxy, metavar="URL",
+              help="Proxy for every request: http://host:port, socks5://host:port or socks5h://... "
+              "(may carry user:password@; never printed).")
 def check_command(config: tuple[str, ...], name: str | None, cookie_file: str | None, base_url: str | None,
-                  refresh: bool, insecure: bool, ca_file: str | None) -> None:  # fmt: skip
+                  refresh: bool, insecure: bool, ca_file: str | None, proxy: str | None) -> None:  # fmt: skip
     """Logged in? Which uid? csrf present? Needs a refresh? Exit status 0 when usable, 1 when not."""
     from livepipe.bilibili.login import LoginError, check_credential, refresh_credential
 
@@ -144,12 +162,12 @@ def check_command(config: tuple[str, ...], name: str | None, cookie_file: str | 
     verify = _verify(insecure, ca_file)
 
     async def go() -> Any:
-        result = await check_credential(cred, ep, verify=verify)
+        result = await check_credential(cred, ep, verify=verify, proxy=proxy)
         refreshed = None
         if refresh and result.logged_in and result.needs_refresh:
-            refreshed = await refresh_credential(cred, ep, verify=verify)
+            refreshed = await refresh_credential(cred, ep, verify=verify, proxy=proxy)
             if refreshed is not None:
-                result = await check_credential(refreshed, ep, verify=verify)
+                result = await check_credential(refreshed, ep, verify=verify, proxy=proxy)
         return result, refreshed
 
     try:

@@ -120,9 +120,13 @@ async def qr_login(
     timeout: float = 180.0,
     verify: Any = True,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    proxy: str | None = None,
 ) -> LoginResult:
-    """Run the web QR login: ``show(url)`` draws the code; poll until confirmed, expired or ``timeout``."""
-    async with BilibiliAPI(None, endpoints, verify=verify) as api:
+    """Run the web QR login: ``show(url)`` draws the code; poll until confirmed, expired or ``timeout``.
+
+    ``proxy``: an ``http(s)://`` or ``socks5(h)://`` proxy for every request (as a component's ``proxy`` key).
+    """
+    async with BilibiliAPI(None, endpoints, verify=verify, proxy=proxy) as api:
         gen = await api.qr_generate()
         url, key = str(gen.get("url", "")), str(gen.get("qrcode_key", ""))
         if not url or not key:
@@ -223,9 +227,9 @@ class CheckResult:
 
 
 async def check_credential(credential: Credential, endpoints: Endpoints | None = None, *,
-                           verify: Any = True) -> CheckResult:  # fmt: skip
-    """Ask nav and cookie/info about ``credential``."""
-    async with BilibiliAPI(credential, endpoints, verify=verify) as api:
+                           verify: Any = True, proxy: str | None = None) -> CheckResult:  # fmt: skip
+    """Ask nav and cookie/info about ``credential`` (through ``proxy`` when given)."""
+    async with BilibiliAPI(credential, endpoints, verify=verify, proxy=proxy) as api:
         nav = await api.nav()
         logged_in = bool(nav.get("isLogin"))
         needs: bool | None = None

@@ -248,3 +248,50 @@ async def test_open_platform_source_goes_through_the_proxy_and_names_it_when_it_
             assert not run.kinds("source.connected")
     assert f"{kind}://127.0.0.1:{port}" in caplog.text
     assert PASSWORD not in caplog.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_login_and_credentials_check_go_through_the_proxy_and_never_print_its_password(kind, tmp_path):
+    """`livepipe login --proxy` and `livepipe credentials check --proxy`: every request through the proxy
+    (counted by it); with the proxy down, an error naming it (scheme://host:port) and exit status 1."""
+    import anyio
+    import httpx
+    from click.testing import CliRunner
+
+    from livepipe.bilibili.cli import check_command, login_command
+    from livepipe.bilibili.cookies import read_cookie_file, write_cookie_file
+    from livepipe.sim.actions_common import STORE_KEY
+
+    async def invoke(cmd, args):
+        return await anyio.to_thread.run_sync(lambda: CliRunner().invoke(cmd, args, catch_exceptions=False))
+
+    async with run_simulator(rooms=[1000]) as sim:
+        acct = sim.create_account("proxied")
+        async with running_proxy(kind, "lp", PASSWORD) as proxy:
+            url = proxy_url(proxy, kind)
+            store = sim.app[STORE_KEY]
+
+            async def phone() -> None:  # scans and confirms directly, not through the proxy
+                await wait_until(lambda: store.qr, what="a QR code")
+                key = next(iter(store.qr))
+                async with httpx.AsyncClient() as http:
+                    await http.post(f"{sim.base_url}/_sim/qr/{key}/scan")
+                    await http.post(f"{sim.base_url}/_sim/qr/{key}/confirm", json={"uid": acct.uid})
+
+            out = tmp_path / "cookies.json"
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(phone)
+                r = await invoke(login_command, ["--out", str(out), "--base-url", sim.base_url, "--proxy", url,
+                                                 "--poll-interval", "0.05", "--timeout", "20"])
+            assert r.exit_code == 0, r.output
+            assert read_cookie_file(out)["SESSDATA"] == acct.sessdata
+            through = proxy.tunnels[sim_target(sim)]
+            assert through >= 1  # connections (requests share one): without the proxy there would be none
+            r = await invoke(check_command, ["--cookie-file", str(out), "--base-url", sim.base_url, "--proxy", url])
+            assert r.exit_code == 0 and f"uid {acct.uid}" in r.output, r.output
+            assert proxy.tunnels[sim_target(sim)] > through
+            assert PASSWORD not in r.output
+        write_cookie_file(out, sim.cookies_for(acct), acct.refresh_token)
+        down = f"{kind}://lp:{PASSWORD}@127.0.0.1:{free_port()}"
+        r = await invoke(check_command, ["--cookie-file", str(out), "--base-url", sim.base_url, "--proxy", down])
+        assert r.exit_code == 1 and f"{kind}://127.0.0.1:" in r.output and PASSWORD not in r.output, r.output
