@@ -75,7 +75,7 @@ def event_row(event: Event, include_raw: bool) -> tuple[Any, ...]:
     """The SQLite row tuple (in :data:`COLUMNS` order) for one event."""
     raw = event.raw if include_raw else None
     return (
-        event.id, utf8(event.kind), utf8(event.cmd), _int(event.room_id), event.ts, _int(event.uid),
+        utf8(event.id), utf8(event.kind), utf8(event.cmd), _int(event.room_id), event.ts, _int(event.uid),
         utf8(event.uname), utf8(event.text), to_json(event.data), None if raw is None else to_json(raw),
     )
 

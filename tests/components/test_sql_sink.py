@@ -149,6 +149,22 @@ async def test_a_lone_surrogate_does_not_poison_the_batch(tmp_path, db):
 
 
 @pytest.mark.anyio
+async def test_an_id_no_database_can_store_does_not_poison_the_batch(tmp_path, db):
+    # an id is text like any other (a python processor or a NATS publisher can set one): a lone surrogate
+    # (and, in PostgreSQL, a NUL) failed the whole batch at every flush, holding back every later event
+    bad = ev(id="dm\ud800-\x00-1", text="odd id")
+    good = ev(text="fine", ts=1_700_000_001.0)
+    s = await sink(tmp_path, db)
+    await s.write(bad, Recorder())
+    await s.flush()
+    await s.write(good, Recorder())
+    await s.stop()
+    ids = {r[0] for r in db.query("SELECT id FROM events")}
+    assert ids == {good.id, "dm\ufffd-\ufffd-1" if db.kind == "postgres" else "dm\ufffd-\x00-1"}
+    assert metric(s, "sink_delivered_events_total") == 2
+
+
+@pytest.mark.anyio
 async def test_raw_left_out_by_default(tmp_path, db):
     s = await sink(tmp_path, db)
     await s.write(ev(raw={"cmd": "X"}), Recorder())
