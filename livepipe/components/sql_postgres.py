@@ -85,8 +85,8 @@ class PostgresBackend:
         """The row for ``event``: integers as they are, JSON as text, NUL characters replaced."""
         raw = event.raw if self.cfg.include_raw else None
         return (
-            _text(event.id), _text(event.kind), _text(event.cmd), event.room_id, event.ts, event.uid, _text(event.uname),
-            _text(event.text), _json(event.data), None if raw is None else _json(raw),
+            _text(event.id), _text(event.kind), _text(event.cmd), event.room_id, event.ts, event.uid,
+            _text(event.uname), _text(event.text), _json(event.data), None if raw is None else _json(raw),
         )
 
     def _hide(self, error: BaseException) -> str:

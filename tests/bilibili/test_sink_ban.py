@@ -218,3 +218,23 @@ async def test_dry_run_sends_nothing(tmp_path):
         assert "would ban uid" in run.results[0].data["message"]
         assert sum(counts.values()) == 0 and not sim.room(ROOM).silent
         assert not (tmp_path / ".livepipe").exists()  # a dry run leaves no journal behind
+
+
+async def test_https_api_verifies_certificates_unless_told_whom_to_trust(tmp_path):
+    """Against an HTTPS API with a self-signed certificate: refused by default (nothing banned, an error
+    naming the certificate), carried out with `ca_file` pointing at the certificate, or with `verify_tls = false`."""
+    async with run_simulator(rooms=[ROOM], seed=3, tls=True) as sim:
+        streamer = sim.create_account(owner_of=ROOM)
+        (a, b, c) = [u.uid for u in sim.populations[ROOM].users[:3]]
+        base = {"base_url": sim.base_url, "max_attempts": 1, "journal": ""}
+        run = await run_actions(sim, tmp_path, "bilibili.ban", [act.ban(a, 1, room_id=ROOM)],
+                                cookies=sim.cookies_for(streamer), sink=base)
+        assert run.outcomes() == ["retry_exhausted"] and "CERTIFICATE_VERIFY_FAILED" in run.results[0].data["message"]
+        assert not sim.room(ROOM).silent
+        run = await run_actions(sim, tmp_path, "bilibili.ban", [act.ban(b, 1, room_id=ROOM)],
+                                cookies=sim.cookies_for(streamer), sink={**base, "ca_file": sim.cert_path})
+        assert run.outcomes() == ["success"]
+        run = await run_actions(sim, tmp_path, "bilibili.ban", [act.ban(c, 1, room_id=ROOM)],
+                                cookies=sim.cookies_for(streamer), sink={**base, "verify_tls": False})
+        assert run.outcomes() == ["success"]
+        assert {r.tuid for r in sim.room(ROOM).silent} == {b, c}

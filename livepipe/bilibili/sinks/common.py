@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import random
+import ssl
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -51,7 +52,7 @@ from livepipe.clock import Clock
 from livepipe.component import Context, Emit, Sink
 from livepipe.errors import ServiceError
 from livepipe.events import Event
-from livepipe.preflight import Problems, writable_file
+from livepipe.preflight import Problems, readable_file, writable_file
 from livepipe.schema import SinkConfig, Url, field
 
 RESULTS = "results"
@@ -68,6 +69,9 @@ class ActionSinkConfig(SinkConfig, TransportConfig):
         "or the embedded `[simulator]` when one runs",
     )
     room_id: int | None = field(None, description="room for actions that carry no `room_id` (real room id)", gt=0)
+    verify_tls: bool = field(True, description="verify TLS certificates of the HTTP API")
+    ca_file: str | None = field(None, description="PEM file of extra CA certificates to trust (relative to the "
+                                "config file)")
     dry_run: bool = field(False, description="log what would be done and report outcome `dry_run`; send nothing")
     max_attempts: int = field(3, description="attempts per request for retryable errors (rate limit, risk "
                               "control, network)", ge=1, le=20)
@@ -254,12 +258,27 @@ class ActionSink(Sink):
         self.credential = cred
         c = self.config
         self.api = BilibiliAPI(cred, endpoints, timeout=c.timeout, user_agent=c.user_agent, headers=c.headers,
-                               proxy=c.proxy_url())  # fmt: skip
+                               proxy=c.proxy_url(), verify=self._verify())  # fmt: skip
         self._fingerprint = fingerprint(cred)
         self.account = account_state(self.base_url or "real", cred)
 
+    def _verify(self) -> ssl.SSLContext | bool:
+        """What the HTTP client verifies TLS with: off, the ``ca_file``, the embedded simulator's certificate,
+        or the system's certificates (``True``)."""
+        c = self.config
+        if not c.verify_tls:
+            return False
+        if c.ca_file:
+            return ssl.create_default_context(cafile=str(self.context.path(c.ca_file)))
+        sim = self.context.settings.get("simulator")
+        if sim is not None and not c.base_url and hasattr(sim, "client_ssl_context"):
+            return sim.client_ssl_context() or True
+        return True
+
     def preflight(self) -> Problems:
-        """The audit log must be writable (the credential is checked by its own schema)."""
+        """The audit log must be writable, the ``ca_file`` readable (the credential is checked by its own schema)."""
+        if self.config.ca_file:
+            yield from readable_file(self.context.path(self.config.ca_file), "ca_file", "CA file")
         if self.config.audit_log:
             yield from writable_file(self.context.path(self.config.audit_log), "audit_log", "audit log")
 
