@@ -6,7 +6,6 @@ Every name here is used on the decode hot path: plain module-level functions, no
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +18,6 @@ from livepipe.events import Event, make_id
 _new_event = tuple.__new__
 _loads = orjson.loads
 _now = time.time
-_dumps = orjson.dumps
-_SORT = orjson.OPT_SORT_KEYS
-_blake2b = hashlib.blake2b
 
 
 class MessageError(DecodeError, ValueError):
@@ -86,20 +82,29 @@ def _strip_marks(text: str) -> str:
 
 def _secs(v: Any) -> float | None:
     """A positive unix time in seconds, or ``None``."""
-    n = _int(v)
-    return float(n) if n is not None and n > 0 else None
+    if type(v) is not int:
+        v = _int(v)
+        if v is None:
+            return None
+    return float(v) if v > 0 else None
 
 
 def _ms(v: Any) -> float | None:
     """A positive unix time in milliseconds, as seconds; or ``None``."""
-    n = _int(v)
-    return n / 1000.0 if n is not None and n > 0 else None
+    if type(v) is not int:
+        v = _int(v)
+        if v is None:
+            return None
+    return v / 1000.0 if v > 0 else None
 
 
 def _ns(v: Any) -> float | None:
     """A positive unix time in nanoseconds, as seconds; or ``None``."""
-    n = _int(v)
-    return n / 1e9 if n is not None and n > 0 else None
+    if type(v) is not int:
+        v = _int(v)
+        if v is None:
+            return None
+    return v / 1e9 if v > 0 else None
 
 
 def body_id(room_id: int | None, cmd: str | None, ts: float, body: Any) -> str:
@@ -120,38 +125,47 @@ def _mk(
 ) -> Event:
     """Build the event: message time (or root send_time) wins; the id never uses receive time."""
     if ts is None:
-        ts = _ms(message.get("send_time"))
-    if ts is None:
-        eid = body_id(room_id, cmd, 0.0, message)
-        ts = _now()
-    else:
-        eid = body_id(room_id, cmd, ts, message)
-    return _new_event(Event, (eid, kind, cmd, room_id, ts, uid, uname, text, data, message))
+        st = message.get("send_time")
+        if st is not None:  # (``_ms(None)`` is None: most messages have no send_time, skip the call)
+            ts = _ms(st)
+        if ts is None:
+            return _new_event(Event, (make_id(room_id, cmd, 0.0, message), kind, cmd, room_id, _now(), uid, uname,
+                                      text, data, message))  # fmt: skip
+    return _new_event(Event, (make_id(room_id, cmd, ts, message), kind, cmd, room_id, ts, uid, uname, text, data,
+                              message))  # fmt: skip
 
 
 def _user(uid_v: Any, uname_v: Any) -> tuple[int | None, str | None, bool]:
     """Normalize a sender: ``(uid or None when masked, uname, masked)``."""
-    uid = _int(uid_v)
-    uname = _str(uname_v)
-    masked = _is_masked(uid, uname)
-    return (None if masked else uid), uname, masked
+    uid = uid_v if type(uid_v) is int else _int(uid_v)
+    uname = uname_v if type(uname_v) is str else _str(uname_v)
+    if uid == 0 or (uname is not None and uname.endswith("***")):  # _is_masked, inlined
+        return None, uname, True
+    return uid, uname, False
 
 
 def _medal_from_dict(m: Any) -> dict[str, Any] | None:
     """The ``medal`` data value from a JSON ``medal_info`` / ``fans_medal`` object (``None`` if absent/level 0)."""
     if type(m) is not dict:
         return None
-    level = _int(m.get("medal_level"))
+    get = m.get
+    level = get("medal_level")
+    if type(level) is not int:
+        level = _int(level)
     if not level:
         return None
+    # each field as _int / _str would give it, with the call skipped when the JSON type is already right
+    name, target, anchor, roomid, guard = (
+        get("medal_name"), get("target_id"), get("anchor_uname"), get("anchor_roomid"), get("guard_level")
+    )  # fmt: skip
     return {
         "level": level,
-        "name": _str(m.get("medal_name")),
-        "streamer_uid": _int(m.get("target_id")),
-        "streamer_name": _str(m.get("anchor_uname")),
-        "room_id": _int(m.get("anchor_roomid")),
-        "guard_level": _int(m.get("guard_level")) or 0,
-        "is_lighted": bool(m.get("is_lighted")),
+        "name": name if type(name) is str else _str(name),
+        "streamer_uid": target if type(target) is int else _int(target),
+        "streamer_name": anchor if type(anchor) is str else _str(anchor),
+        "room_id": roomid if type(roomid) is int else _int(roomid),
+        "guard_level": (guard if type(guard) is int else _int(guard)) or 0,
+        "is_lighted": bool(get("is_lighted")),
     }
 
 

@@ -72,33 +72,61 @@ def _gift_data(
 
 
 def _send_gift(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    uid, uname, masked = _user(d.get("uid"), d.get("uname"))
-    item = _gift_item(
-        {
-            "gift_id": d.get("giftId", d.get("gift_id")),
-            "gift_name": d.get("giftName", d.get("gift_name")),
-            "num": d.get("num"),
-            "price": d.get("price"),
-            "total_coin": d.get("total_coin"),
-            "coin_type": d.get("coin_type"),
-            "action": d.get("action"),
-            "tid": d.get("tid"),
+    # _gift_item + _gift_data written out for the one gift of a SEND_GIFT (the most frequent cmd after
+    # danmaku): the same data, keys and types; a field already of its JSON type skips its _int / _str call
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    get = d.get
+    uid, uname, masked = _user(get("uid"), get("uname"))
+    gift_id = get("giftId") if "giftId" in d else get("gift_id")
+    gift_name = get("giftName") if "giftName" in d else get("gift_name")
+    num, price, total, coin_type, action, tid = (
+        get("num"), get("price"), get("total_coin"), get("coin_type"), get("action"), get("tid")
+    )  # fmt: skip
+    item = {
+        "gift_id": gift_id if type(gift_id) is int else _int(gift_id),
+        "gift_name": gift_name if type(gift_name) is str else _str(gift_name),
+        "num": (num if type(num) is int else _int(num)) or 0,
+        "price": (price if type(price) is int else _int(price)) or 0,
+        "total_coin": (total if type(total) is int else _int(total)) or 0,
+        "coin_type": coin_type if type(coin_type) is str else _str(coin_type),
+        "action": action if type(action) is str else _str(action),
+        "tid": tid if type(tid) is str else _str(tid),
+    }
+    total = item["total_coin"]
+    if not total:
+        total = item["total_coin"] = item["price"] * item["num"]
+    face, guard, medal = get("face"), get("guard_level"), _medal_from_dict(get("medal_info"))
+    blind, batch, info = get("blind_gift"), get("batch_combo_id"), get("gift_info")
+    blind_gift = None
+    if type(blind) is dict and (blind.get("original_gift_name") or blind.get("original_gift_price")):
+        blind_gift = {
+            "original_gift_name": _str(blind.get("original_gift_name")),
+            "original_gift_price": _int(blind.get("original_gift_price")),
         }
-    )
-    if not item["total_coin"]:
-        item["total_coin"] = item["price"] * item["num"]
-    data = _gift_data(
-        [item],
-        face=d.get("face"),
-        guard_level=d.get("guard_level"),
-        medal=_medal_from_dict(d.get("medal_info")),
-        blind=d.get("blind_gift"),
-        batch_combo_id=d.get("batch_combo_id"),
-        gift_img=_d(d.get("gift_info")).get("img_basic"),
-        masked=masked,
-    )
-    return _mk(message, "gift", cmd, room_id, _secs(d.get("timestamp")), uid, uname, None, data)
+    img = info.get("img_basic") if type(info) is dict else None
+    data = {
+        "gift_id": item["gift_id"],
+        "gift_name": item["gift_name"],
+        "num": item["num"],
+        "price": item["price"],
+        "total_coin": total,
+        "coin_type": item["coin_type"],
+        "action": item["action"],
+        "tid": item["tid"],
+        "batch_combo_id": (batch if type(batch) is str else _str(batch)) or None,
+        "gift_img": (img if type(img) is str else _str(img)) or None,
+        "blind_gift": blind_gift,
+        "face": (face if type(face) is str else _str(face)) or None,
+        "guard_level": (guard if type(guard) is int else _int(guard)) or 0,
+        "medal": medal,
+        "gifts": [item],
+        "masked": masked,
+    }
+    ts = get("timestamp")
+    ts = float(ts) if type(ts) is int and ts > 0 else _secs(ts)
+    return _mk(message, "gift", cmd, room_id, ts, uid, uname, None, data)
 
 
 def _send_gift_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
@@ -138,19 +166,26 @@ def _send_gift_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _combo_send(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    uid, uname, masked = _user(d.get("uid"), d.get("uname"))
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    get = d.get
+    uid, uname, masked = _user(get("uid"), get("uname"))
+    gift_id, gift_name, action, combo, total, coin, batch, ruid, runame = (
+        get("gift_id"), get("gift_name"), get("action"), get("combo_num"), get("total_num"),
+        get("combo_total_coin"), get("batch_combo_id"), get("ruid"), get("r_uname"),
+    )  # fmt: skip
     data = {
-        "gift_id": _int(d.get("gift_id")),
-        "gift_name": _str(d.get("gift_name")),
-        "action": _str(d.get("action")),
-        "combo_num": _int(d.get("combo_num")) or 0,
-        "total_num": _int(d.get("total_num")) or 0,
-        "combo_total_coin": _int(d.get("combo_total_coin")) or 0,
-        "batch_combo_id": _str(d.get("batch_combo_id")) or None,
-        "receiver_uid": _int(d.get("ruid")),
-        "receiver_uname": _str(d.get("r_uname")),
-        "medal": _medal_from_dict(d.get("medal_info")),
+        "gift_id": gift_id if type(gift_id) is int else _int(gift_id),
+        "gift_name": gift_name if type(gift_name) is str else _str(gift_name),
+        "action": action if type(action) is str else _str(action),
+        "combo_num": (combo if type(combo) is int else _int(combo)) or 0,
+        "total_num": (total if type(total) is int else _int(total)) or 0,
+        "combo_total_coin": (coin if type(coin) is int else _int(coin)) or 0,
+        "batch_combo_id": (batch if type(batch) is str else _str(batch)) or None,
+        "receiver_uid": ruid if type(ruid) is int else _int(ruid),
+        "receiver_uname": runame if type(runame) is str else _str(runame),
+        "medal": _medal_from_dict(get("medal_info")),
         "masked": masked,
     }
     return _mk(message, "gift_combo", cmd, room_id, None, uid, uname, None, data)
@@ -196,13 +231,35 @@ def _guard(
 
 
 def _guard_buy(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    return _guard(
-        message, cmd, room_id, uid_v=d.get("uid"), uname_v=d.get("username"), face=None,
-        guard_level=d.get("guard_level"), num=d.get("num"), price=d.get("price"), unit=None,
-        gift_id=d.get("gift_id"), gift_name=d.get("gift_name"), start=d.get("start_time"),
-        end=d.get("end_time"), toast=False, toast_msg=None, source=None,
+    # _guard written out for GUARD_BUY (no face, unit, toast or source)
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    get = d.get
+    uid, uname, masked = _user(get("uid"), get("username"))
+    level, num, price, gift_id, gift_name, start, end = (
+        get("guard_level"), get("num"), get("price"), get("gift_id"), get("gift_name"), get("start_time"),
+        get("end_time"),
     )  # fmt: skip
+    if type(start) is not int:
+        start = _int(start)
+    data = {
+        "guard_level": (level if type(level) is int else _int(level)) or 0,
+        "num": (num if type(num) is int else _int(num)) or 0,
+        "price": (price if type(price) is int else _int(price)) or 0,
+        "unit": None,
+        "gift_id": gift_id if type(gift_id) is int else _int(gift_id),
+        "gift_name": (gift_name if type(gift_name) is str else _str(gift_name)) or None,
+        "start_time": start,
+        "end_time": end if type(end) is int else _int(end),
+        "face": None,
+        "toast": False,
+        "toast_msg": None,
+        "source": None,
+        "masked": masked,
+    }
+    ts = float(start) if start is not None and start > 0 else None  # _secs(start)
+    return _mk(message, "guard", cmd, room_id, ts, uid, uname, None, data)
 
 
 def _user_toast(message: dict[str, Any], cmd: str, room_id: int) -> Event:
@@ -231,25 +288,35 @@ def _user_toast_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _super_chat(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    ui = _d(d.get("user_info"))
-    uid, uname, masked = _user(d.get("uid"), ui.get("uname"))
-    trans = d.get("message_trans") or d.get("message_jpn")
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    get = d.get
+    ui = get("user_info")
+    if type(ui) is not dict:
+        ui = _EMPTY
+    uid, uname, masked = _user(get("uid"), ui.get("uname"))
+    trans = get("message_trans") or get("message_jpn")
+    sc_id, price, start, end, duration = get("id"), get("price"), get("start_time"), get("end_time"), get("time")
+    face, guard, level = ui.get("face"), ui.get("guard_level"), ui.get("user_level")
+    if type(start) is not int:
+        start = _int(start)
     data = {
-        "sc_id": _int(d.get("id")),
-        "price": _int(d.get("price")) or 0,
-        "message_trans": _str(trans) or None,
-        "start_time": _int(d.get("start_time")),
-        "end_time": _int(d.get("end_time")),
-        "duration": _int(d.get("time")),
-        "face": _str(ui.get("face")) or None,
-        "guard_level": _int(ui.get("guard_level")) or 0,
-        "user_level": _int(ui.get("user_level")),
-        "medal": _medal_from_dict(d.get("medal_info")),
+        "sc_id": sc_id if type(sc_id) is int else _int(sc_id),
+        "price": (price if type(price) is int else _int(price)) or 0,
+        "message_trans": (trans if type(trans) is str else _str(trans)) or None,
+        "start_time": start,
+        "end_time": end if type(end) is int else _int(end),
+        "duration": duration if type(duration) is int else _int(duration),
+        "face": (face if type(face) is str else _str(face)) or None,
+        "guard_level": (guard if type(guard) is int else _int(guard)) or 0,
+        "user_level": level if type(level) is int else _int(level),
+        "medal": _medal_from_dict(get("medal_info")),
         "masked": masked,
     }
-    ts = _secs(d.get("start_time")) or _secs(d.get("ts"))
-    return _mk(message, "super_chat", cmd, room_id, ts, uid, uname, _str(d.get("message")), data)
+    ts = float(start) if start is not None and start > 0 else _secs(get("ts"))  # _secs(start) or _secs(ts)
+    text = get("message")
+    return _mk(message, "super_chat", cmd, room_id, ts, uid, uname, text if type(text) is str else _str(text), data)
 
 
 def _super_chat_delete(message: dict[str, Any], cmd: str, room_id: int) -> Event:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from livepipe.bilibili.commands.common import (
+    _EMPTY,
     _at,
     _d,
     _int,
@@ -25,7 +26,9 @@ def _login_notice(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _notice(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
     text: Any = None
     if cmd == "NOTICE_MSG":
         text = message.get("msg_common") or message.get("msg_self")

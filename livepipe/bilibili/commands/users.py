@@ -8,6 +8,7 @@ from typing import Any
 
 from livepipe.bilibili import pb, pb_upb
 from livepipe.bilibili.commands.common import (
+    _EMPTY,
     _d,
     _int,
     _is_masked,
@@ -56,11 +57,20 @@ def _interact_word(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _interact_word_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    w = _decode_pb(_d(message.get("data")).get("pb"), pb.INTERACT_WORD_EVENT)
-    uinfo = w["uinfo"] or {}
-    base = uinfo.get("base") or {}
-    uname = w["uname"] or base.get("name") or None
-    uid, uname, masked = _user(w["uid"], uname)
+    d = message.get("data")
+    w = _decode_pb(d.get("pb") if type(d) is dict else None, pb.INTERACT_WORD_EVENT)
+    # the decoder's dict has its schema's types (ints, strs, None or dicts), so _user, _int and _str
+    # reduce to their fast paths here; they stay as the fallback for any other type
+    uinfo = w["uinfo"] or _EMPTY
+    base = uinfo.get("base") or _EMPTY
+    uid, uname, msg_type = w["uid"], w["uname"] or base.get("name") or None, w["msg_type"]
+    if type(uid) is not int:
+        uid = _int(uid)
+    if type(uname) is not str:
+        uname = _str(uname)
+    masked = uid == 0 or (uname is not None and uname.endswith("***"))
+    if masked:
+        uid = None
     fm = w["fans_medal"]
     medal = None
     if fm and fm["medal_level"]:
@@ -74,9 +84,21 @@ def _interact_word_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
             "is_lighted": bool(fm["is_lighted"]),
         }
     guard = w["privilege_type"] or (medal["guard_level"] if medal else 0)
-    data = _interact_data(w["msg_type"], medal, guard, base.get("face"), masked, False)
-    ts = _ns(w["trigger_time"]) or _secs(w["timestamp"])
-    return _mk(message, INTERACT_KINDS.get(w["msg_type"], "raw"), cmd, room_id, ts, uid, uname, None, data)
+    face = base.get("face")
+    data = {
+        "msg_type": msg_type,
+        "medal": medal,
+        "guard_level": (guard if type(guard) is int else _int(guard)) or 0,
+        "face": (face if type(face) is str else _str(face)) or None,
+        "effect": False,
+        "masked": masked,
+    }
+    t = w["trigger_time"]
+    if type(t) is int and t > 0:
+        ts = t / 1e9
+    else:
+        ts = _ns(t) or _secs(w["timestamp"])
+    return _mk(message, INTERACT_KINDS.get(msg_type, "raw"), cmd, room_id, ts, uid, uname, None, data)
 
 
 def _name_from_marks(text: Any) -> str | None:
@@ -103,13 +125,25 @@ def _entry_effect(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _like_click(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    uid, uname, masked = _user(d.get("uid"), d.get("uname"))
-    face = _d(_d(d.get("uinfo")).get("base")).get("face")
-    medal = _medal_from_dict(d.get("fans_medal"))
-    guard = medal["guard_level"] if medal else 0
-    data = _interact_data(_int(d.get("msg_type")) or 6, medal, guard, face, masked, False)
-    return _mk(message, "like", cmd, room_id, None, uid, uname, _str(d.get("like_text")), data)
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    get = d.get
+    uid, uname, masked = _user(get("uid"), get("uname"))
+    uinfo = get("uinfo")
+    base = uinfo.get("base") if type(uinfo) is dict else None
+    face = base.get("face") if type(base) is dict else None
+    medal = _medal_from_dict(get("fans_medal"))
+    msg_type, text = get("msg_type"), get("like_text")
+    data = {
+        "msg_type": (msg_type if type(msg_type) is int else _int(msg_type)) or 6,
+        "medal": medal,
+        "guard_level": medal["guard_level"] if medal else 0,
+        "face": (face if type(face) is str else _str(face)) or None,
+        "effect": False,
+        "masked": masked,
+    }
+    return _mk(message, "like", cmd, room_id, None, uid, uname, text if type(text) is str else _str(text), data)
 
 
 def _like_update(message: dict[str, Any], cmd: str, room_id: int) -> Event:
@@ -118,37 +152,59 @@ def _like_update(message: dict[str, Any], cmd: str, room_id: int) -> Event:
 
 
 def _watched(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    data = {"num": _int(d.get("num")), "text_small": _str(d.get("text_small")), "text_large": _str(d.get("text_large"))}
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    num, small, large = d.get("num"), d.get("text_small"), d.get("text_large")
+    data = {
+        "num": num if type(num) is int else _int(num),
+        "text_small": small if type(small) is str else _str(small),
+        "text_large": large if type(large) is str else _str(large),
+    }
     return _mk(message, "watched", cmd, room_id, None, None, None, None, data)
 
 
 def _online_count(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
-    data = {"count": _int(d.get("count")), "online_count": _int(d.get("online_count"))}
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
+    count, online = d.get("count"), d.get("online_count")
+    data = {
+        "count": count if type(count) is int else _int(count),
+        "online_count": online if type(online) is int else _int(online),
+    }
     return _mk(message, "online_count", cmd, room_id, None, None, None, None, data)
 
 
 def _rank_item(it: dict[str, Any]) -> dict[str, Any]:
-    uid = _int(it.get("uid"))
-    uname = _str(it.get("uname"))
-    masked = _is_masked(uid, uname)
+    get = it.get
+    uid, uname, face, score, rank, guard = (
+        get("uid"), get("uname"), get("face"), get("score"), get("rank"), get("guard_level")
+    )  # fmt: skip
+    if type(uid) is not int:
+        uid = _int(uid)
+    if type(uname) is not str:
+        uname = _str(uname)
+    masked = uid == 0 or (uname is not None and uname.endswith("***"))
     return {
         "uid": None if masked else uid,
         "uname": uname,
-        "face": _str(it.get("face")) or None,
-        "score": _int(it.get("score")),
-        "rank": _int(it.get("rank")),
-        "guard_level": _int(it.get("guard_level")) or 0,
+        "face": (face if type(face) is str else _str(face)) or None,
+        "score": score if type(score) is int else _int(score),
+        "rank": rank if type(rank) is int else _int(rank),
+        "guard_level": (guard if type(guard) is int else _int(guard)) or 0,
         "masked": masked,
     }
 
 
 def _online_rank_v2(message: dict[str, Any], cmd: str, room_id: int) -> Event:
-    d = _d(message.get("data"))
+    d = message.get("data")
+    if type(d) is not dict:
+        d = _EMPTY
     items = d.get("list") or d.get("online_list")
     ranks = [_rank_item(it) for it in items if type(it) is dict] if type(items) is list else []
-    data = {"rank_type": _str(d.get("rank_type")), "list": ranks}
+    rank_type = d.get("rank_type")
+    data = {"rank_type": rank_type if type(rank_type) is str else _str(rank_type), "list": ranks}
     return _mk(message, "online_rank", cmd, room_id, None, None, None, None, data)
 
 
