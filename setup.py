@@ -42,7 +42,7 @@ class OptionalBuildExt(build_ext):
 
 setup(
     ext_modules=[
-        Extension("livepipe.bilibili._cdecode", ["livepipe/bilibili/_cdecode.c"], extra_compile_args=["-O2"]),
+        Extension("livepipe.bilibili._cdecode", ["livepipe/bilibili/_cdecode.c"]),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -213,6 +213,85 @@ static Py_ssize_t unescape(P s, P e, unsigned char *out) {
     return o - out;
 }
 
+/* scan_str and unescape in one pass: the content from p (after the opening quote) is validated as scan_str
+ * does and written unescaped to out (room for e - p + 16 bytes). Returns the closing quote or NULL; *n: length. */
+static P scan_unescape(P p, P e, unsigned char *out, Py_ssize_t *n) {
+    unsigned char *o = out;
+    for (;;) {
+#if defined(__SSE2__)
+        /* copy 16 bytes at a time up to the next byte that needs a look (out has 16 bytes of slack) */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+        while (e - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            _mm_storeu_si128((__m128i *)o, v);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                     _mm_cmplt_epi8(v, space));
+            int bits = _mm_movemask_epi8(m);
+            if (bits) {
+                int k = __builtin_ctz((unsigned)bits);
+                p += k;
+                o += k;
+                goto special;
+            }
+            p += 16;
+            o += 16;
+        }
+#endif
+        {
+            P q = plain_run(p, e);
+            memcpy(o, p, q - p);
+            o += q - p;
+            p = q;
+        }
+#if defined(__SSE2__)
+    special:
+#endif
+        if (p >= e) return NULL;
+        unsigned char c = *p;
+        if (c == '"') {
+            *n = o - out;
+            return p;
+        }
+        if (c == '\\') {
+            if (e - p < 2) return NULL;
+            switch (p[1]) {
+            case '"': *o++ = '"'; p += 2; continue;
+            case '\\': *o++ = '\\'; p += 2; continue;
+            case '/': *o++ = '/'; p += 2; continue;
+            case 'b': *o++ = '\b'; p += 2; continue;
+            case 'f': *o++ = '\f'; p += 2; continue;
+            case 'n': *o++ = '\n'; p += 2; continue;
+            case 'r': *o++ = '\r'; p += 2; continue;
+            case 't': *o++ = '\t'; p += 2; continue;
+            case 'u': {
+                P s = p;
+                int u = hex4(p + 2, e);
+                if (u < 0) return NULL;
+                p += 6;
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    if (e - p < 6 || p[0] != '\\' || p[1] != 'u') return NULL;
+                    int l = hex4(p + 2, e);
+                    if (l < 0xDC00 || l > 0xDFFF) return NULL;
+                    p += 6;
+                } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                    return NULL;
+                }
+                o += unescape(s, p, o);
+                continue;
+            }
+            default:
+                return NULL;
+            }
+        }
+        if (c < 0x20) return NULL;
+        int k = utf8_seq(p, e);
+        if (!k) return NULL;
+        memcpy(o, p, k);
+        o += k;
+        p += k;
+    }
+}
+
 /* The str of a (validated) string content. NULL with an exception set on failure. */
 static PyObject *make_str(P s, P e, int esc) {
     if (!esc) { /* ASCII: no decoding */
@@ -247,7 +326,7 @@ static P scan_num(P p, P e, int *is_int, int *ovf, int64_t *val) {
         p++;
     } else if (*p >= '1' && *p <= '9') {
         P ds = p;
-        while (p < e && *p >= '0' && *p <= '9') p++;
+        while ((unsigned)(*p - '0') < 10u) p++; /* stops at the NUL after every scanned buffer */
         if (p - ds > 19) {
             *ovf = 1; /* 20 digits and more: beyond int64 (19 digits fit in a uint64) */
         } else {
@@ -449,8 +528,10 @@ typedef struct {
     int64_t mode, font_size, color, ts, rnd, dm_type;
     PyObject *crc, *emoticon; /* emoticon: str, or dict from msgspec */
     int has_mi;
-    P extra_s, extra_e;
-    int extra_esc, extra_set;
+    unsigned char *xbuf; /* the unescaped extra, NUL-terminated */
+    Py_ssize_t xlen;
+    int extra_set, extra_null;
+    unsigned char *stack; /* STACK_BUF bytes of the caller's, for xbuf */
     PyObject *face;
     PyObject *text;
     int64_t uid, admin;
@@ -581,10 +662,22 @@ static int mode_info_member(DM *d, P k, Py_ssize_t kn, P *pp, P e) {
         d->extra_set = 1;
         if (is_null(*pp, e)) {
             *pp += 4;
-            d->extra_s = d->extra_e = NULL;
+            d->extra_null = 1;
             return OK;
         }
-        return read_span(pp, e, &d->extra_s, &d->extra_e, &d->extra_esc);
+        P p = *pp;
+        if (p >= e || *p != '"') return DECLINE;
+        Py_ssize_t room = e - p;
+        d->xbuf = room + 16 < STACK_BUF ? d->stack : PyMem_Malloc(room + 16);
+        if (!d->xbuf) {
+            PyErr_NoMemory();
+            return ERROR;
+        }
+        P q = scan_unescape(p + 1, e, d->xbuf, &d->xlen);
+        if (!q) return DECLINE;
+        d->xbuf[d->xlen] = 0;
+        *pp = q + 1;
+        return OK;
     }
     if (KEY_IS(k, kn, "user")) {
         if (d->face) return DECLINE;
@@ -900,9 +993,9 @@ static PyObject *danmaku(PyObject *body, PyObject *room_id) {
     int r;
     PyObject *result = NULL;
     unsigned char stack[STACK_BUF];
-    unsigned char *buf = NULL;
 
     memset(&d, 0, sizeof d);
+    d.stack = stack;
     p = ws(s, e);
     r = read_object(&d, &p, e, top_member);
     if (r) goto done;
@@ -911,20 +1004,11 @@ static PyObject *danmaku(PyObject *body, PyObject *room_id) {
         goto done;
     }
     /* fast.py: no mode_info, an empty extra or a zero time -> None */
-    if (!d.has_mi || !d.extra_s || d.extra_e == d.extra_s || d.ts <= 0 || !(d.extra_esc & ESC)) {
-        r = DECLINE; /* an extra without escapes has no quotes: not an object with an id_str */
+    if (!d.has_mi || !d.xbuf || d.xlen == 0 || d.ts <= 0) {
+        r = DECLINE;
         goto done;
     }
-    Py_ssize_t n = d.extra_e - d.extra_s;
-    buf = n < STACK_BUF ? stack : PyMem_Malloc(n + 1);
-    if (!buf) {
-        PyErr_NoMemory();
-        r = ERROR;
-        goto done;
-    }
-    n = unescape(d.extra_s, d.extra_e, buf);
-    buf[n] = 0;
-    r = scan_extra(&d, buf, buf + n);
+    r = scan_extra(&d, d.xbuf, d.xbuf + d.xlen);
     if (r) goto done;
     if (!d.id_str || PyUnicode_GET_LENGTH(d.id_str) == 0) {
         r = DECLINE;
@@ -933,7 +1017,7 @@ static PyObject *danmaku(PyObject *body, PyObject *room_id) {
     result = build_event(&d, body, room_id);
     if (!result) r = ERROR;
 done:
-    if (buf && buf != stack) PyMem_Free(buf);
+    if (d.xbuf && d.xbuf != stack) PyMem_Free(d.xbuf);
     dm_clear(&d);
     if (r == DECLINE) return Py_NewRef(Py_None);
     if (r == ERROR) return NULL;
