@@ -311,56 +311,54 @@ static PyObject *make_str(P s, P e, int esc) {
 
 /* Scan a number at p. Returns the end, or NULL (decline) if malformed, a float beyond +-1e308 (msgspec
  * refuses those where it builds values), or absurdly long. *is_int: no fraction or exponent;
- * *ovf: an integer outside int64; *val: the integer. */
-static P scan_num(P p, P e, int *is_int, int *ovf, int64_t *val) {
+ * *ovf: an integer outside int64; *val: the integer (with want_val only). Every scanned buffer ends with
+ * a NUL byte (bytes objects do; the unescaped extra is given one), which stops the digit loops. */
+static inline P scan_num_impl(P p, P e, int *is_int, int *ovf, int64_t *val, int want_val) {
     P s = p;
-    int neg = 0;
-    uint64_t acc = 0;
-    *ovf = 0;
-    if (p < e && *p == '-') {
-        neg = 1;
-        p++;
-    }
-    if (p >= e) return NULL;
+    int neg = *p == '-';
+    p += neg;
+    P ds = p;
     if (*p == '0') {
         p++;
-    } else if (*p >= '1' && *p <= '9') {
-        P ds = p;
-        while ((unsigned)(*p - '0') < 10u) p++; /* stops at the NUL after every scanned buffer */
-        if (p - ds > 19) {
-            *ovf = 1; /* 20 digits and more: beyond int64 (19 digits fit in a uint64) */
-        } else {
-            for (P q = ds; q < p; q++) acc = acc * 10 + (unsigned)(*q - '0');
-        }
+    } else if ((unsigned)(*p - '1') < 9u) {
+        p++;
+        while ((unsigned)(*p - '0') < 10u) p++;
     } else {
         return NULL;
     }
-    *is_int = 1;
-    if (p < e && *p == '.') {
-        *is_int = 0;
-        p++;
-        if (p >= e || *p < '0' || *p > '9') return NULL;
-        while (p < e && *p >= '0' && *p <= '9') p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        *is_int = 0;
-        p++;
-        if (p < e && (*p == '+' || *p == '-')) p++;
-        if (p >= e || *p < '0' || *p > '9') return NULL;
-        while (p < e && *p >= '0' && *p <= '9') p++;
-    }
-    if (*is_int) {
-        if (!*ovf) {
-            if (neg) {
-                if (acc > (uint64_t)INT64_MAX + 1) *ovf = 1;
-                else *val = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
-            } else {
-                if (acc > (uint64_t)INT64_MAX) *ovf = 1;
-                else *val = (int64_t)acc;
-            }
+    if (*p != '.' && *p != 'e' && *p != 'E') {
+        *is_int = 1;
+        *ovf = 0;
+        if (!want_val) return p;
+        if (p - ds > 19) { /* 20 digits and more: beyond int64 (19 digits fit in a uint64) */
+            *ovf = 1;
+            return p;
+        }
+        uint64_t acc = 0;
+        for (P q = ds; q < p; q++) acc = acc * 10 + (unsigned)(*q - '0');
+        if (neg) {
+            if (acc > (uint64_t)INT64_MAX + 1) *ovf = 1;
+            else *val = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+        } else {
+            if (acc > (uint64_t)INT64_MAX) *ovf = 1;
+            else *val = (int64_t)acc;
         }
         return p;
     }
+    *is_int = 0;
+    *ovf = 0;
+    if (*p == '.') {
+        p++;
+        if ((unsigned)(*p - '0') >= 10u) return NULL;
+        while ((unsigned)(*p - '0') < 10u) p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if ((unsigned)(*p - '0') >= 10u) return NULL;
+        while ((unsigned)(*p - '0') < 10u) p++;
+    }
+    if (p > e) return NULL; /* cannot happen: the NUL at e stops the loops */
     char tmp[64];
     if (p - s >= (Py_ssize_t)sizeof(tmp)) return NULL;
     memcpy(tmp, s, p - s);
@@ -374,10 +372,16 @@ static P scan_num(P p, P e, int *is_int, int *ovf, int64_t *val) {
     return p;
 }
 
+static P scan_num(P p, P e, int *is_int, int *ovf, int64_t *val) { return scan_num_impl(p, e, is_int, ovf, val, 1); }
+
+static P skip_num(P p, P e) {
+    int is_int, ovf;
+    return scan_num_impl(p, e, &is_int, &ovf, NULL, 0);
+}
+
 /* Skip one JSON value at p (validating it). Returns its end, or NULL (decline). */
 static P skip_value(P p, P e, int depth) {
-    int esc, is_int, ovf;
-    int64_t v;
+    int esc;
     if (p >= e) return NULL;
     switch (*p) {
     case '"':
@@ -425,7 +429,7 @@ static P skip_value(P p, P e, int depth) {
     case 'n':
         return (e - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
     default:
-        return scan_num(p, e, &is_int, &ovf, &v);
+        return skip_num(p, e);
     }
 }
 
