@@ -3,9 +3,13 @@
 Builds realistic synthetic traffic (brotli bundles of mixed cmds, mostly DANMU_MSG, made from the
 synthetic fixtures in tests/fixtures/bilibili with varied users, texts and times), then times:
 
-* ``livepipe``: ``decode_events(frame, room_id)`` for every frame (frame -> packets -> JSON -> Event).
+* ``livepipe``: ``decode_events(frame, room_id)`` for every frame (frame -> packets -> JSON -> Event),
+  with the compiled decoder (``livepipe.bilibili._cdecode``) when it is built and active.
   A danmaku's ``raw`` stays the received bytes until something reads ``event.raw`` (sinks write the
   bytes as they are), so this side does not parse it.
+* ``livepipe-pure``: the same with the pure-Python decoder (the fallback: what runs when the
+  extension is not built or ``LIVEPIPE_PURE_PYTHON=1``), in the same run, so that both paths get
+  their ratios against the peers. Skipped, with a note, when the compiled decoder is not active.
 * ``livepipe-raw``: the same, and every event's ``raw`` is read (parsed): what a pipeline pays
   when a processor reads ``raw``. Not a ratio column; its rate is printed beside the others.
 * ``blivedm``: ``BLiveClient._parse_ws_message(frame)``, blivedm's own receive path (brotli in
@@ -31,7 +35,9 @@ the built messages (blivedm: handler calls; bilibili-api: ``"ALL"`` listener cal
 
 JSON (``--json``): ``msgs_per_s_median`` / ``msgs_per_s_rounds`` per side (``{"cpu", "wall"}``),
 ``messages_per_pass`` per side, ``ratio_vs_blivedm``, ``ratio_vs_blivedm_inline`` (and ``_wall``
-variants), ``ratio_vs_bilibili_api`` (cpu; ``null`` when that side is skipped).
+variants), ``ratio_vs_bilibili_api`` (cpu; ``null`` when that side is skipped), ``compiled`` (whether
+the ``livepipe`` side is compiled) and ``pure_ratio_vs_blivedm`` / ``pure_ratio_vs_bilibili_api``
+(the ``livepipe-pure`` side's; ``null`` when it is skipped).
 
 Usage: ``python bench/decode.py [--frames N] [--rounds R] [--json PATH]``.
 """
@@ -56,7 +62,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from livepipe.bilibili import decode_events  # noqa: E402
+import livepipe.bilibili as bilibili  # noqa: E402
+from livepipe.bilibili import decode_events, fast  # noqa: E402
 from livepipe.bilibili.protocol import OP_COMMAND, VER_PLAIN_JSON, encode_compressed, encode_packet  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "bilibili"
@@ -136,16 +143,21 @@ def build_frames(n_frames: int, seed: int = 7) -> tuple[list[bytes], int]:
 
 
 class LivepipeSide:
-    """livepipe's side: ``decode_events`` on every frame; with ``read_raw``, each event's ``raw`` is read too."""
+    """livepipe's side: ``decode_events`` on every frame; with ``read_raw``, each event's ``raw`` is read too.
 
-    def __init__(self, frames: list[bytes], read_raw: bool = False) -> None:
+    ``pure``: the pure-Python decoder (``livepipe.bilibili._decode_events_pure``) instead of the active one.
+    """
+
+    def __init__(self, frames: list[bytes], read_raw: bool = False, pure: bool = False) -> None:
         self.frames = frames
         self.read_raw = read_raw
-        self.name = "livepipe-raw" if read_raw else "livepipe"
+        self.decode = bilibili._decode_events_pure if pure else decode_events
+        self.name = "livepipe-raw" if read_raw else "livepipe-pure" if pure else "livepipe"
 
     def run(self) -> tuple[float, float, int]:
         """One pass over the frames: ``(cpu_seconds, wall_seconds, events)``."""
         frames = self.frames
+        decode_events = self.decode
         n = 0
         gc.collect()
         c, w = time.process_time(), time.perf_counter()
@@ -324,8 +336,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(frames)} frames, {total} messages, {size / 1e6:.1f} MB brotli; "
         f"{args.rounds} interleaved rounds, medians; Python {platform.python_version()}"
     )
+    print(f"livepipe decoder: {fast.decoder_description()}")
     sides: list[Any] = [LivepipeSide(frames), LivepipeSide(frames, read_raw=True), BlivedmSide(frames, inline=False),
                         BlivedmSide(frames, inline=True)]  # fmt: skip
+    if fast.COMPILED:
+        sides.insert(1, LivepipeSide(frames, pure=True))
+    else:
+        print("livepipe-pure side skipped: the livepipe side is the pure-Python decoder already")
     try:
         sides.append(BilibiliApiSide(frames))
     except ImportError as e:
@@ -351,6 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"per message (cpu): {per_msg}")
     print("messages per pass: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + f" (built: {total})")
     bapi = med.get("bilibili-api")
+    pure = med.get("livepipe-pure")
+    for label, m in (("livepipe" + (" (compiled)" if fast.COMPILED else " (pure Python)"), base),
+                     ("livepipe-pure (pure Python)", pure)):
+        if m is None:
+            continue
+        vs_bapi = f", {m['cpu'] / bapi['cpu']:.2f}x bilibili-api" if bapi is not None else ""
+        print(f"{label}: {1e6 / m['cpu']:.1f} us per message (cpu), {m['cpu'] / med['blivedm']['cpu']:.2f}x blivedm"
+              f"{vs_bapi}")
     if args.json:
         out = {
             "frames": len(frames),
@@ -367,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_vs_blivedm_wall": base["wall"] / med["blivedm"]["wall"],
             "ratio_vs_blivedm_inline_wall": base["wall"] / med["blivedm-inline"]["wall"],
             "ratio_vs_bilibili_api": base["cpu"] / bapi["cpu"] if bapi is not None else None,
+            "compiled": fast.COMPILED,
+            "pure_ratio_vs_blivedm": pure["cpu"] / med["blivedm"]["cpu"] if pure is not None else None,
+            "pure_ratio_vs_bilibili_api": pure["cpu"] / bapi["cpu"] if pure is not None and bapi is not None else None,
         }
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

@@ -49,8 +49,20 @@ def _exit_invalid(issues: list[Any]) -> NoReturn:
     sys.exit(EXIT_CONFIG)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: the version, and which danmaku decoder is active (compiled or pure Python)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from livepipe.bilibili.fast import decoder_description
+
+    click.echo(f"livepipe, version {__version__}")
+    click.echo(f"danmaku decoder: {decoder_description()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="livepipe")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and the active danmaku decoder, and exit.")
 def cli() -> None:
     """livepipe: turn Bilibili live rooms into event pipelines."""
 

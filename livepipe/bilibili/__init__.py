@@ -20,6 +20,11 @@ Per packet of the frame:
 
 A frame whose *framing* is broken (bad header, truncated packet, undecompressible body) raises
 :class:`ProtocolError` and yields nothing: past a framing error no byte can be trusted.
+
+Two implementations give the same events: the compiled one (``livepipe.bilibili._cdecode``: the
+framing, the dispatch and the usual ``DANMU_MSG`` in C) when it is built, and this module's pure
+Python one (:func:`decode_frame` + :func:`~livepipe.bilibili.fast.danmaku_event` + orjson), the
+fallback, also when ``LIVEPIPE_PURE_PYTHON=1`` is set (see :mod:`livepipe.bilibili.fast`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ from typing import Any
 
 import orjson
 
-from livepipe.bilibili import open_commands  # noqa: F401 - registers the LIVE_OPEN_PLATFORM_* cmds
+from livepipe.bilibili import (
+    fast,
+    open_commands,  # noqa: F401 - registers the LIVE_OPEN_PLATFORM_* cmds
+)
 from livepipe.bilibili.commands import MessageError, parse_command
 from livepipe.bilibili.fast import danmaku_event
 from livepipe.bilibili.protocol import (
@@ -38,10 +46,11 @@ from livepipe.bilibili.protocol import (
     OP_HEARTBEAT_REPLY,
     Packet,
     ProtocolError,
+    _decompress,
     decode_frame,
     encode_packet,
 )
-from livepipe.events import Event, RawMessage, make_id
+from livepipe.events import Event, LazyRaw, RawMessage, make_id
 
 __all__ = [
     "DecodeStats",
@@ -96,8 +105,33 @@ def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) 
     """Decode one WebSocket message into events (see the module docstring for the rules).
 
     ``room_id`` is the real id of the connection's room. Raises :class:`ProtocolError` on broken
-    framing, and nothing else.
+    framing, and nothing else. Compiled when :data:`livepipe.bilibili.fast.COMPILED`, else pure Python.
     """
+    return _decode_events(frame, room_id, stats)
+
+
+_DANMU = b'{"cmd":"DANMU_MSG'
+
+
+def _decode_body(body: bytes, room_id: int) -> Event | int:
+    """One non-empty command body the compiled path handed back: its event, or 1 (bad JSON) / 2 (not an object)."""
+    if body.startswith(_DANMU):
+        ev = danmaku_event(body, room_id)
+        if ev is not None:
+            return ev
+    try:
+        message = _loads(body)
+    except ValueError:
+        return 1
+    if type(message) is not dict:
+        return 2
+    raw = _RawMessage(message)
+    raw.json = body
+    return parse_command(raw, room_id)
+
+
+def _decode_events_pure(frame: bytes, room_id: int, stats: DecodeStats | None = None) -> list[Event]:
+    """:func:`decode_events` in pure Python (the fallback of the compiled path)."""
     packets = decode_frame(frame)
     out: list[Event] = []
     append = out.append
@@ -108,7 +142,7 @@ def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) 
             body = p[3]
             if not body:
                 continue
-            if body.startswith(b'{"cmd":"DANMU_MSG'):  # the typed path; None: not the usual shape
+            if body.startswith(_DANMU):  # the typed path; None: not the usual shape
                 ev = danmaku_event(body, room_id)
                 if ev is not None:
                     append(ev)
@@ -143,6 +177,17 @@ def decode_events(frame: bytes, room_id: int, stats: DecodeStats | None = None) 
         stats.auth_replies += auth
         stats.ignored += ignored
     return out
+
+
+if fast._cdecode is not None:
+    fast._cdecode.setup(
+        event=Event, lazy_raw=LazyRaw, decode_emots=fast.decode_emots, decode_emoticon=fast.decode_emoticon,
+        json_loads=_loads, protocol_error=ProtocolError, decompress=_decompress, popularity_event=popularity_event,
+        slow=_decode_body,
+    )
+    _decode_events = fast._cdecode.decode_events
+else:
+    _decode_events = _decode_events_pure
 
 
 def parse_auth_reply(body: bytes | Packet) -> int:

@@ -16,10 +16,19 @@ message (documented in ``docs/bilibili/events.md``).
 
 Measured on the benchmark's danmaku, per message: msgspec decode 2.2 us against 2.9 us for
 ``orjson.loads`` of the whole message, ``extra`` 0.3 against 0.8 us, and no dict for ``raw``.
+
+The compiled hot path: ``livepipe.bilibili._cdecode`` (C, built at install when a compiler is
+there) does what :func:`danmaku_event` does with a byte scanner, and the framing and dispatch of
+``decode_events``; it declines to this module on anything unusual, so both give the same events.
+:data:`COMPILED` says whether it is active: it is, when the extension was built and the
+environment variable ``LIVEPIPE_PURE_PYTHON`` (read once, at import) is not set to ``1``.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+from types import ModuleType
 from typing import Annotated, Any
 
 import msgspec
@@ -28,7 +37,10 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from livepipe.events import Event, LazyRaw
 
-__all__ = ["danmaku_event"]
+__all__ = ["COMPILED", "PURE_PYTHON_ENV", "danmaku_event", "decoder_description"]
+
+#: The environment variable that, set to ``1``, turns the compiled decoder off (read once, at import).
+PURE_PYTHON_ENV = "LIVEPIPE_PURE_PYTHON"
 
 # orjson reads integers up to 64 bits as int (beyond as float); msgspec bounds fit int64: these pass.
 I64 = Annotated[int, Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
@@ -141,6 +153,9 @@ class _Danmaku(Struct, gc=False):
 
 _decode = msgspec.json.Decoder(_Danmaku).decode
 _decode_extra = msgspec.json.Decoder(_Extra).decode
+#: The decoders of ``extra.emots`` and of an object ``emoticon`` (the compiled path calls these too).
+decode_emots = msgspec.json.Decoder(dict[str, dict[str, _Value]]).decode
+decode_emoticon = msgspec.json.Decoder(dict[str, _Value]).decode
 _loads = orjson.loads
 _new_event = tuple.__new__
 _new_object = object.__new__
@@ -244,3 +259,24 @@ def danmaku_event(body: bytes, room_id: int) -> Event | None:
     raw.json = body
     return _new_event(Event, (id_str, "danmaku", base, room_id, p.ts / 1000.0, uid, uname, info.text, data, raw))
 
+
+
+def _load_compiled() -> tuple[ModuleType | None, str]:
+    """The compiled module if it is to be used, and why not otherwise."""
+    try:  # by name: a compiled module, next to this one (not a Python source the layer check reads)
+        _cdecode = importlib.import_module("livepipe.bilibili._cdecode")
+    except ImportError as e:
+        return None, f"pure Python (the C extension is not built: {e})"
+    if os.environ.get(PURE_PYTHON_ENV, "") == "1":
+        return None, f"pure Python ({PURE_PYTHON_ENV}=1; the C extension is built)"
+    return _cdecode, "compiled (C extension livepipe.bilibili._cdecode)"
+
+
+_cdecode, _DESCRIPTION = _load_compiled()
+#: Whether the compiled decoder is active (built, and not turned off by ``LIVEPIPE_PURE_PYTHON=1``).
+COMPILED: bool = _cdecode is not None
+
+
+def decoder_description() -> str:
+    """Which danmaku decoder is active, in words (``livepipe --version`` prints it)."""
+    return _DESCRIPTION

@@ -20,6 +20,9 @@ from livepipe.events import RawMessage
 
 from .conftest import ROOM, load_fixture
 
+# every test runs on the compiled decoder and on the pure-Python one (conftest.decoder_impl)
+pytestmark = pytest.mark.usefixtures("decoder_impl")
+
 NAMES = ["danmu_msg", "send_gift", "interact_word_v2", "watched_change", "danmu_msg_masked_big", "unknown_cmd"]
 
 

@@ -25,6 +25,9 @@ from livepipe.events import LazyRaw, RawMessage
 from .conftest import FIXTURES, ROOM, load_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# every test runs on the compiled decoder and on the pure-Python one (conftest.decoder_impl)
+pytestmark = pytest.mark.usefixtures("decoder_impl")
 NOW = 1_700_000_000.5  # receive time, pinned so that events without a time of their own compare equal
 
 

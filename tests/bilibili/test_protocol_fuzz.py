@@ -5,6 +5,7 @@ import struct
 import zlib
 
 import brotli
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,11 @@ from livepipe.bilibili.protocol import (
     heartbeat_reply,
 )
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# every test runs on the compiled decoder and on the pure-Python one (conftest.decoder_impl)
+pytestmark = pytest.mark.usefixtures("decoder_impl")
+
+FUZZ = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 def _valid_frames() -> list[bytes]:
