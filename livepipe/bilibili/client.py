@@ -12,12 +12,12 @@ Decoding (brotli + JSON + parse) runs on the event loop: measured with ``bench/d
 costs tens of microseconds per message, far less than a thread hop, so nothing is moved off-loop.
 
 Reading: with a ``push`` callback (what ``bilibili.danmaku`` passes: its rooms' shared
-:class:`~livepipe.bilibili.funnel.Funnel`), each complete data frame is fed to the session inside
-websockets' protocol callback (:class:`_FrameConnection`) and its events pushed on from there:
-no ``recv()`` and no task wake-up per frame, which with 1,000 quiet rooms (a frame per event) was
-much of the extra cost per event (issue 20, ``bench/rooms.py``). A push that finds the hand-over
-full pauses the socket's reading until there is room. Without ``push``, a task reads frames with
-``recv()`` and awaits ``on_events`` for each.
+:class:`~livepipe.bilibili.funnel.Funnel`), each frame is read and fed to the session inside the
+socket's protocol callback (:class:`~livepipe.bilibili.frames.FrameConnection`) and its events are
+pushed on from there: no websockets frame parser, no ``recv()`` and no task wake-up per frame,
+which with 1,000 quiet rooms (a frame per event) was much of the extra cost per event (issue 20,
+``bench/rooms.py``). A push that finds the hand-over full pauses the socket's reading until there
+is room. Without ``push``, a task reads frames with ``recv()`` and awaits ``on_events`` for each.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from urllib.parse import urlsplit
 import anyio
 import anyio.abc
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidURI, ProxyError
-from websockets.frames import Frame, Opcode
 
 from livepipe.bilibili import DecodeStats, ProtocolError
+from livepipe.bilibili.frames import FrameConnection
 from livepipe.bilibili.session import (
     AuthFailed,
     Closed,
@@ -85,33 +85,6 @@ MAX_QUEUE = 16
 #: ``push(events, resume)``: hand ``events`` on without waiting; True = full, stop reading until ``resume()``.
 Push = Callable[[list[Event], Callable[[], None]], bool]
 
-_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
-
-
-class _FrameConnection(ClientConnection):
-    """websockets' client connection that hands each complete data frame to :attr:`on_frame` at once.
-
-    The frame is passed inside the protocol callback, without going through websockets' message
-    queue and ``recv()``. A fragmented message (Bilibili sends none, but the protocol allows it)
-    goes the usual way, and so does every message after it until :meth:`DanmakuClient._read` has
-    taken them (:attr:`queued`), so frames are always handled in the order they arrived.
-    """
-
-    on_frame: Callable[[bytes], None] | None = None
-    queued = 0  # messages (or a message being assembled) in websockets' queue, not yet taken by recv()
-
-    def process_event(self, event: Any) -> None:
-        if type(event) is Frame and self.response is not None:
-            op = event.opcode
-            if op is _BINARY or op is _TEXT or op is _CONT:
-                handler = self.on_frame
-                if handler is not None and event.fin and op is not _CONT and not self.queued:
-                    data = event.data
-                    handler(data if type(data) is bytes else bytes(data))
-                    return
-                if op is not _CONT:
-                    self.queued += 1  # counted when it starts: recv() returns it once complete
-        super().process_event(event)
 
 @dataclass
 class ConnectionStats:
@@ -219,7 +192,7 @@ class DanmakuClient:
             "open_timeout": None, "close_timeout": 2.0, "ping_interval": None, "compression": None,
             "max_size": 8 * 1024 * 1024, "max_queue": MAX_QUEUE, "proxy": self.proxy,
             "additional_headers": {"Origin": "https://live.bilibili.com", **self.headers},
-            "create_connection": _FrameConnection,
+            "create_connection": FrameConnection,
         }  # fmt: skip
         if self.user_agent:
             kwargs["user_agent_header"] = self.user_agent
@@ -252,7 +225,7 @@ class DanmakuClient:
                 await self._read(ws, session)
                 tg.cancel_scope.cancel()
         finally:
-            if isinstance(ws, _FrameConnection):
+            if isinstance(ws, FrameConnection):
                 ws.on_frame = None
             await _close(ws)
         raise session.ended if session.ended is not None else Closed("connection ended")
@@ -325,7 +298,7 @@ class DanmakuClient:
         ``recv()`` returns only what websockets queued (a fragmented message and what followed it)
         and raises when the connection closes.
         """
-        inline = ws.on_frame if isinstance(ws, _FrameConnection) else None
+        inline = ws.on_frame if isinstance(ws, FrameConnection) else None
         authenticated = False
         while session.ended is None:
             try:
@@ -362,7 +335,7 @@ class _Inline:
     callback; that time is handed to the session as the pipeline's, not the server's silence.
     """
 
-    def __init__(self, client: DanmakuClient, ws: _FrameConnection, session: DanmakuSession,
+    def __init__(self, client: DanmakuClient, ws: FrameConnection, session: DanmakuSession,
                  tg: anyio.abc.TaskGroup) -> None:  # fmt: skip
         self.client, self.ws, self.session, self.tg = client, ws, session, tg
         self.push: Push = client.push  # type: ignore[assignment]
@@ -372,6 +345,7 @@ class _Inline:
     def install(self) -> None:
         """Route the connection's frames here (frames websockets queued before this go through ``recv()``)."""
         self.ws.on_frame = self.frame
+        self.ws.read_frames()
 
     def frame(self, frame: bytes) -> None:
         """One complete frame, in the protocol callback."""
