@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -100,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     one = statistics.median(r["cpu_us"] for r in res["one"])
     many = statistics.median(r["cpu_us"] for r in res["many"])
     rss = max(r["rss_mb"] for r in res["many"])
+    rss_one = max(r["rss_mb"] for r in res["one"])
     print(f"one room: {one:.1f} us CPU per event; {a.rooms} rooms: {many:.1f} us; ratio {many / one:.2f}x "
-          f"(target <= 1.3x); RSS with {a.rooms} rooms {rss:.0f} MB (target <= 250 MB)")  # fmt: skip
+          f"(target <= 1.3x); RSS with {a.rooms} rooms {rss:.0f} MB (target <= 250 MB), with one room "
+          f"{rss_one:.0f} MB; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     return 0
 
 

@@ -10,6 +10,14 @@ tokens) lives in :mod:`livepipe.bilibili.source`, not here.
 
 Decoding (brotli + JSON + parse) runs on the event loop: measured with ``bench/decode.py`` it
 costs tens of microseconds per message, far less than a thread hop, so nothing is moved off-loop.
+
+Reading: with a ``push`` callback (what ``bilibili.danmaku`` passes: its rooms' shared
+:class:`~livepipe.bilibili.funnel.Funnel`), each frame is read and fed to the session inside the
+socket's protocol callback (:class:`~livepipe.bilibili.frames.FrameConnection`) and its events are
+pushed on from there: no websockets frame parser, no ``recv()`` and no task wake-up per frame,
+which with 1,000 quiet rooms (a frame per event) was much of the extra cost per event (issue 20,
+``bench/rooms.py``). A push that finds the hand-over full pauses the socket's reading until there
+is room. Without ``push``, a task reads frames with ``recv()`` and awaits ``on_events`` for each.
 """
 
 from __future__ import annotations
@@ -23,11 +31,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.abc
 import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxy, InvalidURI, ProxyError
 
 from livepipe.bilibili import DecodeStats, ProtocolError
+from livepipe.bilibili.frames import FrameConnection
 from livepipe.bilibili.session import (
     AuthFailed,
     Closed,
@@ -59,13 +69,22 @@ def ws_url(base_url: str, host: dict[str, Any]) -> str:
 
 
 def auth_body(uid: int, room_id: int, key: str, buvid: str) -> bytes:
-    """The AUTH (op 7) JSON body, keys in the web client's order."""
-    return orjson.dumps({"uid": uid, "roomid": room_id, "protover": 3, "platform": "web", "type": 2,
+    """The AUTH (op 7) JSON body, keys in the web client's order.
+
+    Copied to a bytes object of its own size: orjson's result keeps the buffer it grew (4 KB for
+    these 300 bytes, tracemalloc), and every connected room holds its AUTH body.
+    """
+    body = orjson.dumps({"uid": uid, "roomid": room_id, "protover": 3, "platform": "web", "type": 2,
                          "buvid": buvid, "key": key})  # fmt: skip
+    return bytes(memoryview(body))
 
 
 #: Frames read ahead per connection (websockets' ``max_queue``; its default): see :meth:`DanmakuClient.run`.
 MAX_QUEUE = 16
+
+#: ``push(events, resume)``: hand ``events`` on without waiting; True = full, stop reading until ``resume()``.
+Push = Callable[[list[Event], Callable[[], None]], bool]
+
 
 @dataclass
 class ConnectionStats:
@@ -112,6 +131,10 @@ class DanmakuClient:
             only :func:`~livepipe.bilibili.transport.proxy_label`), or None for a direct connection.
         stats: the room's counters, kept across connection attempts.
         clock: where time comes from (heartbeat and timeout deadlines); the real clock by default.
+        push: hand each frame's events on from the socket's protocol callback instead of awaiting
+            ``on_events`` (see the module docstring): called with the events and a ``resume``
+            callback; returns True when the receiver is full, and the socket then reads nothing
+            until ``resume()``.
     """
 
     def __init__(
@@ -132,6 +155,7 @@ class DanmakuClient:
         proxy: str | None = None,
         stats: ConnectionStats | None = None,
         clock: Clock | None = None,
+        push: Push | None = None,
     ) -> None:
         self.room_id = room_id
         self.on_events = on_events
@@ -148,7 +172,9 @@ class DanmakuClient:
         self.proxy = proxy
         self.stats = stats or ConnectionStats()
         self.clock = clock or Clock()
+        self.push = push
         self._heartbeats_counted = 0
+        self._replies_counted = 0
         self._wake_at = float("inf")  # the deadline the ticker sleeps toward, and its sleep
         self._nap = anyio.CancelScope()
 
@@ -166,6 +192,7 @@ class DanmakuClient:
             "open_timeout": None, "close_timeout": 2.0, "ping_interval": None, "compression": None,
             "max_size": 8 * 1024 * 1024, "max_queue": MAX_QUEUE, "proxy": self.proxy,
             "additional_headers": {"Origin": "https://live.bilibili.com", **self.headers},
+            "create_connection": FrameConnection,
         }  # fmt: skip
         if self.user_agent:
             kwargs["user_agent_header"] = self.user_agent
@@ -189,12 +216,17 @@ class DanmakuClient:
         self.stats.last_message = now
         self.stats.session_frames = 0  # this attempt's own count: a refused AUTH must not look like a session
         self._heartbeats_counted = 0
+        self._replies_counted = 0
         try:
             async with anyio.create_task_group() as tg:
+                if self.push is not None:
+                    _Inline(self, ws, session, tg).install()
                 tg.start_soon(self._keep_time, ws, session, tg.cancel_scope)
                 await self._read(ws, session)
                 tg.cancel_scope.cancel()
         finally:
+            if isinstance(ws, FrameConnection):
+                ws.on_frame = None
             await _close(ws)
         raise session.ended if session.ended is not None else Closed("connection ended")
 
@@ -220,59 +252,150 @@ class DanmakuClient:
             await self._send(ws, session)
         scope.cancel()
 
-    async def _read(self, ws: Any, session: DanmakuSession) -> None:
-        """Feed every frame to the session and hand its events on, until the session ends."""
+    def _feed(self, session: DanmakuSession, frame: bytes | str) -> list[Event]:
+        """One frame into the session, with the counters and the callbacks for bad bodies and frames."""
         st = self.stats
-        clock = self.clock
+        now = self.clock.monotonic()
+        st.last_message = now
+        st.frames.inc()
+        if not isinstance(frame, str):
+            st.bytes.inc(len(frame))
         decoded = st.decode
+        bad_json, bad_message = decoded.bad_json, decoded.bad_message
+        events = session.receive_frame(frame, now)
+        if decoded.bad_json != bad_json or decoded.bad_message != bad_message:
+            st.bad_json.inc(decoded.bad_json - bad_json)
+            st.bad_message.inc(decoded.bad_message - bad_message)
+            if self.on_bad_messages is not None:
+                self.on_bad_messages(decoded.bad_json - bad_json, decoded.bad_message - bad_message)
+        if session.decode_errors:
+            for error in session.decode_errors:
+                st.decode_errors.inc()
+                if self.on_decode_error is not None:
+                    self.on_decode_error(error)
+            session.decode_errors.clear()
+        # (after the auth reply a frame only moves the session's deadlines later: the ticker, which
+        # sleeps toward the earliest one it saw, wakes early at worst and sleeps again)
+        if session.heartbeat_replies != self._replies_counted:
+            st.heartbeat_replies += session.heartbeat_replies - self._replies_counted
+            self._replies_counted = session.heartbeat_replies
+        return events
+
+    async def _authenticated(self, ws: Any, session: DanmakuSession) -> None:
+        """The auth reply was accepted: the first heartbeat at once, then ``on_authenticated``."""
+        if session.next_deadline() < self._wake_at:  # the first heartbeat is due: wake the ticker now
+            self._nap.cancel()
+        await self._send(ws, session)  # the first heartbeat, at once
+        if self.on_authenticated is not None:
+            result = self.on_authenticated()
+            if inspect.isawaitable(result):
+                await result
+
+    async def _read(self, ws: Any, session: DanmakuSession) -> None:
+        """Feed every frame ``recv()`` returns to the session and hand its events on, until the session ends.
+
+        With ``push`` (see :class:`_Inline`) frames arrive in the protocol callback instead, and
+        ``recv()`` returns only what websockets queued (a fragmented message and what followed it)
+        and raises when the connection closes.
+        """
+        inline = ws.on_frame if isinstance(ws, FrameConnection) else None
         authenticated = False
-        replies_counted = 0
         while session.ended is None:
             try:
                 frame = await ws.recv(decode=False)
             except ConnectionClosed as e:
                 session.connection_lost(_close_text(e))
                 return
-            now = clock.monotonic()
-            st.last_message = now
-            st.frames.inc()
-            if not isinstance(frame, str):
-                st.bytes.inc(len(frame))
-            bad_json, bad_message = decoded.bad_json, decoded.bad_message
-            events = session.receive_frame(frame, now)
-            if decoded.bad_json != bad_json or decoded.bad_message != bad_message:
-                st.bad_json.inc(decoded.bad_json - bad_json)
-                st.bad_message.inc(decoded.bad_message - bad_message)
-                if self.on_bad_messages is not None:
-                    self.on_bad_messages(decoded.bad_json - bad_json, decoded.bad_message - bad_message)
-            for error in session.decode_errors:
-                st.decode_errors.inc()
-                if self.on_decode_error is not None:
-                    self.on_decode_error(error)
-            session.decode_errors.clear()
-            # (after the auth reply a frame only moves the session's deadlines later: the ticker, which
-            # sleeps toward the earliest one it saw, wakes early at worst and sleeps again)
-            st.heartbeat_replies += session.heartbeat_replies - replies_counted
-            replies_counted = session.heartbeat_replies
+            if inline is not None:
+                ws.queued -= 1
+                inline(frame)
+                continue
+            events = self._feed(session, frame)
             if not authenticated:
                 if session.state is not SessionState.OPEN:
                     return  # the auth reply was refused: session.ended says why
-                if session.next_deadline() < self._wake_at:  # the first heartbeat is due: wake the ticker now
-                    self._nap.cancel()
                 authenticated = True
-                await self._send(ws, session)  # the first heartbeat, at once
-                if self.on_authenticated is not None:
-                    result = self.on_authenticated()
-                    if inspect.isawaitable(result):
-                        await result
+                await self._authenticated(ws, session)
                 continue
-            st.session_frames += 1
+            self.stats.session_frames += 1
             if events:
-                t0 = clock.monotonic()
+                t0 = self.clock.monotonic()
                 await self.on_events(events)
-                blocked = clock.monotonic() - t0
+                blocked = self.clock.monotonic() - t0
                 if blocked > 1.0:  # time spent downstream is not the server's silence
                     session.downstream_blocked(blocked)
+
+
+class _Inline:
+    """A connection's frames handled in websockets' protocol callback, their events pushed on at once.
+
+    The auth reply starts :meth:`DanmakuClient._authenticated` in a task; the events of frames that
+    arrive meanwhile are held and pushed after it, so they follow the ``on_authenticated`` events as
+    before. When ``push`` reports the receiver full, the socket stops reading until its ``resume``
+    callback; that time is handed to the session as the pipeline's, not the server's silence.
+    """
+
+    def __init__(self, client: DanmakuClient, ws: FrameConnection, session: DanmakuSession,
+                 tg: anyio.abc.TaskGroup) -> None:  # fmt: skip
+        self.client, self.ws, self.session, self.tg = client, ws, session, tg
+        self.push: Push = client.push  # type: ignore[assignment]
+        self.held: list[Event] | None = None  # while on_authenticated runs
+        self.paused_at: float | None = None
+
+    def install(self) -> None:
+        """Route the connection's frames here (frames websockets queued before this go through ``recv()``)."""
+        self.ws.on_frame = self.frame
+        self.ws.read_frames()
+
+    def frame(self, frame: bytes) -> None:
+        """One complete frame, in the protocol callback."""
+        session, client = self.session, self.client
+        if session.ended is not None:
+            return
+        authenticating = session.state is SessionState.AUTHENTICATING
+        events = client._feed(session, frame)
+        if authenticating:
+            if session.state is not SessionState.OPEN:
+                self.tg.cancel_scope.cancel()  # the auth reply was refused: session.ended says why
+                return
+            self.held = []
+            self.tg.start_soon(self._authenticate)
+            return
+        client.stats.session_frames += 1
+        if events:
+            if self.held is not None:
+                self.held.extend(events)
+            elif self.push(events, self.resume):
+                self.pause()
+        if session.ended is not None:  # (a frame can end the session: a deadline passed meanwhile)
+            self.tg.cancel_scope.cancel()
+
+    async def _authenticate(self) -> None:
+        try:
+            await self.client._authenticated(self.ws, self.session)
+        finally:
+            held, self.held = self.held, None
+            if held and self.push(held, self.resume):
+                self.pause()
+
+    def pause(self) -> None:
+        """The receiver is full: read nothing more until :meth:`resume`."""
+        transport = self.ws.transport
+        if self.paused_at is None and not transport.is_closing():
+            transport.pause_reading()
+            self.paused_at = self.client.clock.monotonic()
+
+    def resume(self) -> None:
+        """The receiver has room again: read on (the pause was the pipeline's time, not the server's)."""
+        if self.paused_at is None:
+            return
+        blocked = self.client.clock.monotonic() - self.paused_at
+        self.paused_at = None
+        if blocked > 1.0:
+            self.session.downstream_blocked(blocked)
+        transport = self.ws.transport
+        if not transport.is_closing():
+            transport.resume_reading()
 
 
 def _close_text(e: ConnectionClosed) -> str:

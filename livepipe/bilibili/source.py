@@ -18,6 +18,7 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -359,7 +360,7 @@ class DanmakuSource(Source):
         funnel = Funnel(emit)  # one hand-over for every room (see livepipe.bilibili.funnel)
         async with anyio.create_task_group() as tg:
             tg.start_soon(funnel.run, name=f"livepipe:{self.name}:funnel")
-            self._rooms_tg, self._emit = tg, funnel.put
+            self._rooms_tg, self._emit, self._push = tg, funnel.put, funnel.push
             for room in self.rooms:
                 self._start_room(room)
             await anyio.sleep_forever()  # rooms come and go with reloads; shutdown cancels
@@ -728,7 +729,7 @@ class DanmakuSource(Source):
                 for ev in events:
                     await emit(ev)
 
-        async def on_events(events: list[Event]) -> None:
+        def check_masked(events: list[Event]) -> None:
             if uid == 0 and not room.warned_masked:
                 for ev in events:
                     if ev.kind == "login_notice" or (ev.data and ev.data.get("masked")):
@@ -737,8 +738,17 @@ class DanmakuSource(Source):
                             "room %s: the connection is anonymous, so user names are masked and uids are 0 "
                             "(events carry data.masked = true); set `credential` for real uids", room_id)
                         break
+
+        async def on_events(events: list[Event]) -> None:
+            check_masked(events)
             for ev in events:
                 await emit(ev)
+
+        funnel_push = getattr(self, "_push", None) if emit == getattr(self, "_emit", None) else None
+
+        def push(events: list[Event], resume: Callable[[], None]) -> bool:
+            check_masked(events)
+            return funnel_push(events, resume)  # type: ignore[misc]
 
         def on_decode_error(e: ProtocolError) -> None:
             self._decode_errors.log(logging.WARNING, str(room_id),
@@ -758,7 +768,7 @@ class DanmakuSource(Source):
             heartbeat_interval=self.config.heartbeat_interval, liveness_timeout=self.config.liveness_timeout,
             heartbeat_timeout=self.config.heartbeat_timeout, connect_timeout=self.config.connect_timeout,
             ssl_context=self._ssl, user_agent=self.api.user_agent, headers=self.config.headers,
-            proxy=self.config.proxy_url(), stats=room.stats,
+            proxy=self.config.proxy_url(), stats=room.stats, push=push if funnel_push is not None else None,
         )  # fmt: skip
         ended: ConnectionEnded | None = None
         try:

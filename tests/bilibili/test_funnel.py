@@ -120,3 +120,33 @@ async def test_events_queued_when_cancelled_are_still_emitted_after_the_emit_in_
         assert len(funnel) == 4
         tg.cancel_scope.cancel()
     assert got == [f"1-{n}" for n in range(5)]
+
+
+@pytest.mark.anyio
+async def test_pushes_never_wait_and_a_full_queue_asks_the_pusher_to_pause_until_there_is_room() -> None:
+    gate = anyio.Event()
+    got: list[str | None] = []
+    resumed: list[int] = []
+
+    async def emit(ev) -> None:
+        if ev.text == "1-0":
+            await gate.wait()  # a consumer's buffer is full
+        got.append(ev.text)
+
+    funnel = Funnel(emit, limit=3)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(funnel.run)
+        assert funnel.push([_ev(1, 0)], lambda: resumed.append(0)) is False
+        with anyio.fail_after(10):
+            while not funnel._busy:  # run() took 1-0 and waits inside emit
+                await anyio.lowlevel.checkpoint()
+        assert funnel.push([_ev(1, 1), _ev(2, 0)], lambda: resumed.append(1)) is False
+        assert funnel.push([_ev(1, 2), _ev(1, 3)], lambda: resumed.append(2)) is True  # 4 queued: full
+        assert len(funnel) == 4 and resumed == [] and got == []
+        gate.set()
+        with anyio.fail_after(10):
+            while len(got) < 5:
+                await anyio.lowlevel.checkpoint()
+        tg.cancel_scope.cancel()
+    assert got == ["1-0", "1-1", "2-0", "1-2", "1-3"]  # the order pushed
+    assert resumed == [2]  # only the push that filled the queue was paused, and it was resumed once

@@ -8,8 +8,16 @@ first posters are as guilty as the last). Every table is bounded twice: a key wi
 within the window is forgotten (dropped from the least recently used end, amortised O(1) per
 check), and beyond ``max_keys`` the least recently used key goes first. Memory thus follows the
 traffic of one window, not the number of distinct texts ever seen. This matters most for floods:
-a wave keeps its posters' whole events (raw message included), and without the expiry every
-one-off text would hold on to its event until ``max_keys`` of them had piled up.
+a wave keeps its posters' events, and without the expiry every one-off text would hold on to its
+event until ``max_keys`` of them had piled up.
+
+What is kept is small (issue 20: at 2,000 messages a second these tables hold a minute of
+traffic). Times are plain lists, not deques (a deque allocates a 64-slot block: about 600 bytes
+per key against about 150). An :class:`~livepipe.events.Event` kept for later (a flood's or a
+near-duplicate wave's earlier posters) is kept without ``raw`` and ``data``
+(:func:`compact`): what automod builds from a reported event (the action, the ``flagged`` event,
+the ladder's strike) reads only its id, room, user, name and text, and ``raw`` is the received
+message, 1-2 KB each. The message being checked is returned as it came.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from livepipe.events import Event
 from rapidfuzz import fuzz, process
 
 #: Most keys (texts, users) a detector remembers.
@@ -49,8 +58,18 @@ def _expire(table: OrderedDict, now: float, window: float, last: Callable[[Any],
     return now
 
 
-def _newest_time(times: deque[float]) -> float:
+def _newest_time(times: list[float]) -> float:
     return times[-1] if times else float("-inf")
+
+
+def compact(event: Any) -> Any:
+    """``event`` as a detector keeps it for later: an :class:`Event` without ``raw`` and ``data``.
+
+    Everything else is kept as it is (the tests drive the detectors with plain strings).
+    """
+    if type(event) is Event:
+        return tuple.__new__(Event, (*event[:8], {}, None))
+    return event
 
 
 def _touch(table: OrderedDict, key: Any, factory: Any, limit: int) -> Any:
@@ -69,15 +88,17 @@ class RepeatDetector:
 
     def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
         self.count, self.window, self.max_keys = count, window, max_keys
-        self._seen: OrderedDict[tuple[int | None, int, str], deque[float]] = OrderedDict()
+        self._seen: OrderedDict[tuple[int | None, int, str], list[float]] = OrderedDict()
         self._oldest = float("-inf")  # latest message of the least recently used key, at the last expiry
 
     def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
         """The current event once the user has posted ``key`` ``count`` times within the window."""
         if now - self._oldest > self.window:
             self._oldest = _expire(self._seen, now, self.window, _newest_time)
-        times = _touch(self._seen, (room_id, uid, key), lambda: deque(maxlen=self.count), self.max_keys)
+        times = _touch(self._seen, (room_id, uid, key), list, self.max_keys)
         times.append(now)
+        if len(times) > self.count:  # the last ``count`` times only
+            del times[0]
         return [event] if len(times) == self.count and now - times[0] <= self.window else []
 
 
@@ -86,21 +107,23 @@ class RateDetector:
 
     def __init__(self, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
         self.count, self.window, self.max_keys = count, window, max_keys
-        self._seen: OrderedDict[tuple[int | None, int], deque[float]] = OrderedDict()
+        self._seen: OrderedDict[tuple[int | None, int], list[float]] = OrderedDict()
         self._oldest = float("-inf")  # latest message of the least recently used key, at the last expiry
 
     def check(self, now: float, room_id: int | None, uid: int, key: str, event: Any) -> list[Any]:
         """The current event when it is message ``count + 1`` (or later) within the window."""
         if now - self._oldest > self.window:
             self._oldest = _expire(self._seen, now, self.window, _newest_time)
-        times = _touch(self._seen, (room_id, uid), lambda: deque(maxlen=self.count + 1), self.max_keys)
+        times = _touch(self._seen, (room_id, uid), list, self.max_keys)
         times.append(now)
+        if len(times) > self.count + 1:  # the last ``count + 1`` times only
+            del times[0]
         return [event] if len(times) > self.count and now - times[0] <= self.window else []
 
 
 @dataclass
 class _Wave:
-    """Posters of one text (flood): uid -> (time, event), and whether the wave was already reported."""
+    """Posters of one text (flood): uid -> (time, compact event), and whether the wave was already reported."""
 
     posters: OrderedDict[int, tuple[float, Any]] = field(default_factory=OrderedDict)
     reported: bool = False
@@ -127,7 +150,7 @@ class FloodDetector:
         while posters and now - next(iter(posters.values()))[0] > self.window:
             posters.popitem(last=False)
         posters.pop(uid, None)
-        posters[uid] = (now, event)
+        posters[uid] = (now, compact(event))
         if len(posters) > self.max_posters:
             posters.popitem(last=False)
         if len(posters) < self.count:
@@ -136,7 +159,9 @@ class FloodDetector:
         if wave.reported:
             return [event]
         wave.reported = True
-        return [ev for _, ev in posters.values()]
+        out = [ev for _, ev in posters.values()]
+        out[-1] = event  # the message being checked, as it came
+        return out
 
 
 @dataclass
@@ -169,13 +194,14 @@ class SimilarDetector:
             items.popleft()
             keys.popleft()
         matches = process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=None)
-        current = _Recent(now, uid, event)
+        current = _Recent(now, uid, compact(event))
         keys.append(key)
         items.append(current)
         if len(matches) + 1 < self.count:
             return []
-        wave = [items[i] for _, _, i in matches] + [current]
-        out = [r.event for r in wave if not r.reported]
+        wave = [items[i] for _, _, i in matches]
+        out = [r.event for r in wave if not r.reported] + [event]  # the message being checked, as it came
         for r in wave:
             r.reported = True
+        current.reported = True
         return out

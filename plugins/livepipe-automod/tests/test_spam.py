@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from livepipe.events import Event, make_event
+
 from livepipe_automod.spam import FloodDetector, RateDetector, RepeatDetector, SimilarDetector
 
 
@@ -98,3 +100,31 @@ def test_expiry_keeps_keys_still_inside_the_window():
     r.check(10, 1, 8, "other", "y")
     assert r.check(10, 1, 7, "hi", "z") == ["z"]
     assert r.check(30, 1, 9, "later", "w") == [] and list(r._seen) == [(1, 9, "later")]
+
+
+def test_waves_keep_small_events_that_still_say_who_posted_what():
+    # A wave's earlier posters are kept for a minute: without raw and data (the received message,
+    # 1-2 KB each), but with everything automod's actions and flagged events read from them.
+    def post(uid: int, text: str) -> Event:
+        return make_event("danmaku", cmd="DANMU_MSG", room_id=1, uid=uid, uname=f"u{uid}", text=text,
+                          ts=100.0 + uid, data={"medal": {"level": 3}}, raw={"cmd": "DANMU_MSG", "info": [text]})
+
+    flood, similar = FloodDetector(count=3, window=30), SimilarDetector(count=3, window=60, threshold=80)
+    near = ["加v123456领福利x", "加v123456领福利y", "加v123456领福利z"]
+    for d, texts in ((flood, ["加v123456领福利"] * 3), (similar, near)):
+        posts = [post(uid, text) for uid, text in enumerate(texts, 1)]
+        out = [d.check(i, 1, ev.uid, ev.text, ev) for i, ev in enumerate(posts)]
+        assert out[:2] == [[], []]
+        first, second, current = out[2]
+        assert current is posts[2]  # the message being checked comes back as it came
+        for kept, ev in ((first, posts[0]), (second, posts[1])):
+            assert isinstance(kept, Event) and kept.raw is None and kept.data == {}
+            assert kept[:8] == ev[:8]  # id, kind, cmd, room, time, user, name, text
+
+
+def test_repeat_and_rate_keep_only_the_times_they_compare():
+    repeat, rate = RepeatDetector(count=3, window=100), RateDetector(count=2, window=100)
+    for t in range(10):
+        repeat.check(t, 1, 7, "hi", t)
+        rate.check(t, 1, 7, f"m{t}", t)
+    assert repeat._seen[(1, 7, "hi")] == [7, 8, 9] and rate._seen[(1, 7)] == [7, 8, 9]
