@@ -23,6 +23,7 @@ worker thread, since it can take milliseconds.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import time
@@ -135,22 +136,34 @@ class FileSink(Sink):
         self._rotations = self.metrics.counter("file_rotations_total", "files the file sink rotated")
         self._xml = config.format == "xml"
         self._live: dict[int | None, float] = {}  # xml: stream start per room, from `live` events
+        self._day, self._day_start = "", math.inf  # the UTC day of the last event's ts, and when it began
 
     # -- paths ---------------------------------------------------------------------------------
 
     def render_path(self, event: Event) -> str:
         """The resolved file path for an event."""
-        room = "none" if event.room_id is None else safe_token(str(event.room_id))
-        kind = safe_token(event.kind) if "kind" in self._tokens else ""
-        date = utc_date(event.ts) if "date" in self._tokens else ""
-        key = (room, kind, date)
+        tokens = self._tokens
+        key = (event.room_id if "room_id" in tokens else None, event.kind if "kind" in tokens else None,
+               self._utc_date(event.ts) if "date" in tokens else None)
         p = self._paths.get(key)
         if p is None:
             if len(self._paths) > 4096:
                 self._paths.clear()
+            room = "none" if event.room_id is None else safe_token(str(event.room_id))
+            kind = safe_token(event.kind) if "kind" in tokens else ""
+            date = key[2] or ""
             p = str(self.context.path(self.config.path.format(room_id=room, kind=kind, date=date)))
             self._paths[key] = p
         return p
+
+    def _utc_date(self, ts: float) -> str:
+        """:func:`utc_date`, remembering the last day's bounds (events come in time order, mostly)."""
+        if self._day_start <= ts < self._day_start + 86400.0:
+            return self._day
+        day = utc_date(ts)
+        if day != "unknown-date":
+            self._day, self._day_start = day, math.floor(ts / 86400.0) * 86400.0
+        return day
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -217,7 +230,7 @@ class FileSink(Sink):
             if f is not None:
                 if (self.render_path(event) == f.path
                         and (limit is None or size + len(line) <= limit)
-                        and (not daily or utc_date(event.ts) <= f.day)):  # type: ignore[operator]
+                        and (not daily or self._utc_date(event.ts) <= f.day)):  # type: ignore[operator]
                     staged.append(line)
                     size += len(line)
                     continue
@@ -256,7 +269,7 @@ class FileSink(Sink):
         else:
             self._files.move_to_end(path)
         if self._daily:
-            day = utc_date(event.ts)
+            day = self._utc_date(event.ts)
             if f.day is None:
                 f.day = day
             elif day > f.day:  # only forward: a late event of the previous day stays in the current file

@@ -66,6 +66,9 @@ HDR_KIND = "Livepipe-Kind"
 HDR_ROOM = "Livepipe-Room"
 HDR_EXPECTED_STREAM = "Nats-Expected-Stream"
 
+#: the start of every header block, up to the Nats-Msg-Id value
+_HDR_START = f"NATS/1.0\r\n{HDR_MSG_ID}: ".encode()
+
 #: nats-py trims header values and turns CR/LF into spaces (a value can never end the header block)
 _VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 
@@ -229,6 +232,7 @@ class _Out:
     retry_at: float = 0.0
     attempts: int = 0
     owner: Delivery | None = None  # the event's delivery, until the sink takes its share (or drops it)
+    subject_bytes: bytes = b""  # the subject, encoded (empty: encode it when publishing)
 
 
 class NatsSink(Sink):
@@ -242,7 +246,7 @@ class NatsSink(Sink):
         super().__init__(config, context)
         self.cfg = config
         self._tokens = template_tokens(config.subject)
-        self._subjects: dict[tuple[Any, ...], str] = {}
+        self._routes: dict[tuple[Any, ...], tuple[str, bytes, bytes]] = {}
         self.conn = NatsConnection(config, component=self.name, log=self.log, resolve=lambda p: context.path(p),
                                    pending_size=config.pending_bytes)
         self.conn.on_disconnect = self._on_disconnect
@@ -304,28 +308,37 @@ class NatsSink(Sink):
 
     def subject_for(self, event: Event) -> str:
         """The subject an event is published to."""
+        return self._route(event)[0]
+
+    def _route(self, event: Event) -> tuple[str, bytes, bytes]:
+        """``(subject, subject as bytes, the header block after Nats-Msg-Id)``, remembered per room, kind and cmd."""
         key = (event.room_id, event.kind, event.cmd)
-        s = self._subjects.get(key)
-        if s is None:
-            if len(self._subjects) > 10_000:
-                self._subjects.clear()
+        r = self._routes.get(key)
+        if r is None:
+            if len(self._routes) > 10_000:
+                self._routes.clear()
             s = self.cfg.subject.format(
                 room_id="none" if event.room_id is None else safe_token(str(event.room_id)),
                 kind=safe_kind(event.kind),
                 cmd="none" if event.cmd is None else safe_token(event.cmd),
             )
-            self._subjects[key] = s
-        return s
+            # header_block's format: Livepipe-Kind, Livepipe-Room (absent without a room), and
+            # Nats-Expected-Stream in JetStream mode with a stream
+            tail = f"{HDR_KIND}: {event.kind.strip().translate(_VALUE_NEWLINES)}\r\n"
+            if event.room_id is not None:
+                tail += f"{HDR_ROOM}: {event.room_id}\r\n"
+            r = self._routes[key] = (s, s.encode(), (tail + self._hdr_tail).encode())
+        return r
 
     def _message(self, event: Event) -> _Out:
-        # the header block in one step (header_block's format): Nats-Msg-Id, Livepipe-Kind, Livepipe-Room
-        # (absent without a room), and Nats-Expected-Stream in JetStream mode with a stream
-        hdr = f"NATS/1.0\r\n{HDR_MSG_ID}: {event.id.strip().translate(_VALUE_NEWLINES)}\r\n" \
-              f"{HDR_KIND}: {event.kind.strip().translate(_VALUE_NEWLINES)}\r\n"
-        if event.room_id is not None:
-            hdr += f"{HDR_ROOM}: {event.room_id}\r\n"
+        # the header block (header_block's format): Nats-Msg-Id first, then the rest, built once per route
+        subject, subject_bytes, tail = self._route(event)
+        msg_id = event.id.strip()
+        if "\r" in msg_id or "\n" in msg_id:
+            msg_id = msg_id.translate(_VALUE_NEWLINES)
         payload = event.to_json_bytes(include_raw=self.cfg.include_raw)
-        return _Out(self.subject_for(event), payload, (hdr + self._hdr_tail).encode(), None)
+        return _Out(subject, payload, _HDR_START + msg_id.encode() + b"\r\n" + tail, None,
+                    subject_bytes=subject_bytes)
 
     async def _publish(self, nc: Any, out: _Out, reply: str = "") -> None:
         """nats-py's ``Client.publish`` for a message whose header block is built already.
@@ -351,8 +364,8 @@ class NatsSink(Sink):
         if size > nc._max_payload:
             raise nats.errors.MaxPayloadError
         hdr = out.headers
-        cmd = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject.encode(), reply.encode(), len(hdr), len(hdr) + size,
-                                                  hdr, out.payload)
+        cmd = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject_bytes or out.subject.encode(), reply.encode(), len(hdr),
+                                                  len(hdr) + size, hdr, out.payload)
         stats = nc.stats
         stats["out_msgs"] += 1
         stats["out_bytes"] += size
