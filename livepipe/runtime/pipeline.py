@@ -75,7 +75,7 @@ _Item = tuple[Event, Delivery | None, float]
 class _Edge:
     """One producer output -> one consumer's input buffer. Items are ``(event, delivery, accepted)``."""
 
-    __slots__ = ("consumer", "send", "recv", "mode", "metrics", "pipeline")
+    __slots__ = ("consumer", "send", "recv", "mode", "metrics", "pipeline", "state")
 
     def __init__(
         self,
@@ -92,6 +92,7 @@ class _Edge:
         self.mode = mode
         self.metrics = metrics
         self.pipeline = pipeline
+        self.state = _fast_state(recv, send)  # for the fast path of offer (None: always through send_nowait)
 
     def _lost(self, delivery: Delivery | None, reason: str) -> None:
         self.metrics.discarded(intentional=False, reason=reason)
@@ -113,6 +114,11 @@ class _Edge:
         if delivery is not None:
             delivery.hold()
         item = (event, delivery, accepted)
+        state = self.state
+        if (state is not None and not state.waiting_receivers and len(state.buffer) < state.max_buffer_size
+                and state.open_receive_channels and not self.send._closed):
+            state.buffer.append(item)  # what send_nowait does in this case, without its call
+            return True
         try:
             self.send.send_nowait(item)
             return True
@@ -198,12 +204,18 @@ class _Outputs:
         if delivery is not None:
             delivery.hold()  # settled only after every edge below has taken its share
         try:
-            waiting = [edge for edge in edges if not edge.offer(event, delivery, accepted)]
-            for i, edge in enumerate(waiting):
+            waiting: list[_Edge] | None = None
+            for edge in edges:
+                if not edge.offer(event, delivery, accepted):
+                    if waiting is None:
+                        waiting = [edge]
+                    else:
+                        waiting.append(edge)
+            for i, edge in enumerate(waiting or ()):
                 try:
                     await edge.put_waiting(event, delivery, accepted)
                 except BaseException:  # a forced stop: the consumers not reached lose it too
-                    for rest in waiting[i + 1:]:
+                    for rest in waiting[i + 1:]:  # type: ignore[index]
                         rest._lost(delivery, "shutdown")
                     raise
         finally:
@@ -225,6 +237,18 @@ def _buffer_state(recv: MemoryObjectReceiveStream[Any]) -> Any:
     held; None if this anyio lacks it (then sinks get no batches: one event at a time, as before)."""
     state = getattr(recv, "_state", None)
     return state if isinstance(getattr(state, "max_buffer_size", None), int) else None
+
+
+def _fast_state(recv: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any] | None = None) -> Any:
+    """The shared state of an anyio memory stream if it has what the runtime's fast paths read directly
+    (the ``buffer`` deque and the waiting tasks: what ``send_nowait`` / ``receive_nowait`` look at), else None."""
+    state = _buffer_state(recv)
+    names = ("buffer", "waiting_receivers", "waiting_senders", "open_receive_channels")
+    if state is None or not all(hasattr(state, a) for a in names) or not hasattr(recv, "_closed"):
+        return None
+    if send is not None and not hasattr(send, "_closed"):
+        return None
+    return state
 
 
 def _overrides(comp: Component, base: type, name: str) -> bool:
@@ -556,6 +580,8 @@ class Pipeline:
         handler, has_flush, cm, counts_delivery, health, latency, batches = bind(comp)
         received = cm.received
         state = _buffer_state(recv)
+        fast = _fast_state(recv)
+        buf = fast.buffer if fast is not None else None
 
         async def handle(event: Event, delivery: Delivery | None, accepted: float) -> None:
             """One event through the component, settled: counted, its delivery released, errors handled."""
@@ -599,7 +625,10 @@ class Pipeline:
         try:
             while True:
                 try:
-                    event, delivery, accepted = recv.receive_nowait()
+                    if buf and not fast.waiting_senders and not recv._closed:  # as receive_nowait, without the call
+                        event, delivery, accepted = buf.popleft()
+                    else:
+                        event, delivery, accepted = recv.receive_nowait()
                 except anyio.WouldBlock:
                     if not (has_flush and dirty):
                         try:
@@ -635,6 +664,9 @@ class Pipeline:
                 if batches and state is not None:
                     items = [(event, delivery, accepted)]
                     while len(items) < BATCH_MAX:
+                        if buf and not fast.waiting_senders and not recv._closed:
+                            items.append(buf.popleft())
+                            continue
                         try:
                             items.append(recv.receive_nowait())
                         except (anyio.WouldBlock, anyio.EndOfStream):
