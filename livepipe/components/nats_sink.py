@@ -206,9 +206,13 @@ def _client_has_internals() -> bool:
     from nats.aio.client import Client
 
     methods = ("_send_command", "_flush_pending", "is_closed", "is_draining_pubs")
-    attributes = ("_max_pending_size", "_pending_data_size", "_max_payload", "_flush_queue", "stats")
+    attributes = ("_max_pending_size", "_pending_data_size", "_max_payload", "_flush_queue", "stats", "_pending")
     names = Client.__init__.__code__.co_names
-    return all(hasattr(Client, a) for a in methods) and all(a in names for a in attributes)
+    # _publish does what _send_command does (append, count, flush when over the limit): it must still be that
+    send = getattr(Client, "_send_command", None)
+    send_names = send.__code__.co_names if send is not None else ()
+    inline = all(a in send_names for a in ("_pending", "_pending_data_size", "_max_pending_size", "_flush_pending"))
+    return inline and all(hasattr(Client, a) for a in methods) and all(a in names for a in attributes)
 
 
 _FAST_PUBLISH = _client_has_internals()
@@ -369,7 +373,11 @@ class NatsSink(Sink):
         stats = nc.stats
         stats["out_msgs"] += 1
         stats["out_bytes"] += size
-        await nc._send_command(cmd)
+        # nc._send_command(cmd), inline
+        nc._pending.append(cmd)
+        nc._pending_data_size += len(cmd)
+        if nc._max_pending_size > 0 and nc._pending_data_size > nc._max_pending_size:
+            await nc._flush_pending(force_flush=True)
         queue = nc._flush_queue
         if queue is not None and queue.empty():
             await nc._flush_pending()
@@ -484,8 +492,21 @@ class NatsSink(Sink):
         """Publish the events in order, as :meth:`write` one by one (the client sends them together)."""
         deliveries = batch.deliveries
         write = self._write
+        if self.cfg.jetstream:
+            for i, event in enumerate(batch.events):
+                await write(event, deliveries[i])
+                batch.written += 1
+            return
+        limit = self.cfg.max_in_flight
+        unconfirmed = self._unconfirmed
         for i, event in enumerate(batch.events):
-            await write(event, deliveries[i])
+            if self._fatal is None and len(unconfirmed) < limit:
+                # what _write does when there is room, one call less
+                out = self._message(event)
+                out.owner = deliveries[i]
+                await self._core_write(out)
+            else:
+                await write(event, deliveries[i])  # fails, or waits for room
             batch.written += 1
 
     async def _write(self, event: Event, delivery: Delivery | None) -> None:

@@ -31,19 +31,25 @@ EVENTS = [
 
 
 async def _frames(nc, publish) -> list[bytes]:
-    """Every command ``publish`` hands to the client's outgoing buffer."""
+    """Every command ``publish`` adds to the client's outgoing buffer (``_pending``, which the flusher writes)."""
     got: list[bytes] = []
-    real = nc._send_command
 
-    async def capture(cmd: bytes, priority: bool = False) -> None:
-        got.append(cmd)
-        await real(cmd, priority)
+    class Recording(list):
+        def append(self, cmd: bytes) -> None:
+            got.append(cmd)
+            super().append(cmd)
 
-    nc._send_command = capture
+        def insert(self, i: int, cmd: bytes) -> None:
+            got.append(cmd)
+            super().insert(i, cmd)
+
+    nc._pending = Recording(nc._pending)
+    size = nc._pending_data_size
     try:
         await publish()
     finally:
-        nc._send_command = real
+        nc._pending = list(nc._pending)
+    assert nc._pending_data_size - size == sum(len(c) for c in got) or not nc._pending_data_size  # (or flushed)
     return got
 
 
