@@ -200,7 +200,7 @@ class FileSink(Sink):
             if event.kind != "danmaku":
                 return
         line = self._line(event)
-        f = await self._file_for(event, line)
+        f = await self._file_for(event, len(line))
         if self._xml:
             line = self._xml_line(f, event)
         self._append(f, line)
@@ -222,34 +222,37 @@ class FileSink(Sink):
         include_raw = self.config.include_raw
         limit = self.config.max_bytes
         daily = self._daily
-        staged: list[bytes] = []
+        staged: list[bytes] = []  # each line as its JSON and a newline: joined once, in _commit
         f: _OpenFile | None = None
         size = 0  # f.size plus the staged lines
         for event in batch.events:
-            line = event.to_json_bytes(include_raw=include_raw) + b"\n"
+            payload = event.to_json_bytes(include_raw=include_raw)
+            n = len(payload) + 1
             if f is not None:
                 if (self.render_path(event) == f.path
-                        and (limit is None or size + len(line) <= limit)
+                        and (limit is None or size + n <= limit)
                         and (not daily or self._utc_date(event.ts) <= f.day)):  # type: ignore[operator]
-                    staged.append(line)
-                    size += len(line)
+                    staged += (payload, b"\n")
+                    size += n
                     continue
                 await self._commit(f, staged, batch)
                 staged = []
-            f = await self._file_for(event, line)
-            staged.append(line)
-            size = f.size + len(line)
+            f = await self._file_for(event, n)
+            staged += (payload, b"\n")
+            size = f.size + n
         if f is not None:
             await self._commit(f, staged, batch)
 
-    async def _commit(self, f: _OpenFile, lines: list[bytes], batch: Batch) -> None:
-        """Write ``lines`` to ``f`` in one go (fsync as configured); they count as written after that.
+    async def _commit(self, f: _OpenFile, staged: list[bytes], batch: Batch) -> None:
+        """Write the lines ``staged`` (each as its JSON and a newline) to ``f`` in one go (fsync as configured);
+        they count as written after that.
 
         If the write fails part-way, the whole lines that reached the file stay and count as written
         (as if each had had its own write), the partial one is removed, and the error is raised.
         """
+        count = len(staged) // 2
         try:
-            self._append(f, lines[0] if len(lines) == 1 else b"".join(lines), lines)
+            self._append(f, b"".join(staged), [len(staged[i]) + 1 for i in range(0, len(staged), 2)])
         except FileSinkError as e:
             batch.written += e.lines_kept
             f.dirty = self.config.fsync != "never" and (f.dirty or e.lines_kept > 0)
@@ -258,10 +261,11 @@ class FileSink(Sink):
             await self._fsync([f.fd])
         elif self.config.fsync == "batch":
             f.dirty = True
-        batch.written += len(lines)
+        batch.written += count
 
-    async def _file_for(self, event: Event, line: bytes) -> _OpenFile:
-        """The open file ``line`` goes to: opened if need be, rotated first when it is due (day or size)."""
+    async def _file_for(self, event: Event, size: int) -> _OpenFile:
+        """The open file a line of ``size`` bytes goes to: opened if need be, rotated first when it is due
+        (day or size)."""
         path = self.render_path(event)
         f = self._files.get(path)
         if f is None:
@@ -276,7 +280,7 @@ class FileSink(Sink):
                 f = await self._rotate(f, f.day)
                 f.day = day
         limit = self.config.max_bytes
-        if limit is not None and f.size > 0 and f.size + len(line) > limit:
+        if limit is not None and f.size > 0 and f.size + size > limit:
             day = f.day
             f = await self._rotate(f, day if self._daily else None)
             f.day = day
@@ -323,11 +327,11 @@ class FileSink(Sink):
         err.errno = e.errno
         return err
 
-    def _append(self, f: _OpenFile, data: bytes, lines: list[bytes] | None = None) -> None:
+    def _append(self, f: _OpenFile, data: bytes, lines: list[int] | None = None) -> None:
         """Write ``data`` (whole lines) at the end of ``f``; on failure remove what was written part-way.
 
-        With ``lines`` (the lines ``data`` joins), the whole lines written before the failure stay
-        (the error's ``lines_kept``).
+        With ``lines`` (the sizes of the lines ``data`` joins), the whole lines written before the
+        failure stay (the error's ``lines_kept``).
         """
         done = 0
         try:
@@ -339,9 +343,9 @@ class FileSink(Sink):
         except OSError as e:
             keep = kept = 0
             for line in lines or ():
-                if keep + len(line) > done:
+                if keep + line > done:
                     break
-                keep += len(line)
+                keep += line
                 kept += 1
             if done > keep:  # never leave half a line behind
                 try:

@@ -814,9 +814,7 @@ class Pipeline:
             return
         if cm.lost - cm.lost_before_receipt == lost_before:
             if latency is not None:
-                now = monotonic()
-                for _, _, accepted in items:
-                    latency.observe(now - accepted)
+                latency.observe_since(monotonic(), [accepted for _, _, accepted in items])
             if counts:
                 cm.delivered(len(items))
             if health is not None:
