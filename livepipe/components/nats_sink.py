@@ -218,6 +218,13 @@ def _client_has_internals() -> bool:
 _FAST_PUBLISH = _client_has_internals()
 
 
+def _hpub(out: _Out, reply: bytes) -> bytes:
+    """The ``HPUB`` command of a message, byte for byte as nats-py's ``publish`` builds it."""
+    hdr = out.headers
+    return b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject_bytes or out.subject.encode(), reply, len(hdr),
+                                              len(hdr) + len(out.payload), hdr, out.payload)
+
+
 class NatsDisconnected(TransportError):
     """The event was dropped: disconnected and the client's buffer is full (``when_full`` drops)."""
 
@@ -367,9 +374,7 @@ class NatsSink(Sink):
                 raise nats.errors.OutboundBufferLimitError
         if size > nc._max_payload:
             raise nats.errors.MaxPayloadError
-        hdr = out.headers
-        cmd = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject_bytes or out.subject.encode(), reply.encode(), len(hdr),
-                                                  len(hdr) + size, hdr, out.payload)
+        cmd = _hpub(out, reply.encode())
         stats = nc.stats
         stats["out_msgs"] += 1
         stats["out_bytes"] += size
@@ -491,23 +496,78 @@ class NatsSink(Sink):
     async def write_batch(self, batch: Batch, emit: Emit) -> None:
         """Publish the events in order, as :meth:`write` one by one (the client sends them together)."""
         deliveries = batch.deliveries
+        events = batch.events
         write = self._write
         if self.cfg.jetstream:
-            for i, event in enumerate(batch.events):
+            for i, event in enumerate(events):
                 await write(event, deliveries[i])
                 batch.written += 1
             return
         limit = self.cfg.max_in_flight
         unconfirmed = self._unconfirmed
-        for i, event in enumerate(batch.events):
+        i, n = 0, len(events)
+        while i < n:
+            nc = self.conn.nc
+            if (self._fast and self._fatal is None and nc is not None and nc.is_connected
+                    and not nc.is_draining_pubs and not nc.is_closed):
+                i = self._publish_run(nc, batch, i)
+                queue = nc._flush_queue
+                if queue is not None and queue.empty():
+                    await nc._flush_pending()  # (as _publish: the client's flusher writes them in one go)
+                if i >= n:
+                    break
+            # the next event as write does it: no room, disconnected, too large, the client buffer's limit
+            event = events[i]
             if self._fatal is None and len(unconfirmed) < limit:
-                # what _write does when there is room, one call less
                 out = self._message(event)
                 out.owner = deliveries[i]
                 await self._core_write(out)
             else:
                 await write(event, deliveries[i])  # fails, or waits for room
             batch.written += 1
+            i += 1
+
+    def _publish_run(self, nc: Any, batch: Batch, i: int) -> int:
+        """Core mode, connected: publish ``batch.events[i:]`` as :meth:`_core_write` does, without waiting,
+        for as long as nothing needs a wait or an error (in-flight limit, payload too large, the client's
+        buffer limit). Returns the index of the first event not published."""
+        events, deliveries = batch.events, batch.deliveries
+        unconfirmed, limit = self._unconfirmed, self.cfg.max_in_flight
+        max_payload, max_pending = nc._max_payload, nc._max_pending_size
+        pending = nc._pending
+        msgs = nbytes = 0
+        try:
+            while i < len(events) and len(unconfirmed) < limit:
+                out = self._message(events[i])
+                size = len(out.payload)
+                if size > max_payload:
+                    break
+                cmd = _hpub(out, b"")
+                if max_pending > 0 and nc._pending_data_size + len(cmd) > max_pending:
+                    break  # _send_command would wait for a flush here: the general path does
+                pending.append(cmd)  # what _publish does, with the same checks made once per run
+                nc._pending_data_size += len(cmd)
+                msgs += 1
+                nbytes += size
+                out.owner = deliveries[i]
+                self._seq += 1
+                out.seq = self._seq
+                self._take_delivery(out)
+                unconfirmed.append(out)
+                self._since_kick += 1
+                if self._since_kick >= self._confirm_every:
+                    self._since_kick = 0
+                    self._confirm_kick.set()
+                batch.written += 1
+                i += 1
+        finally:
+            if msgs:
+                stats = nc.stats
+                stats["out_msgs"] += msgs
+                stats["out_bytes"] += nbytes
+                self._warned_full = False
+                self._published.inc(msgs)
+        return i
 
     async def _write(self, event: Event, delivery: Delivery | None) -> None:
         if self._fatal is not None:
