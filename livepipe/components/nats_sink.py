@@ -542,17 +542,21 @@ class NatsSink(Sink):
                 size = len(out.payload)
                 if size > max_payload:
                     break
-                cmd = _hpub(out, b"")
+                hdr = out.headers
+                cmd = b"HPUB %s  %d %d\r\n%s%s\r\n" % (out.subject_bytes, len(hdr), len(hdr) + size, hdr,
+                                                       out.payload)  # _hpub(out, b""), inline
                 if max_pending > 0 and nc._pending_data_size + len(cmd) > max_pending:
                     break  # _send_command would wait for a flush here: the general path does
                 pending.append(cmd)  # what _publish does, with the same checks made once per run
                 nc._pending_data_size += len(cmd)
                 msgs += 1
                 nbytes += size
-                out.owner = deliveries[i]
                 self._seq += 1
                 out.seq = self._seq
-                self._take_delivery(out)
+                d = deliveries[i]
+                if d is not None:  # (_take_delivery)
+                    d.hold()
+                    out.delivery = d
                 unconfirmed.append(out)
                 self._since_kick += 1
                 if self._since_kick >= self._confirm_every:

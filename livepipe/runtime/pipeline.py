@@ -212,7 +212,14 @@ class _Outputs:
         try:
             waiting: list[_Edge] | None = None
             for edge in edges:
-                if not edge.offer(event, delivery, accepted):
+                state = edge.state
+                if (state is not None and not state.waiting_receivers and len(state.buffer) < state.max_buffer_size
+                        and state.open_receive_channels and not edge.send._closed):
+                    # offer's first case, inline (the common one): room in the buffer, nobody waiting
+                    if delivery is not None:
+                        delivery.hold()
+                    state.buffer.append((event, delivery, accepted))
+                elif not edge.offer(event, delivery, accepted):
                     if waiting is None:
                         waiting = [edge]
                     else:
@@ -253,7 +260,14 @@ class _Outputs:
             try:
                 waiting: list[_Edge] | None = None
                 for edge in edges:  # (as in emit)
-                    if not edge.offer(event, delivery, accepted):
+                    state = edge.state
+                    if (state is not None and not state.waiting_receivers
+                            and len(state.buffer) < state.max_buffer_size and state.open_receive_channels
+                            and not edge.send._closed):
+                        if delivery is not None:
+                            delivery.hold()
+                        state.buffer.append((event, delivery, accepted))
+                    elif not edge.offer(event, delivery, accepted):
                         if waiting is None:
                             waiting = [edge]
                         else:
