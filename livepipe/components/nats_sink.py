@@ -221,7 +221,7 @@ _FAST_PUBLISH = _client_has_internals()
 def _hpub(out: _Out, reply: bytes) -> bytes:
     """The ``HPUB`` command of a message, byte for byte as nats-py's ``publish`` builds it."""
     hdr = out.headers
-    return b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject_bytes or out.subject.encode(), reply, len(hdr),
+    return b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject_bytes, reply, len(hdr),
                                               len(hdr) + len(out.payload), hdr, out.payload)
 
 
@@ -237,13 +237,13 @@ class _Out:
     payload: bytes
     headers: bytes  # the header block (header_block), built once
     delivery: Delivery | None
+    subject_bytes: bytes  # the subject, encoded
     seq: int = 0  # core: publish sequence
     sent_at: float | None = None  # JetStream: when last published; None = not (successfully) published
     buffered: bool = False  # JetStream: published while disconnected (sits in the client's buffer)
     retry_at: float = 0.0
     attempts: int = 0
     owner: Delivery | None = None  # the event's delivery, until the sink takes its share (or drops it)
-    subject_bytes: bytes = b""  # the subject, encoded (empty: encode it when publishing)
 
 
 class NatsSink(Sink):
@@ -348,8 +348,7 @@ class NatsSink(Sink):
         if "\r" in msg_id or "\n" in msg_id:
             msg_id = msg_id.translate(_VALUE_NEWLINES)
         payload = event.to_json_bytes(include_raw=self.cfg.include_raw)
-        return _Out(subject, payload, _HDR_START + msg_id.encode() + b"\r\n" + tail, None,
-                    subject_bytes=subject_bytes)
+        return _Out(subject, payload, _HDR_START + msg_id.encode() + b"\r\n" + tail, None, subject_bytes)
 
     async def _publish(self, nc: Any, out: _Out, reply: str = "") -> None:
         """nats-py's ``Client.publish`` for a message whose header block is built already.

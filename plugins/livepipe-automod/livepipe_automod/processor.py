@@ -103,6 +103,9 @@ class AutoMod(Processor):
             newcomer_without_medal=config.newcomer_without_medal,
             newcomer_first_messages=config.newcomer_first_messages, max_users=config.max_users,
         ))
+        # whether any newcomer setting is on (if none is, nobody is a newcomer: no message counting at all)
+        self._newcomers = bool(config.newcomer_below_level or config.newcomer_without_medal
+                               or config.newcomer_first_messages)
         self.ladder = Ladder(config.max_users)
         rules_file = context.path(config.rules_file) if config.rules_file else None
         self.source = RuleSource(list(config.rules), rules_file, context.config_dir, build=self._build,
@@ -147,9 +150,11 @@ class AutoMod(Processor):
         scope = self.scope
         if scope.exemption(event) is not None:
             return
-        uid = event.uid
-        nth = scope.count_message(uid) if kind == "danmaku" and uid is not None else 1
-        newcomer = scope.newcomer(event, nth) is not None
+        newcomer = False
+        if self._newcomers:
+            uid = event.uid
+            nth = scope.count_message(uid) if kind == "danmaku" and uid is not None else 1
+            newcomer = scope.newcomer(event, nth) is not None
         offences: list[Offence] = []
         if event.uname and self._new_name(ruleset, event):
             offences += self._offences(ruleset, event, normalize(event.uname), "uname", newcomer)
