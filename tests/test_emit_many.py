@@ -40,7 +40,18 @@ def _value(p, name: str, cid: str, **labels: str) -> float:
     return p.metrics.value(name, component_id=cid, **labels)
 
 
-async def test_groups_arrive_in_order_and_are_counted_per_event(tmp_path):
+@pytest.fixture(params=["fast", "anyio"])
+def hand_over(request, monkeypatch):
+    """Both ways into a buffer: the runtime's direct one, and anyio's calls (what an anyio without the
+    state the direct way reads gets)."""
+    if request.param == "anyio":
+        from livepipe.runtime import pipeline
+
+        monkeypatch.setattr(pipeline, "_fast_state", lambda *a: None)
+    return request.param
+
+
+async def test_groups_arrive_in_order_and_are_counted_per_event(tmp_path, hand_over):
     register(GroupSource, plugin="test_emit_many")
     n = 3000
     p = await run_pipeline(f"""
@@ -103,7 +114,7 @@ class GatedSink(Sink):
 
 
 @pytest.mark.parametrize("when_full", ["drop_newest", "drop_oldest", "block"])
-async def test_full_buffers_drop_or_wait_as_one_by_one(tmp_path, when_full):
+async def test_full_buffers_drop_or_wait_as_one_by_one(tmp_path, when_full, hand_over):
     register(BurstSource, GatedSink, plugin="test_emit_many")
     results = {}
     for group in (0, 8, 50):
