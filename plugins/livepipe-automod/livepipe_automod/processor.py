@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from livepipe.bilibili import actions
@@ -33,10 +33,13 @@ from livepipe.schema import ProcessorConfig, field
 from livepipe_automod import segment
 from livepipe_automod.ladder import Ladder, Step
 from livepipe_automod.matchers import RANK, Hit
-from livepipe_automod.normalize import Normalized, normalize
+from livepipe_automod.normalize import normalize
 from livepipe_automod.rules import RuleConfig, RuleError, RuleSource
 from livepipe_automod.ruleset import RuleSet
 from livepipe_automod.scope import Scope, ScopeSettings
+
+if TYPE_CHECKING:
+    from livepipe_automod.normalize import Normalized
 
 FLAGGED_KIND = "automod.flagged"
 
