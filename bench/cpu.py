@@ -1,7 +1,7 @@
 """CPU per event of the end-to-end pipeline, in one process, without the simulator's limits.
 
     python bench/cpu.py [--frames 2000] [--repeat 3] [--without decode|automod|nats|file ...] [--profile OUT]
-                        [--peers]
+                        [--emit event|frame] [--peers]
 
 ``bench/run.py e2e`` measures the real thing (simulator and nats-server in their own processes,
 WebSocket in between), but its figure also depends on how fast the simulator can generate and
@@ -14,7 +14,9 @@ the source's first event to the end of the drain (start-up, such as compiling th
 counted).
 
 ``--without`` drops parts to see what each costs (``decode``: the source emits events decoded
-beforehand). ``--profile OUT`` writes a cProfile of the run.
+beforehand). ``--profile OUT`` writes a cProfile of the run. ``--emit frame`` has the source hand
+each frame's events over in one call (``livepipe.component.emit_many``) instead of one ``emit`` per
+event (``event``, the default, is what ``bilibili.danmaku`` does).
 
 ``--peers`` then does the comparable thing three more ways in the same process, on the same frames
 (``repeat`` times): livepipe's pipeline with the ``file`` sink alone (receive + decode + write JSON
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import tempfile
 import time
@@ -45,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from livepipe.bilibili import decode_events  # noqa: E402
 from livepipe.bilibili import protocol as P  # noqa: E402
 from livepipe.bilibili.source import tune_gc  # noqa: E402
-from livepipe.component import Emit, Source  # noqa: E402
+from livepipe.component import Emit, Source, emit_many  # noqa: E402
 from livepipe.events import Event  # noqa: E402
 from livepipe.schema import SourceConfig, field  # noqa: E402
 from livepipe.sim.app import Simulator  # noqa: E402
@@ -54,9 +57,11 @@ from livepipe.testing import NatsServer, register, run_pipeline_sync  # noqa: E4
 
 ROOM = 100_000
 FRAMES: list[bytes] = []
-EVENTS: list[Event] = []
+EVENTS: list[list[Event]] = []  # per frame
 #: (process time, wall time) when the source began emitting: start-up (rule compilation) is not counted
 STARTED: list[tuple[float, float]] = []
+#: user and system CPU seconds of the last run (from the source's first event), for the split line
+SPLIT: list[float] = []
 
 
 def build_frames(n: int, per_frame: int = 8) -> list[bytes]:
@@ -83,22 +88,25 @@ class FramesSource(Source):
 
         repeat: int = field(1, description="passes over the frames", ge=1)
         decode: bool = field(True, description="decode the frames here (else emit pre-decoded events)")
+        per_frame: bool = field(False, description="emit each frame's events in one call (emit_many)")
 
     async def run(self, emit: Emit) -> None:
         """Emit every frame's events, ``repeat`` times."""
         tune_gc()  # as the bilibili.danmaku source does
         STARTED.append((time.process_time(), time.perf_counter()))
+        SPLIT[:] = os.times()[:2]
         for _ in range(self.config.repeat):
-            if self.config.decode:
-                for f in FRAMES:
-                    for ev in decode_events(f, ROOM):
-                        await emit(ev)
+            frames = (decode_events(f, ROOM) for f in FRAMES) if self.config.decode else EVENTS
+            if self.config.per_frame:
+                for events in frames:
+                    await emit_many(emit, events)
             else:
-                for ev in EVENTS:
-                    await emit(ev)
+                for events in frames:
+                    for ev in events:
+                        await emit(ev)
 
 
-def pipeline_toml(nats_url: str, out: Path, repeat: int, without: set[str]) -> str:
+def pipeline_toml(nats_url: str, out: Path, repeat: int, without: set[str], per_frame: bool = False) -> str:
     """bench/run.py's e2e pipeline with :class:`FramesSource` as its source, minus ``without``."""
     spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
     assert spec is not None and spec.loader is not None
@@ -109,7 +117,8 @@ def pipeline_toml(nats_url: str, out: Path, repeat: int, without: set[str]) -> s
     bus, archive = ("[sinks.bus]" + sinks).split("[sinks.archive]", 1)
     archive = "[sinks.archive]" + archive
     decode = "false" if "decode" in without else "true"
-    parts = [f'[sources.live]\ntype = "bench.frames"\nrepeat = {repeat}\ndecode = {decode}\n']
+    batched = "true" if per_frame else "false"
+    parts = [f'[sources.live]\ntype = "bench.frames"\nrepeat = {repeat}\ndecode = {decode}\nper_frame = {batched}\n']
     if "automod" not in without:
         parts.append(automod)
     if "nats" not in without:
@@ -124,14 +133,14 @@ def pipeline_toml(nats_url: str, out: Path, repeat: int, without: set[str]) -> s
 
 def run_once(a: argparse.Namespace, without: set[str]) -> tuple[int, float, float]:
     """One pipeline run over :data:`FRAMES`: ``(events, cpu seconds, wall seconds)`` from the first event."""
-    EVENTS[:] = [ev for f in FRAMES for ev in decode_events(f, ROOM)] if "decode" in without else []
+    EVENTS[:] = [decode_events(f, ROOM) for f in FRAMES] if "decode" in without else []
     n = sum(len(decode_events(f, ROOM)) for f in FRAMES) * a.repeat
     STARTED.clear()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server = NatsServer(tmp / "nats", jetstream=False).start()
         try:
-            toml = pipeline_toml(server.url, tmp / "out" / "events.jsonl", a.repeat, without)
+            toml = pipeline_toml(server.url, tmp / "out" / "events.jsonl", a.repeat, without, a.emit == "frame")
             if a.profile:
                 import cProfile
 
@@ -140,6 +149,8 @@ def run_once(a: argparse.Namespace, without: set[str]) -> tuple[int, float, floa
                 run_pipeline_sync(toml, tmp)
             c0, t0 = STARTED[0]
             cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            user, system = os.times()[:2]
+            SPLIT[:] = [user - SPLIT[0], system - SPLIT[1]]
         finally:
             server.stop()
     return n, cpu, wall
@@ -227,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="passes over the frames (default 3)")
     ap.add_argument("--without", nargs="+", default=[], choices=["decode", "automod", "nats", "file"])
     ap.add_argument("--profile", help="write a cProfile of the run here")
+    ap.add_argument("--emit", choices=["event", "frame"], default="event",
+                    help="the source emits one event per call (as bilibili.danmaku does today, default) or a frame's "
+                         "events per call (livepipe.component.emit_many)")
     ap.add_argument("--peers", action="store_true",
                     help="also livepipe with the file sink alone, blivedm and bilibili-api writing JSON lines")
     a = ap.parse_args(argv)
@@ -237,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     register(FramesSource, plugin="bench")
     n, cpu, wall = run_once(a, without)
     label = "full pipeline" if not without else "without " + ", ".join(sorted(without))
+    if a.emit == "frame":
+        label += " (emit_many per frame)"
     print(_line(label, n, cpu, wall))
+    print(f"  of which user {1e6 * SPLIT[0] / n:.1f} us, system (kernel: socket and file writes) "
+          f"{1e6 * SPLIT[1] / n:.1f} us per event")
     if not a.peers:
         return 0
     ours_n, ours_cpu, ours_wall = run_once(a, {"automod", "nats"})

@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -205,7 +205,8 @@ _FIELDS = ("id", "kind", "cmd", "room_id", "ts", "uid", "uname", "text", "data",
 #: How many events' JSON bytes :meth:`Event.to_json_bytes` remembers (a pipeline's sinks write
 #: the same event within a few hundred events of each other).
 JSON_MEMO_SIZE = 1024
-_json_memo: OrderedDict[int, tuple[Event, bool, bytes]] = OrderedDict()
+_json_memo: dict[int, tuple[Event, bool, bytes]] = {}
+_json_memo_order: deque[int] = deque()  # keys in the order they were stored (oldest first)
 
 
 class _EventTuple(NamedTuple):
@@ -288,9 +289,12 @@ class Event(_EventTuple):
         if hit is not None and hit[0] is self and hit[1] is include_raw:
             return hit[2]
         out = self._encode(include_raw)
+        # (an entry holds its event, so no other live object has its id: an evicted key that was stored
+        # again later only drops that newer entry early, never returns wrong bytes)
         _json_memo[key] = (self, include_raw, out)
-        if len(_json_memo) > JSON_MEMO_SIZE:
-            _json_memo.popitem(last=False)
+        _json_memo_order.append(key)
+        if len(_json_memo_order) > JSON_MEMO_SIZE:
+            _json_memo.pop(_json_memo_order.popleft(), None)
         return out
 
     def _encode(self, include_raw: bool) -> bytes:

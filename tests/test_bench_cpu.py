@@ -18,7 +18,8 @@ def run_cpu(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("args", "label"), [((), "full pipeline"), (("--without", "decode", "automod"),
-                                                                     "without automod, decode")])
+                                                                     "without automod, decode"),
+                                             (("--emit", "frame"), "full pipeline (emit_many per frame)")])
 def test_cpu_bench_measures_the_pipeline(args, label):
     p = run_cpu(*args)
     assert p.returncode == 0, p.stderr

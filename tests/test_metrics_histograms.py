@@ -163,3 +163,15 @@ async def test_metrics_endpoint_speaks_prometheus_text_and_openmetrics_on_reques
         assert any(s.name == "component_sent_events_total" and s.labels == {"component_id": "src",
                    "component_type": "testing.events"} and s.value == 5 for s in sent.samples)
         assert families["buffer_max_events"].type == "gauge"
+
+
+def test_observe_since_counts_as_observe_one_by_one():
+    from livepipe.runtime.metrics import Histogram
+
+    one, many = Histogram([0.001, 0.01, 0.1, 1]), Histogram([0.001, 0.01, 0.1, 1])
+    starts = [10.0, 9.995, 9.95, 9.5, 8.0, 10.0]
+    for s in starts:
+        one.observe(10.0 - s)
+    many.observe_since(10.0, starts)
+    assert many.counts == one.counts == [2, 1, 1, 1, 1]
+    assert many.sum == one.sum

@@ -23,6 +23,7 @@ worker thread, since it can take milliseconds.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import time
@@ -135,22 +136,34 @@ class FileSink(Sink):
         self._rotations = self.metrics.counter("file_rotations_total", "files the file sink rotated")
         self._xml = config.format == "xml"
         self._live: dict[int | None, float] = {}  # xml: stream start per room, from `live` events
+        self._day, self._day_start = "", math.inf  # the UTC day of the last event's ts, and when it began
 
     # -- paths ---------------------------------------------------------------------------------
 
     def render_path(self, event: Event) -> str:
         """The resolved file path for an event."""
-        room = "none" if event.room_id is None else safe_token(str(event.room_id))
-        kind = safe_token(event.kind) if "kind" in self._tokens else ""
-        date = utc_date(event.ts) if "date" in self._tokens else ""
-        key = (room, kind, date)
+        tokens = self._tokens
+        key = (event.room_id if "room_id" in tokens else None, event.kind if "kind" in tokens else None,
+               self._utc_date(event.ts) if "date" in tokens else None)
         p = self._paths.get(key)
         if p is None:
             if len(self._paths) > 4096:
                 self._paths.clear()
+            room = "none" if event.room_id is None else safe_token(str(event.room_id))
+            kind = safe_token(event.kind) if "kind" in tokens else ""
+            date = key[2] or ""
             p = str(self.context.path(self.config.path.format(room_id=room, kind=kind, date=date)))
             self._paths[key] = p
         return p
+
+    def _utc_date(self, ts: float) -> str:
+        """:func:`utc_date`, remembering the last day's bounds (events come in time order, mostly)."""
+        if self._day_start <= ts < self._day_start + 86400.0:
+            return self._day
+        day = utc_date(ts)
+        if day != "unknown-date":
+            self._day, self._day_start = day, math.floor(ts / 86400.0) * 86400.0
+        return day
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -187,7 +200,7 @@ class FileSink(Sink):
             if event.kind != "danmaku":
                 return
         line = self._line(event)
-        f = await self._file_for(event, line)
+        f = await self._file_for(event, len(line))
         if self._xml:
             line = self._xml_line(f, event)
         self._append(f, line)
@@ -209,34 +222,37 @@ class FileSink(Sink):
         include_raw = self.config.include_raw
         limit = self.config.max_bytes
         daily = self._daily
-        staged: list[bytes] = []
+        staged: list[bytes] = []  # each line as its JSON and a newline: joined once, in _commit
         f: _OpenFile | None = None
         size = 0  # f.size plus the staged lines
         for event in batch.events:
-            line = event.to_json_bytes(include_raw=include_raw) + b"\n"
+            payload = event.to_json_bytes(include_raw=include_raw)
+            n = len(payload) + 1
             if f is not None:
                 if (self.render_path(event) == f.path
-                        and (limit is None or size + len(line) <= limit)
-                        and (not daily or utc_date(event.ts) <= f.day)):  # type: ignore[operator]
-                    staged.append(line)
-                    size += len(line)
+                        and (limit is None or size + n <= limit)
+                        and (not daily or self._utc_date(event.ts) <= f.day)):  # type: ignore[operator]
+                    staged += (payload, b"\n")
+                    size += n
                     continue
                 await self._commit(f, staged, batch)
                 staged = []
-            f = await self._file_for(event, line)
-            staged.append(line)
-            size = f.size + len(line)
+            f = await self._file_for(event, n)
+            staged += (payload, b"\n")
+            size = f.size + n
         if f is not None:
             await self._commit(f, staged, batch)
 
-    async def _commit(self, f: _OpenFile, lines: list[bytes], batch: Batch) -> None:
-        """Write ``lines`` to ``f`` in one go (fsync as configured); they count as written after that.
+    async def _commit(self, f: _OpenFile, staged: list[bytes], batch: Batch) -> None:
+        """Write the lines ``staged`` (each as its JSON and a newline) to ``f`` in one go (fsync as configured);
+        they count as written after that.
 
         If the write fails part-way, the whole lines that reached the file stay and count as written
         (as if each had had its own write), the partial one is removed, and the error is raised.
         """
+        count = len(staged) // 2
         try:
-            self._append(f, lines[0] if len(lines) == 1 else b"".join(lines), lines)
+            self._append(f, b"".join(staged), [len(staged[i]) + 1 for i in range(0, len(staged), 2)])
         except FileSinkError as e:
             batch.written += e.lines_kept
             f.dirty = self.config.fsync != "never" and (f.dirty or e.lines_kept > 0)
@@ -245,10 +261,11 @@ class FileSink(Sink):
             await self._fsync([f.fd])
         elif self.config.fsync == "batch":
             f.dirty = True
-        batch.written += len(lines)
+        batch.written += count
 
-    async def _file_for(self, event: Event, line: bytes) -> _OpenFile:
-        """The open file ``line`` goes to: opened if need be, rotated first when it is due (day or size)."""
+    async def _file_for(self, event: Event, size: int) -> _OpenFile:
+        """The open file a line of ``size`` bytes goes to: opened if need be, rotated first when it is due
+        (day or size)."""
         path = self.render_path(event)
         f = self._files.get(path)
         if f is None:
@@ -256,14 +273,14 @@ class FileSink(Sink):
         else:
             self._files.move_to_end(path)
         if self._daily:
-            day = utc_date(event.ts)
+            day = self._utc_date(event.ts)
             if f.day is None:
                 f.day = day
             elif day > f.day:  # only forward: a late event of the previous day stays in the current file
                 f = await self._rotate(f, f.day)
                 f.day = day
         limit = self.config.max_bytes
-        if limit is not None and f.size > 0 and f.size + len(line) > limit:
+        if limit is not None and f.size > 0 and f.size + size > limit:
             day = f.day
             f = await self._rotate(f, day if self._daily else None)
             f.day = day
@@ -310,11 +327,11 @@ class FileSink(Sink):
         err.errno = e.errno
         return err
 
-    def _append(self, f: _OpenFile, data: bytes, lines: list[bytes] | None = None) -> None:
+    def _append(self, f: _OpenFile, data: bytes, lines: list[int] | None = None) -> None:
         """Write ``data`` (whole lines) at the end of ``f``; on failure remove what was written part-way.
 
-        With ``lines`` (the lines ``data`` joins), the whole lines written before the failure stay
-        (the error's ``lines_kept``).
+        With ``lines`` (the sizes of the lines ``data`` joins), the whole lines written before the
+        failure stay (the error's ``lines_kept``).
         """
         done = 0
         try:
@@ -326,9 +343,9 @@ class FileSink(Sink):
         except OSError as e:
             keep = kept = 0
             for line in lines or ():
-                if keep + len(line) > done:
+                if keep + line > done:
                     break
-                keep += len(line)
+                keep += line
                 kept += 1
             if done > keep:  # never leave half a line behind
                 try:

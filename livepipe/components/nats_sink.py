@@ -66,6 +66,9 @@ HDR_KIND = "Livepipe-Kind"
 HDR_ROOM = "Livepipe-Room"
 HDR_EXPECTED_STREAM = "Nats-Expected-Stream"
 
+#: the start of every header block, up to the Nats-Msg-Id value
+_HDR_START = f"NATS/1.0\r\n{HDR_MSG_ID}: ".encode()
+
 #: nats-py trims header values and turns CR/LF into spaces (a value can never end the header block)
 _VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 
@@ -203,12 +206,23 @@ def _client_has_internals() -> bool:
     from nats.aio.client import Client
 
     methods = ("_send_command", "_flush_pending", "is_closed", "is_draining_pubs")
-    attributes = ("_max_pending_size", "_pending_data_size", "_max_payload", "_flush_queue", "stats")
+    attributes = ("_max_pending_size", "_pending_data_size", "_max_payload", "_flush_queue", "stats", "_pending")
     names = Client.__init__.__code__.co_names
-    return all(hasattr(Client, a) for a in methods) and all(a in names for a in attributes)
+    # _publish does what _send_command does (append, count, flush when over the limit): it must still be that
+    send = getattr(Client, "_send_command", None)
+    send_names = send.__code__.co_names if send is not None else ()
+    inline = all(a in send_names for a in ("_pending", "_pending_data_size", "_max_pending_size", "_flush_pending"))
+    return inline and all(hasattr(Client, a) for a in methods) and all(a in names for a in attributes)
 
 
 _FAST_PUBLISH = _client_has_internals()
+
+
+def _hpub(out: _Out, reply: bytes) -> bytes:
+    """The ``HPUB`` command of a message, byte for byte as nats-py's ``publish`` builds it."""
+    hdr = out.headers
+    return b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject_bytes, reply, len(hdr),
+                                              len(hdr) + len(out.payload), hdr, out.payload)
 
 
 class NatsDisconnected(TransportError):
@@ -223,6 +237,7 @@ class _Out:
     payload: bytes
     headers: bytes  # the header block (header_block), built once
     delivery: Delivery | None
+    subject_bytes: bytes  # the subject, encoded
     seq: int = 0  # core: publish sequence
     sent_at: float | None = None  # JetStream: when last published; None = not (successfully) published
     buffered: bool = False  # JetStream: published while disconnected (sits in the client's buffer)
@@ -242,7 +257,7 @@ class NatsSink(Sink):
         super().__init__(config, context)
         self.cfg = config
         self._tokens = template_tokens(config.subject)
-        self._subjects: dict[tuple[Any, ...], str] = {}
+        self._routes: dict[tuple[Any, ...], tuple[str, bytes, bytes]] = {}
         self.conn = NatsConnection(config, component=self.name, log=self.log, resolve=lambda p: context.path(p),
                                    pending_size=config.pending_bytes)
         self.conn.on_disconnect = self._on_disconnect
@@ -304,28 +319,36 @@ class NatsSink(Sink):
 
     def subject_for(self, event: Event) -> str:
         """The subject an event is published to."""
+        return self._route(event)[0]
+
+    def _route(self, event: Event) -> tuple[str, bytes, bytes]:
+        """``(subject, subject as bytes, the header block after Nats-Msg-Id)``, remembered per room, kind and cmd."""
         key = (event.room_id, event.kind, event.cmd)
-        s = self._subjects.get(key)
-        if s is None:
-            if len(self._subjects) > 10_000:
-                self._subjects.clear()
+        r = self._routes.get(key)
+        if r is None:
+            if len(self._routes) > 10_000:
+                self._routes.clear()
             s = self.cfg.subject.format(
                 room_id="none" if event.room_id is None else safe_token(str(event.room_id)),
                 kind=safe_kind(event.kind),
                 cmd="none" if event.cmd is None else safe_token(event.cmd),
             )
-            self._subjects[key] = s
-        return s
+            # header_block's format: Livepipe-Kind, Livepipe-Room (absent without a room), and
+            # Nats-Expected-Stream in JetStream mode with a stream
+            tail = f"{HDR_KIND}: {event.kind.strip().translate(_VALUE_NEWLINES)}\r\n"
+            if event.room_id is not None:
+                tail += f"{HDR_ROOM}: {event.room_id}\r\n"
+            r = self._routes[key] = (s, s.encode(), (tail + self._hdr_tail).encode())
+        return r
 
     def _message(self, event: Event) -> _Out:
-        # the header block in one step (header_block's format): Nats-Msg-Id, Livepipe-Kind, Livepipe-Room
-        # (absent without a room), and Nats-Expected-Stream in JetStream mode with a stream
-        hdr = f"NATS/1.0\r\n{HDR_MSG_ID}: {event.id.strip().translate(_VALUE_NEWLINES)}\r\n" \
-              f"{HDR_KIND}: {event.kind.strip().translate(_VALUE_NEWLINES)}\r\n"
-        if event.room_id is not None:
-            hdr += f"{HDR_ROOM}: {event.room_id}\r\n"
+        # the header block (header_block's format): Nats-Msg-Id first, then the rest, built once per route
+        subject, subject_bytes, tail = self._route(event)
+        msg_id = event.id.strip()
+        if "\r" in msg_id or "\n" in msg_id:
+            msg_id = msg_id.translate(_VALUE_NEWLINES)
         payload = event.to_json_bytes(include_raw=self.cfg.include_raw)
-        return _Out(self.subject_for(event), payload, (hdr + self._hdr_tail).encode(), None)
+        return _Out(subject, payload, _HDR_START + msg_id.encode() + b"\r\n" + tail, None, subject_bytes)
 
     async def _publish(self, nc: Any, out: _Out, reply: str = "") -> None:
         """nats-py's ``Client.publish`` for a message whose header block is built already.
@@ -350,13 +373,15 @@ class NatsSink(Sink):
                 raise nats.errors.OutboundBufferLimitError
         if size > nc._max_payload:
             raise nats.errors.MaxPayloadError
-        hdr = out.headers
-        cmd = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (out.subject.encode(), reply.encode(), len(hdr), len(hdr) + size,
-                                                  hdr, out.payload)
+        cmd = _hpub(out, reply.encode())
         stats = nc.stats
         stats["out_msgs"] += 1
         stats["out_bytes"] += size
-        await nc._send_command(cmd)
+        # nc._send_command(cmd), inline
+        nc._pending.append(cmd)
+        nc._pending_data_size += len(cmd)
+        if nc._max_pending_size > 0 and nc._pending_data_size > nc._max_pending_size:
+            await nc._flush_pending(force_flush=True)
         queue = nc._flush_queue
         if queue is not None and queue.empty():
             await nc._flush_pending()
@@ -470,10 +495,82 @@ class NatsSink(Sink):
     async def write_batch(self, batch: Batch, emit: Emit) -> None:
         """Publish the events in order, as :meth:`write` one by one (the client sends them together)."""
         deliveries = batch.deliveries
+        events = batch.events
         write = self._write
-        for i, event in enumerate(batch.events):
-            await write(event, deliveries[i])
+        if self.cfg.jetstream:
+            for i, event in enumerate(events):
+                await write(event, deliveries[i])
+                batch.written += 1
+            return
+        limit = self.cfg.max_in_flight
+        unconfirmed = self._unconfirmed
+        i, n = 0, len(events)
+        while i < n:
+            nc = self.conn.nc
+            if (self._fast and self._fatal is None and nc is not None and nc.is_connected
+                    and not nc.is_draining_pubs and not nc.is_closed):
+                i = self._publish_run(nc, batch, i)
+                queue = nc._flush_queue
+                if queue is not None and queue.empty():
+                    await nc._flush_pending()  # (as _publish: the client's flusher writes them in one go)
+                if i >= n:
+                    break
+            # the next event as write does it: no room, disconnected, too large, the client buffer's limit
+            event = events[i]
+            if self._fatal is None and len(unconfirmed) < limit:
+                out = self._message(event)
+                out.owner = deliveries[i]
+                await self._core_write(out)
+            else:
+                await write(event, deliveries[i])  # fails, or waits for room
             batch.written += 1
+            i += 1
+
+    def _publish_run(self, nc: Any, batch: Batch, i: int) -> int:
+        """Core mode, connected: publish ``batch.events[i:]`` as :meth:`_core_write` does, without waiting,
+        for as long as nothing needs a wait or an error (in-flight limit, payload too large, the client's
+        buffer limit). Returns the index of the first event not published."""
+        events, deliveries = batch.events, batch.deliveries
+        unconfirmed, limit = self._unconfirmed, self.cfg.max_in_flight
+        max_payload, max_pending = nc._max_payload, nc._max_pending_size
+        pending = nc._pending
+        msgs = nbytes = 0
+        try:
+            while i < len(events) and len(unconfirmed) < limit:
+                out = self._message(events[i])
+                size = len(out.payload)
+                if size > max_payload:
+                    break
+                hdr = out.headers
+                cmd = b"HPUB %s  %d %d\r\n%s%s\r\n" % (out.subject_bytes, len(hdr), len(hdr) + size, hdr,
+                                                       out.payload)  # _hpub(out, b""), inline
+                if max_pending > 0 and nc._pending_data_size + len(cmd) > max_pending:
+                    break  # _send_command would wait for a flush here: the general path does
+                pending.append(cmd)  # what _publish does, with the same checks made once per run
+                nc._pending_data_size += len(cmd)
+                msgs += 1
+                nbytes += size
+                self._seq += 1
+                out.seq = self._seq
+                d = deliveries[i]
+                if d is not None:  # (_take_delivery)
+                    d.hold()
+                    out.delivery = d
+                unconfirmed.append(out)
+                self._since_kick += 1
+                if self._since_kick >= self._confirm_every:
+                    self._since_kick = 0
+                    self._confirm_kick.set()
+                batch.written += 1
+                i += 1
+        finally:
+            if msgs:
+                stats = nc.stats
+                stats["out_msgs"] += msgs
+                stats["out_bytes"] += nbytes
+                self._warned_full = False
+                self._published.inc(msgs)
+        return i
 
     async def _write(self, event: Event, delivery: Delivery | None) -> None:
         if self._fatal is not None:

@@ -107,6 +107,15 @@ class Histogram:
         self.counts[bisect_left(self.bounds, v)] += 1
         self.sum += v
 
+    def observe_since(self, now: float, starts: list[float]) -> None:
+        """:meth:`observe` ``now - start`` for every start, in order (one call for a batch)."""
+        counts, bounds, total = self.counts, self.bounds, self.sum
+        for start in starts:
+            v = now - start
+            counts[bisect_left(bounds, v)] += 1
+            total += v
+        self.sum = total
+
     @property
     def count(self) -> int:
         """Observations so far."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from time import monotonic
 from typing import Any
 
@@ -75,7 +75,7 @@ _Item = tuple[Event, Delivery | None, float]
 class _Edge:
     """One producer output -> one consumer's input buffer. Items are ``(event, delivery, accepted)``."""
 
-    __slots__ = ("consumer", "send", "recv", "mode", "metrics", "pipeline")
+    __slots__ = ("consumer", "send", "recv", "mode", "metrics", "pipeline", "state")
 
     def __init__(
         self,
@@ -92,6 +92,7 @@ class _Edge:
         self.mode = mode
         self.metrics = metrics
         self.pipeline = pipeline
+        self.state = _fast_state(recv, send)  # for the fast path of offer (None: always through send_nowait)
 
     def _lost(self, delivery: Delivery | None, reason: str) -> None:
         self.metrics.discarded(intentional=False, reason=reason)
@@ -113,6 +114,11 @@ class _Edge:
         if delivery is not None:
             delivery.hold()
         item = (event, delivery, accepted)
+        state = self.state
+        if (state is not None and not state.waiting_receivers and len(state.buffer) < state.max_buffer_size
+                and state.open_receive_channels and not self.send._closed):
+            state.buffer.append(item)  # what send_nowait does in this case, without its call
+            return True
         try:
             self.send.send_nowait(item)
             return True
@@ -180,13 +186,19 @@ class _Outputs:
         self.accepted: float | None = None  # while a consumer handles an event: when its source accepted it
         self._count = 0
 
-    async def emit(self, event: Event, output: str | None = None, *, delivery: Delivery | None = None) -> None:
+    def _edges(self, output: str | None) -> list[_Edge]:
         edges = self.ports.get(output)
         if edges is None:
             raise ValueError(
                 f"component '{self.cid}' emitted on output {output!r}, which it does not declare; "
                 f"declared: {', '.join(repr(k) for k in self.ports if k is not None) or 'only the default output'}"
             )
+        return edges
+
+    async def emit(self, event: Event, output: str | None = None, *, delivery: Delivery | None = None) -> None:
+        edges = self.ports.get(output)
+        if edges is None:
+            edges = self._edges(output)
         if not isinstance(event, Event):
             raise TypeError(f"component '{self.cid}' emitted {type(event).__name__}, not an Event")
         if delivery is None:
@@ -198,14 +210,22 @@ class _Outputs:
         if delivery is not None:
             delivery.hold()  # settled only after every edge below has taken its share
         try:
-            waiting = [edge for edge in edges if not edge.offer(event, delivery, accepted)]
-            for i, edge in enumerate(waiting):
-                try:
-                    await edge.put_waiting(event, delivery, accepted)
-                except BaseException:  # a forced stop: the consumers not reached lose it too
-                    for rest in waiting[i + 1:]:
-                        rest._lost(delivery, "shutdown")
-                    raise
+            waiting: list[_Edge] | None = None
+            for edge in edges:
+                state = edge.state
+                if (state is not None and not state.waiting_receivers and len(state.buffer) < state.max_buffer_size
+                        and state.open_receive_channels and not edge.send._closed):
+                    # offer's first case, inline (the common one): room in the buffer, nobody waiting
+                    if delivery is not None:
+                        delivery.hold()
+                    state.buffer.append((event, delivery, accepted))
+                elif not edge.offer(event, delivery, accepted):
+                    if waiting is None:
+                        waiting = [edge]
+                    else:
+                        waiting.append(edge)
+            if waiting is not None:
+                await self._wait(waiting, event, delivery, accepted)
         finally:
             if delivery is not None:
                 delivery.release()
@@ -213,6 +233,69 @@ class _Outputs:
             self._count += 1
             if self._count % YIELD_EVERY == 0:
                 await anyio.lowlevel.checkpoint()
+
+    async def emit_many(self, events: Iterable[Event], output: str | None = None) -> None:
+        """Emit ``events`` in order: what ``for e in events: await emit(e, output)`` does, in one call.
+
+        Each event is still handed to each consumer's buffer on its own (buffers, ``when_full`` and
+        the metrics count events); what is saved is the per-event call and bookkeeping. A source's
+        events are accepted when the call is made (again after any wait for room in a full buffer).
+        """
+        edges = self.ports.get(output)
+        if edges is None:
+            edges = self._edges(output)
+        delivery = self.current
+        accepted = self.accepted
+        at_source = accepted is None
+        if at_source:
+            accepted = monotonic()
+        sent = self.metrics.sent
+        n = 0
+        for event in events:
+            if not isinstance(event, Event):
+                raise TypeError(f"component '{self.cid}' emitted {type(event).__name__}, not an Event")
+            sent.inc()
+            if delivery is not None:
+                delivery.hold()
+            try:
+                waiting: list[_Edge] | None = None
+                for edge in edges:  # (as in emit)
+                    state = edge.state
+                    if (state is not None and not state.waiting_receivers
+                            and len(state.buffer) < state.max_buffer_size and state.open_receive_channels
+                            and not edge.send._closed):
+                        if delivery is not None:
+                            delivery.hold()
+                        state.buffer.append((event, delivery, accepted))
+                    elif not edge.offer(event, delivery, accepted):
+                        if waiting is None:
+                            waiting = [edge]
+                        else:
+                            waiting.append(edge)
+                if waiting is not None:
+                    await self._wait(waiting, event, delivery, accepted)
+                    if at_source:
+                        accepted = monotonic()
+            finally:
+                if delivery is not None:
+                    delivery.release()
+            n += 1
+        if self.is_source and n:
+            before = self._count
+            self._count += n
+            if self._count // YIELD_EVERY != before // YIELD_EVERY:
+                await anyio.lowlevel.checkpoint()
+
+    @staticmethod
+    async def _wait(waiting: list[_Edge], event: Event, delivery: Delivery | None, accepted: float) -> None:
+        """Wait for room in each full ``block`` buffer of ``waiting`` in turn (the event has its share of each)."""
+        for i, edge in enumerate(waiting):
+            try:
+                await edge.put_waiting(event, delivery, accepted)
+            except BaseException:  # a forced stop: the consumers not reached lose it too
+                for rest in waiting[i + 1:]:
+                    rest._lost(delivery, "shutdown")
+                raise
 
     def close(self) -> None:
         for edges in self.ports.values():
@@ -225,6 +308,18 @@ def _buffer_state(recv: MemoryObjectReceiveStream[Any]) -> Any:
     held; None if this anyio lacks it (then sinks get no batches: one event at a time, as before)."""
     state = getattr(recv, "_state", None)
     return state if isinstance(getattr(state, "max_buffer_size", None), int) else None
+
+
+def _fast_state(recv: MemoryObjectReceiveStream[Any], send: MemoryObjectSendStream[Any] | None = None) -> Any:
+    """The shared state of an anyio memory stream if it has what the runtime's fast paths read directly
+    (the ``buffer`` deque and the waiting tasks: what ``send_nowait`` / ``receive_nowait`` look at), else None."""
+    state = _buffer_state(recv)
+    names = ("buffer", "waiting_receivers", "waiting_senders", "open_receive_channels")
+    if state is None or not all(hasattr(state, a) for a in names) or not hasattr(recv, "_closed"):
+        return None
+    if send is not None and not hasattr(send, "_closed"):
+        return None
+    return state
 
 
 def _overrides(comp: Component, base: type, name: str) -> bool:
@@ -556,6 +651,8 @@ class Pipeline:
         handler, has_flush, cm, counts_delivery, health, latency, batches = bind(comp)
         received = cm.received
         state = _buffer_state(recv)
+        fast = _fast_state(recv)
+        buf = fast.buffer if fast is not None else None
 
         async def handle(event: Event, delivery: Delivery | None, accepted: float) -> None:
             """One event through the component, settled: counted, its delivery released, errors handled."""
@@ -599,7 +696,10 @@ class Pipeline:
         try:
             while True:
                 try:
-                    event, delivery, accepted = recv.receive_nowait()
+                    if buf and not fast.waiting_senders and not recv._closed:  # as receive_nowait, without the call
+                        event, delivery, accepted = buf.popleft()
+                    else:
+                        event, delivery, accepted = recv.receive_nowait()
                 except anyio.WouldBlock:
                     if not (has_flush and dirty):
                         try:
@@ -635,6 +735,9 @@ class Pipeline:
                 if batches and state is not None:
                     items = [(event, delivery, accepted)]
                     while len(items) < BATCH_MAX:
+                        if buf and not fast.waiting_senders and not recv._closed:
+                            items.append(buf.popleft())
+                            continue
                         try:
                             items.append(recv.receive_nowait())
                         except (anyio.WouldBlock, anyio.EndOfStream):
@@ -725,9 +828,7 @@ class Pipeline:
             return
         if cm.lost - cm.lost_before_receipt == lost_before:
             if latency is not None:
-                now = monotonic()
-                for _, _, accepted in items:
-                    latency.observe(now - accepted)
+                latency.observe_since(monotonic(), [accepted for _, _, accepted in items])
             if counts:
                 cm.delivered(len(items))
             if health is not None:

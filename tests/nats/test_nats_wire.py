@@ -9,7 +9,7 @@ import nats
 import nats.errors
 import pytest
 
-from livepipe.component import Emit, Source
+from livepipe.component import Batch, Emit, Source
 from livepipe.components import nats_sink
 from livepipe.components.nats_sink import NatsSink, header_block
 from livepipe.events import make_event
@@ -31,19 +31,25 @@ EVENTS = [
 
 
 async def _frames(nc, publish) -> list[bytes]:
-    """Every command ``publish`` hands to the client's outgoing buffer."""
+    """Every command ``publish`` adds to the client's outgoing buffer (``_pending``, which the flusher writes)."""
     got: list[bytes] = []
-    real = nc._send_command
 
-    async def capture(cmd: bytes, priority: bool = False) -> None:
-        got.append(cmd)
-        await real(cmd, priority)
+    class Recording(list):
+        def append(self, cmd: bytes) -> None:
+            got.append(cmd)
+            super().append(cmd)
 
-    nc._send_command = capture
+        def insert(self, i: int, cmd: bytes) -> None:
+            got.append(cmd)
+            super().insert(i, cmd)
+
+    nc._pending = Recording(nc._pending)
+    size = nc._pending_data_size
     try:
         await publish()
     finally:
-        nc._send_command = real
+        nc._pending = list(nc._pending)
+    assert nc._pending_data_size - size == sum(len(c) for c in got) or not nc._pending_data_size  # (or flushed)
     return got
 
 
@@ -79,6 +85,31 @@ async def test_frames_equal_nats_py_publish(nats_server, tmp_path, jetstream):
         assert slow == fast
     finally:
         await nc.close()
+
+
+async def test_a_batch_writes_what_publish_writes_one_by_one(nats_server, tmp_path):
+    """write_batch (core mode, connected) puts the same commands in the client's buffer as nats-py's publish."""
+    sink = build(NatsSink, {"inputs": ["src"], "servers": [nats_server.url], "subject": "wire.{room_id}.{kind}"},
+                 config_dir=tmp_path)
+    await sink.start()
+    try:
+        await sink.healthcheck()  # connected
+        nc = sink.conn.nc
+        events = EVENTS * 3
+        ours = await _frames(nc, lambda: sink.write_batch(Batch(list(events)), None))
+        theirs: list[bytes] = []
+        for event in events:
+            headers = {"Nats-Msg-Id": event.id, "Livepipe-Kind": event.kind}
+            if event.room_id is not None:
+                headers["Livepipe-Room"] = str(event.room_id)
+            out = sink._message(event)
+            theirs += await _frames(nc, lambda o=out, h=headers: nc.publish(o.subject, o.payload, headers=h))
+        assert len(ours) == len(events) and ours == theirs
+        assert sink.in_flight == len(events) and [o.seq for o in sink._unconfirmed] == list(range(1, len(events) + 1))
+        assert sink._published.value == len(events)
+    finally:
+        await sink.stop()
+    assert sink._confirmed.value == len(events) and sink.in_flight == 0  # confirmed by the server at stop
 
 
 async def test_same_checks_as_publish(nats_server, tmp_path):

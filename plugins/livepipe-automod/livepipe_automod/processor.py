@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from livepipe.bilibili import actions
@@ -39,6 +39,9 @@ from livepipe_automod.normalize import normalize
 from livepipe_automod.rules import RuleConfig, RuleError, RuleSource
 from livepipe_automod.ruleset import RuleSet
 from livepipe_automod.scope import Scope, ScopeSettings
+
+if TYPE_CHECKING:
+    from livepipe_automod.normalize import Normalized
 
 FLAGGED_KIND = "automod.flagged"
 
@@ -105,6 +108,9 @@ class AutoMod(Processor):
             newcomer_without_medal=config.newcomer_without_medal,
             newcomer_first_messages=config.newcomer_first_messages, max_users=config.max_users,
         ))
+        # whether any newcomer setting is on (if none is, nobody is a newcomer: no message counting at all)
+        self._newcomers = bool(config.newcomer_below_level or config.newcomer_without_medal
+                               or config.newcomer_first_messages)
         self.ladder = Ladder(config.max_users)
         rules_file = context.path(config.rules_file) if config.rules_file else None
         self.source = RuleSource(list(config.rules), rules_file, context.config_dir, build=self._build,
@@ -145,35 +151,43 @@ class AutoMod(Processor):
 
     async def process(self, event: Event, emit: Emit) -> None:
         """Moderate one danmaku, super chat or entering viewer (or learn the admin list from ``admins``)."""
-        if event.kind == "admins":
-            self.scope.observe_admins(event)
-            return
-        if event.kind not in ("danmaku", "super_chat", "enter"):
-            self.metrics.discarded(intentional=True)
+        kind = event.kind
+        if kind != "danmaku" and kind != "super_chat" and kind != "enter":
+            if kind == "admins":
+                self.scope.observe_admins(event)
+            else:
+                self.metrics.discarded(intentional=True)
             return
         ruleset = self.source.current(self._reload_failed)
         if ruleset is None:
             raise RuntimeError("automod used before start()")
-        if self.scope.exemption(event) is not None:
+        scope = self.scope
+        if scope.exemption(event) is not None:
             return
+        newcomer = False
+        if self._newcomers:
+            uid = event.uid
+            nth = scope.count_message(uid) if kind == "danmaku" and uid is not None else 1
+            newcomer = scope.newcomer(event, nth) is not None
         offences: list[Offence] = []
-        counted = event.kind == "danmaku" and event.uid is not None
-        nth = self.scope.count_message(event.uid) if counted and event.uid is not None else 1
-        newcomer = self.scope.newcomer(event, nth) is not None
         if event.uname and self._new_name(ruleset, event):
-            offences += self._offences(ruleset, event, event.uname, "uname", newcomer)
-        if event.kind != "enter" and event.text:
-            offences += self._offences(ruleset, event, event.text, event.kind, newcomer)
-            if event.kind == "danmaku" and ruleset.spam:
-                key = normalize(event.text).folded
+            offences += self._offences(ruleset, event, normalize(event.uname), "uname", newcomer)
+        text = event.text
+        if kind != "enter" and text:
+            norm = normalize(text)  # (one normalization for the rules and the spam key)
+            offences += self._offences(ruleset, event, norm, kind, newcomer)
+            if kind == "danmaku" and ruleset.spam:
+                key = norm.folded
                 if key:
                     offences += self._spam(ruleset, event, key, newcomer)
         for offence in offences:
             await self._act(offence, ruleset.ladders[offence.rule.id], emit)
 
-    def _offences(self, ruleset: RuleSet, event: Event, text: str, scope: str, newcomer: bool) -> list[Offence]:
-        return [Offence(ruleset.rules[h.rule], event, h, scope)
-                for h in ruleset.match(normalize(text), newcomer=newcomer, scope=scope)]
+    def _offences(self, ruleset: RuleSet, event: Event, text: Normalized, scope: str, newcomer: bool) -> list[Offence]:
+        hits = ruleset.match(text, newcomer=newcomer, scope=scope)
+        if not hits:
+            return []
+        return [Offence(ruleset.rules[h.rule], event, h, scope) for h in hits]
 
     def _new_name(self, ruleset: RuleSet, event: Event) -> bool:
         """Whether the sender's name should be read: a name rule exists and this (uid, name) is new."""
