@@ -305,7 +305,7 @@ class Event(_EventTuple):
             has_text = type(raw) is LazyRaw or (type(raw) is RawMessage and hasattr(raw, "json"))
             d["raw"] = _Fragment(raw.json) if has_text else raw
         try:
-            return orjson.dumps(d)
+            out = orjson.dumps(d)
         except TypeError:
             d["raw"] = self.raw if include_raw else None
             text = json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -313,6 +313,9 @@ class Event(_EventTuple):
                 return text.encode()
             except UnicodeEncodeError:  # lone surrogates from odd input: \u escapes keep it valid JSON
                 return json.dumps(d, ensure_ascii=True, separators=(",", ":"), default=str).encode()
+        # orjson's bytes keep a larger allocation than their length (about 8 KB for a 2.5 KB event): an exact
+        # copy, 0.2 us, saves that on every event the memo and the nats sink's resend window hold (~30 MB)
+        return bytes(memoryview(out)) if len(out) > 512 else out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
