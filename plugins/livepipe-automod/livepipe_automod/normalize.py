@@ -9,7 +9,6 @@ of a form (homophones); it is expensive and only computed for rule sets that ask
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 from livepipe.textnorm import (
     CHAR_MAP,
@@ -23,6 +22,8 @@ from livepipe.textnorm import (
     run_lengths,
     runs,
 )
+
+from livepipe_automod import pinyin_table
 
 __all__ = [
     "CHAR_MAP",
@@ -45,12 +46,14 @@ __all__ = [
 
 
 class _PinyinMap(dict):
-    """Character -> its default toneless pinyin syllable (``傻`` -> ``sha``); filled on first sight."""
+    """Character -> its default toneless pinyin syllable (``傻`` -> ``sha``); filled on first sight.
+
+    The syllable is pypinyin's ``lazy_pinyin(ch, style=Style.NORMAL)``, read from its character table
+    by :mod:`livepipe_automod.pinyin_table` without loading pypinyin's 37 MB phrase table.
+    """
 
     def __missing__(self, ch: str) -> str:
-        from pypinyin import Style, lazy_pinyin
-
-        value = lazy_pinyin(ch, style=Style.NORMAL, errors="default")[0] if is_cjk(ch) else ch
+        value = pinyin_table.reading(ch) if is_cjk(ch) else ch
         self[ch] = value
         return value
 
@@ -164,15 +167,7 @@ _WEAKER = {"typed_pinyin": 0, "homophone": 1, "fuzzy": 2}
 @functools.cache
 def pinyin_syllables() -> frozenset[str]:
     """Every toneless pinyin syllable with a vowel (from pypinyin's character table)."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    out: set[str] = set()
-    for readings in pinyin_dict.values():
-        for r in readings.split(","):
-            plain = "".join(c for c in unicodedata.normalize("NFD", r) if not unicodedata.combining(c))
-            if plain.isascii() and any(v in plain for v in "aeiouv"):
-                out.add(plain)
-    return frozenset(out)
+    return pinyin_table.all_syllables()
 
 
 @functools.lru_cache(maxsize=4096)
