@@ -7,10 +7,13 @@ the trie's key ids (2 MB): :class:`WordFreq` answers ``in``, ``[]`` and ``.get``
 ``Tokenizer.FREQ`` does after ``load_userdict(chat_words.txt)``.
 
 The table is built by jieba itself, in a child process (``python -m livepipe_automod.wordfreq``, which
-writes the table to its stdout), so jieba's dict never lives in this process, and cached in the temp
-dir, where jieba keeps its own cache. The cache file's name holds a key of everything the table
-depends on (jieba's version and dictionary, the chat words, marisa-trie's version); its content ends
-with its SHA-256, so a file that is truncated or corrupt is rebuilt, never trusted. Two processes
+writes the table to its stdout), so jieba's dict never lives in this process, and cached in a
+directory only this user can write (:func:`cache_dir`: ``$XDG_CACHE_HOME/livepipe`` or
+``~/.cache/livepipe``, created with mode 0700; a file another user owns or may write is not read,
+since whoever can plant the table decides what automod takes for a word). The cache file's name
+holds a key of everything the table depends on (jieba's version and dictionary, the chat words,
+marisa-trie's version); its content ends with its SHA-256, so a file that is truncated or corrupt is
+rebuilt, never trusted. Two processes
 starting at once may both build; each writes its own temporary file and renames it into place.
 """
 
@@ -150,28 +153,63 @@ def cache_key() -> str:
     return h.hexdigest()[:24]
 
 
-def cache_path(cache_dir: Path | None = None) -> Path:
-    """Where the table is cached (in ``cache_dir``, by default the temp dir, where jieba caches its own)."""
-    return Path(cache_dir or tempfile.gettempdir()) / f"livepipe-automod-words-{cache_key()}.bin"
+def cache_dir() -> Path:
+    """This user's cache directory for livepipe: ``$XDG_CACHE_HOME/livepipe``, else ``~/.cache/livepipe``, else
+    ``<temp dir>/livepipe-<uid>`` (no home). Created with mode 0700 when missing."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if base and os.path.isabs(base):
+        where = Path(base) / "livepipe"
+    else:
+        try:
+            where = Path.home() / ".cache" / "livepipe"
+        except RuntimeError:  # no home directory
+            where = Path(tempfile.gettempdir()) / f"livepipe-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return where
 
 
-def load(cache_dir: Path | None = None) -> WordFreq:
-    """The table, from the cache if it holds an intact one, else built (in a child process) and cached."""
-    path = cache_path(cache_dir)
+def cache_path(directory: Path | None = None) -> Path:
+    """Where the table is cached (in ``directory``, by default :func:`cache_dir`)."""
+    return Path(directory or cache_dir()) / f"automod-words-{cache_key()}.bin"
+
+
+def _private(path: Path) -> bool:
+    """Whether ``path`` and its directory belong to this user and nobody else may write them (POSIX)."""
+    if not hasattr(os, "getuid"):
+        return True
+    uid = os.getuid()
+    for p in (path.parent, path):
+        st = p.stat()
+        if st.st_uid != uid or st.st_mode & 0o022:
+            return False
+    return True
+
+
+def load(directory: Path | None = None) -> WordFreq:
+    """The table, from the cache if it holds an intact one of this user's, else built (in a child process) and
+    cached."""
     try:
+        path = cache_path(directory)
+    except OSError as e:  # the cache directory cannot be made: build every time
+        log.warning("automod: no cache directory for the word table (%s); building it now", e)
+        return build_anyhow()
+    try:
+        if not _private(path):
+            raise ValueError("another user owns it or may write it")
         return from_bytes(path.read_bytes())
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as e:
-        log.warning("automod: word table cache %s is unreadable (%s); rebuilding it", path, e)
-    data = _build_in_child()
-    if data is None:
-        table = build()
-        data = table.to_bytes()
-    else:
-        table = from_bytes(data)
-    _write(path, data)
+        log.warning("automod: word table cache %s is not used (%s); rebuilding it", path, e)
+    table = build_anyhow()
+    _write(path, table.to_bytes())
     return table
+
+
+def build_anyhow() -> WordFreq:
+    """The table, built in a child process, or here if that fails."""
+    data = _build_in_child()
+    return build() if data is None else from_bytes(data)
 
 
 def _build_in_child() -> bytes | None:
@@ -188,7 +226,9 @@ def _build_in_child() -> bytes | None:
 def _write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)  # atomic: a reader sees the old file, or the new one whole
     except OSError as e:
         log.warning("automod: cannot cache the word table at %s (%s)", path, e)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import subprocess
 import sys
 import threading
@@ -93,6 +95,29 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path, damage: str, table: wordfreq.W
     assert "rebuilding" in caplog.text
     assert loaded.total == table.total and loaded.get("单曲") == table.get("单曲")
     assert path.read_bytes() == good  # the rebuilt table replaced the corrupt file
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX file modes")
+def test_a_table_others_could_have_planted_is_not_read(tmp_path: Path, table: wordfreq.WordFreq,
+                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """A cache file (or directory) another user may write could hold any table, checksum and all: whoever
+    planted it would decide what automod takes for a word. It is rebuilt instead of read."""
+    planted = wordfreq.from_jieba({"单": 1, "单曲": 1_000_000}, 1_000_001)  # a valid table, but not jieba's
+    path = wordfreq.cache_path(tmp_path)
+    path.write_bytes(planted.to_bytes())
+    path.chmod(0o666)
+    with caplog.at_level(logging.WARNING, logger="livepipe_automod.wordfreq"):
+        loaded = wordfreq.load(tmp_path)
+    assert "another user" in caplog.text
+    assert loaded.to_bytes() == table.to_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the rebuilt file is private
+
+
+def test_the_default_cache_is_a_private_directory_of_this_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    where = wordfreq.cache_dir()
+    assert where == tmp_path / "cache" / "livepipe" and stat.S_IMODE(where.stat().st_mode) == 0o700
+    assert wordfreq.cache_path().parent == where
 
 
 def test_two_loads_at_once_agree(tmp_path: Path, table: wordfreq.WordFreq) -> None:
