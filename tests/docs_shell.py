@@ -177,7 +177,9 @@ class Session:
         (workdir / "plugins").symlink_to(root / "plugins")  # pages name the plugins' example files
         (workdir / "home").mkdir()
         bindir = str(Path(sys.executable).parent)
-        self.env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+        # (the pages show livepipe as installed: a LIVEPIPE_PURE_PYTHON=1 of the test run is not passed on)
+        inherited = {k: v for k, v in os.environ.items() if k != "LIVEPIPE_PURE_PYTHON"}
+        self.env = {**inherited, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
                     "HOME": str(workdir / "home"), "TZ": "UTC", "NO_COLOR": "1",
                     "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
         self.ports: dict[str, str] = {}
