@@ -26,7 +26,8 @@ executor thread, bilibili-api's ``__handle_data`` with a coroutine listener on `
 writing every message they hand over as a JSON line (``json.dumps`` into a buffered file, the
 usual way; livepipe's file sink writes through no user-space buffer). Each prints CPU per message
 and messages per CPU-second, and livepipe's figures as a multiple of theirs. Pin it to one CPU for steady figures
-(``taskset -c 0 python bench/cpu.py``); the nats-server it starts runs on the CPUs it is allowed.
+(``taskset -c 0 python bench/cpu.py``); the nats-server it starts is moved to the machine's other CPUs
+(as bench/run.py does), so it does not share the pipeline's (it would inherit the pin).
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ class FramesSource(Source):
                         await emit(ev)
 
 
+def _off_our_cpus(pid: int) -> None:
+    """Move process ``pid`` (the nats-server, which inherits a ``taskset`` pin) to the CPUs this one may not use."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    others = set(range(os.cpu_count() or 1)) - os.sched_getaffinity(0)
+    if others:
+        os.sched_setaffinity(pid, others)
+
+
 def pipeline_toml(nats_url: str, out: Path, repeat: int, without: set[str], per_frame: bool = False) -> str:
     """bench/run.py's e2e pipeline with :class:`FramesSource` as its source, minus ``without``."""
     spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
@@ -139,6 +149,7 @@ def run_once(a: argparse.Namespace, without: set[str]) -> tuple[int, float, floa
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server = NatsServer(tmp / "nats", jetstream=False).start()
+        _off_our_cpus(server.proc.pid)
         try:
             toml = pipeline_toml(server.url, tmp / "out" / "events.jsonl", a.repeat, without, a.emit == "frame")
             if a.profile:
