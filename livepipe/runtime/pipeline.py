@@ -167,6 +167,25 @@ class _Edge:
             await anyio.lowlevel.checkpoint()  # deliver the forced stop to the producer
 
 
+
+def _hand_over(edges: list[_Edge], event: Event, delivery: Delivery | None, accepted: float) -> list[_Edge] | None:
+    """Put ``event`` into each edge's buffer that has room; the edges whose buffer is full and blocks, or None."""
+    waiting: list[_Edge] | None = None
+    for edge in edges:
+        state = edge.state
+        if (state is not None and not state.waiting_receivers and len(state.buffer) < state.max_buffer_size
+                and state.open_receive_channels and not edge.send._closed):
+            # offer's first case, inline (the common one): room in the buffer, nobody waiting
+            if delivery is not None:
+                delivery.hold()
+            state.buffer.append((event, delivery, accepted))
+        elif not edge.offer(event, delivery, accepted):
+            if waiting is None:
+                waiting = [edge]
+            else:
+                waiting.append(edge)
+    return waiting
+
 class _Outputs:
     """The ``emit`` of one component: routes events to the edges of each of its outputs.
 
@@ -210,20 +229,7 @@ class _Outputs:
         if delivery is not None:
             delivery.hold()  # settled only after every edge below has taken its share
         try:
-            waiting: list[_Edge] | None = None
-            for edge in edges:
-                state = edge.state
-                if (state is not None and not state.waiting_receivers and len(state.buffer) < state.max_buffer_size
-                        and state.open_receive_channels and not edge.send._closed):
-                    # offer's first case, inline (the common one): room in the buffer, nobody waiting
-                    if delivery is not None:
-                        delivery.hold()
-                    state.buffer.append((event, delivery, accepted))
-                elif not edge.offer(event, delivery, accepted):
-                    if waiting is None:
-                        waiting = [edge]
-                    else:
-                        waiting.append(edge)
+            waiting = _hand_over(edges, event, delivery, accepted)
             if waiting is not None:
                 await self._wait(waiting, event, delivery, accepted)
         finally:
@@ -258,20 +264,7 @@ class _Outputs:
             if delivery is not None:
                 delivery.hold()
             try:
-                waiting: list[_Edge] | None = None
-                for edge in edges:  # (as in emit)
-                    state = edge.state
-                    if (state is not None and not state.waiting_receivers
-                            and len(state.buffer) < state.max_buffer_size and state.open_receive_channels
-                            and not edge.send._closed):
-                        if delivery is not None:
-                            delivery.hold()
-                        state.buffer.append((event, delivery, accepted))
-                    elif not edge.offer(event, delivery, accepted):
-                        if waiting is None:
-                            waiting = [edge]
-                        else:
-                            waiting.append(edge)
+                waiting = _hand_over(edges, event, delivery, accepted)
                 if waiting is not None:
                     await self._wait(waiting, event, delivery, accepted)
                     if at_source:
