@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,25 +15,11 @@ import pytest
 
 from livepipe.runtime.reload import ReloadRefused, plan
 from livepipe.testing import load_toml
-from tests.child_support import until
+from tests.child_support import sim_to_file, until
 
 UNTOUCHED = list(range(2001, 2011))
 REMOVED, ADDED = 2011, 2012
 
-
-def _config(sim_url: str, rooms: list[int]) -> str:
-    return textwrap.dedent(f"""
-        [sources.live]
-        type = "bilibili.danmaku"
-        room_ids = {rooms}
-        base_url = "{sim_url}"
-        start_gap = 0.0
-        backoff_initial = 0.05
-        [sinks.out]
-        type = "file"
-        inputs = ["live"]
-        path = "out.jsonl"
-    """)
 
 
 def _by_room(out: Path) -> dict[int, list[int]]:
@@ -63,7 +48,7 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
 
     async with run_simulator(rooms=[*UNTOUCHED, REMOVED, ADDED], rate=0, population_size=10) as sim:
         cfg = tmp_path / "p.toml"
-        cfg.write_text(_config(sim.base_url, [*UNTOUCHED, REMOVED]), encoding="utf-8")
+        cfg.write_text(sim_to_file(sim.base_url, [*UNTOUCHED, REMOVED], "out.jsonl"), encoding="utf-8")
         out, err_path, pid_file = tmp_path / "out.jsonl", tmp_path / "stderr.txt", tmp_path / "run.pid"
         with err_path.open("wb") as err:
             proc = await anyio.open_process(
@@ -89,8 +74,8 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
                 await until(lambda: len(_by_room(out)[2001]) >= 50, 30, "traffic in the file", err_path)
 
                 # an invalid configuration: refused with the validate message, the old one goes on
-                cfg.write_text(_config(sim.base_url, [*UNTOUCHED, REMOVED]) + "[sinks.bad]\ntype = 'file'\n",
-                               encoding="utf-8")  # fmt: skip
+                invalid = sim_to_file(sim.base_url, [*UNTOUCHED, REMOVED], "out.jsonl") + "[sinks.bad]\ntype = 'file'\n"
+                cfg.write_text(invalid, encoding="utf-8")
                 r = subprocess.run([sys.executable, "-m", "livepipe", "reload", "p.toml", "--pid-file", str(pid_file)],
                                    cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
                 assert r.returncode == 78 and "sinks.bad" in r.stderr, r.stderr  # not even sent
@@ -99,7 +84,7 @@ async def test_reload_adds_and_removes_a_room_while_ten_others_stream(tmp_path: 
                              "the refusal", err_path)  # fmt: skip
                 assert "sinks.bad" in err_path.read_text()
 
-                cfg.write_text(_config(sim.base_url, [*UNTOUCHED, ADDED]), encoding="utf-8")
+                cfg.write_text(sim_to_file(sim.base_url, [*UNTOUCHED, ADDED], "out.jsonl"), encoding="utf-8")
                 r = subprocess.run([sys.executable, "-m", "livepipe", "reload", "p.toml", "--pid-file", str(pid_file)],
                                    cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
                 assert r.returncode == 0, r.stderr

@@ -21,7 +21,7 @@ from livepipe import plugins
 from livepipe.runtime.exposition import merge_expositions
 from livepipe.runtime.shard import shard_config, shard_problems, with_worker_suffix
 from livepipe.testing import load_toml
-from tests.child_support import until, worker_pids
+from tests.child_support import sim_to_file, stop_and_time, until, worker_pids
 
 # -- merging expositions ----------------------------------------------------------------------------
 
@@ -183,24 +183,6 @@ def test_the_file_sink_fills_worker_with_zero_in_one_process(tmp_path: Path) -> 
 ROOMS = [4001, 4002, 4003, 4004, 4005]
 
 
-def _config(sim_url: str, rooms: list[int]) -> str:
-    return textwrap.dedent(f"""
-        [livepipe]
-        shutdown_timeout = 5
-        [livepipe.metrics]
-        listen = "127.0.0.1:0"
-        [sources.live]
-        type = "bilibili.danmaku"
-        room_ids = {rooms}
-        base_url = "{sim_url}"
-        start_gap = 0.0
-        backoff_initial = 0.05
-        [sinks.out]
-        type = "file"
-        inputs = ["live"]
-        path = "out/events.jsonl"
-    """)
-
 
 def _by_room(files: list[Path]) -> dict[int, dict[str, list[int]]]:
     """room -> file name -> the message numbers in it (whole lines only: the workers are still writing)."""
@@ -252,7 +234,7 @@ async def test_two_workers_share_the_rooms_exactly_once_with_one_metrics_and_sto
     from livepipe.sim import run_simulator
 
     async with run_simulator(rooms=ROOMS, rate=0, population_size=10) as sim:
-        (tmp_path / "p.toml").write_text(_config(sim.base_url, ROOMS), encoding="utf-8")
+        (tmp_path / "p.toml").write_text(sim_to_file(sim.base_url, ROOMS, shutdown_timeout=5), encoding="utf-8")
         err_path = tmp_path / "stderr.txt"
         files = [tmp_path / "out" / "events.w0.jsonl", tmp_path / "out" / "events.w1.jsonl"]
         injected: dict[int, int] = defaultdict(int)
@@ -279,11 +261,7 @@ async def test_two_workers_share_the_rooms_exactly_once_with_one_metrics_and_sto
             assert 'livepipe_worker_up{worker="0"} 1' in text and 'livepipe_worker_up{worker="1"} 1' in text
             assert health["status"] == "ok" and set(health["workers"]) == {"0", "1"}
             pids = worker_pids(err_path)
-            stopped_at = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                await proc.wait()
-            took = time.monotonic() - stopped_at
+            took = await stop_and_time(proc, 30)
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -313,7 +291,7 @@ async def test_a_killed_worker_is_reported_and_started_again_and_sighup_reaches_
     rooms = ROOMS[:4]
     async with run_simulator(rooms=[*rooms, 4009], rate=0, population_size=10) as sim:
         cfg = tmp_path / "p.toml"
-        cfg.write_text(_config(sim.base_url, rooms), encoding="utf-8")
+        cfg.write_text(sim_to_file(sim.base_url, rooms, shutdown_timeout=5), encoding="utf-8")
         err_path, pid_file = tmp_path / "stderr.txt", tmp_path / "run.pid"
         files = [tmp_path / "out" / "events.w0.jsonl", tmp_path / "out" / "events.w1.jsonl"]
         injected: dict[int, int] = defaultdict(int)
@@ -342,7 +320,7 @@ async def test_a_killed_worker_is_reported_and_started_again_and_sighup_reaches_
             assert 'livepipe_worker_restarts_total{worker="1"} 1' in text, text
             assert 'livepipe_worker_restarts_total{worker="0"} 0' in text, text
             # reload: room 4009 is the 5th room, so it falls to worker 0
-            cfg.write_text(_config(sim.base_url, [*rooms, 4009]), encoding="utf-8")
+            cfg.write_text(sim_to_file(sim.base_url, [*rooms, 4009], shutdown_timeout=5), encoding="utf-8")
             r = subprocess.run([sys.executable, "-m", "livepipe", "reload", "p.toml", "--pid-file", str(pid_file)],
                                cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
             assert r.returncode == 0, r.stderr

@@ -21,29 +21,10 @@ import anyio
 import httpx
 import pytest
 
-from tests.child_support import until, worker_pids
+from tests.child_support import sim_to_file, stop_and_time, until, worker_pids
 
 ROOMS = [4101, 4102, 4103, 4104]  # worker 0: 4101, 4103; worker 1: 4102, 4104
 
-
-def _config(sim_url: str, *, shutdown_timeout: float, path: str = "out/events.jsonl", on_error: str = "drop") -> str:
-    return textwrap.dedent(f"""
-        [livepipe]
-        shutdown_timeout = {shutdown_timeout}
-        [livepipe.metrics]
-        listen = "127.0.0.1:0"
-        [sources.live]
-        type = "bilibili.danmaku"
-        room_ids = {ROOMS}
-        base_url = "{sim_url}"
-        start_gap = 0.0
-        backoff_initial = 0.05
-        [sinks.out]
-        type = "file"
-        inputs = ["live"]
-        path = "{path}"
-        on_error = "{on_error}"
-    """)
 
 
 def _parent_port(err: Path) -> int | None:
@@ -57,6 +38,10 @@ def _gone(pid: int) -> bool:
         return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     except FileNotFoundError:
         return True
+
+
+def _config(sim_url: str, *, shutdown_timeout: float, path: str = "out/events.jsonl", on_error: str = "drop") -> str:
+    return sim_to_file(sim_url, ROOMS, path, shutdown_timeout=shutdown_timeout, on_error=on_error)
 
 
 async def _start(tmp_path: Path, *extra: str) -> tuple[anyio.abc.Process, Path]:
@@ -130,11 +115,7 @@ async def test_a_worker_hung_at_shutdown_is_killed_at_the_deadline_and_a_scrape_
             assert 'component_received_events_total{worker="0",' in text, text
             assert 'component_received_events_total{worker="1",' not in text, text
             assert scrape < 30, scrape  # the worker's answer is waited for a bounded time, not for ever
-            stopped_at = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            with anyio.fail_after(60):
-                await proc.wait()
-            took = time.monotonic() - stopped_at
+            took = await stop_and_time(proc, 60)
         finally:
             await _reap(proc)
     log = err_path.read_text(errors="replace")
@@ -229,11 +210,7 @@ async def test_a_stop_during_a_restart_back_off_does_not_wait_for_it(tmp_path: P
                 await until(lambda k=kills: len(worker_pids(err_path)[1]) == k + 1, 60, "worker 1 (again)", err_path)
                 os.kill(worker_pids(err_path)[1][-1], signal.SIGKILL)
             await until(lambda: "starting it again in 16 s" in err_path.read_text(), 60, "the back-off", err_path)
-            stopped_at = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            with anyio.fail_after(60):
-                await proc.wait()
-            took = time.monotonic() - stopped_at
+            took = await stop_and_time(proc, 60)
         finally:
             await _reap(proc)
     log = err_path.read_text(errors="replace")
@@ -278,11 +255,7 @@ async def test_a_second_ctrl_c_stops_workers_stuck_in_a_sink_at_once(tmp_path: P
             proc.send_signal(signal.SIGINT)
             draining = [f"[worker {i}] livepipe.runtime: SIGTERM received: draining" for i in (0, 1)]
             await until(lambda: all(d in err_path.read_text() for d in draining), 60, "both draining", err_path)
-            stopped_at = time.monotonic()
-            proc.send_signal(signal.SIGINT)
-            with anyio.fail_after(100):
-                await proc.wait()
-            took = time.monotonic() - stopped_at
+            took = await stop_and_time(proc, 100, signal.SIGINT)
         finally:
             await _reap(proc)
             tg.cancel_scope.cancel()
