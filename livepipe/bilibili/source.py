@@ -39,7 +39,7 @@ from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.bilibili.funnel import Funnel
 from livepipe.bilibili.protocol import ProtocolError
 from livepipe.bilibili.retry import TokenPacer, budget, full_jitter, risk_delay
-from livepipe.bilibili.transport import TransportConfig, proxy_label
+from livepipe.bilibili.transport import TransportConfig, proxy_label, tls_context
 from livepipe.component import Emit, Source
 from livepipe.events import Event, make_event
 from livepipe.lograte import RateLimitedLog
@@ -293,17 +293,8 @@ class DanmakuSource(Source):
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         c = self.config
-        if not c.verify_tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            return ctx
-        if c.ca_file:
-            return ssl.create_default_context(cafile=str(self.context.path(c.ca_file)))
-        sim = self.context.settings.get("simulator")
-        if sim is not None and not c.base_url and hasattr(sim, "client_ssl_context"):
-            return sim.client_ssl_context()
-        return None
+        sim = None if c.base_url else self.context.settings.get("simulator")
+        return tls_context(c.verify_tls, self.context.path(c.ca_file) if c.ca_file else None, sim)
 
     async def _load_credential(self) -> Credential:
         name = self.config.credential

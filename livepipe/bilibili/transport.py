@@ -11,6 +11,9 @@ A proxy URL may carry ``user:password@``: the whole value is a declared secret (
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, field_validator
@@ -100,3 +103,22 @@ class TransportConfig(BaseModel):
 
 
 __all__ = ["PROXY_SCHEMES", "TransportConfig", "check_proxy", "proxy_label", "scrub"]
+
+
+def tls_context(verify_tls: bool, ca_file: Path | None, simulator: Any = None) -> ssl.SSLContext | None:
+    """The TLS context of a component's connections, or ``None`` for the system's certificates.
+
+    ``verify_tls = false``: no verification; ``ca_file``: the system's certificates plus that PEM file;
+    else an embedded TLS ``[simulator]`` (pass it only when the component uses it, i.e. has no ``base_url``
+    of its own): its certificate.
+    """
+    if not verify_tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=str(ca_file))
+    if simulator is not None and hasattr(simulator, "client_ssl_context"):
+        return simulator.client_ssl_context()
+    return None

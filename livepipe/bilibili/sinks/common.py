@@ -47,7 +47,7 @@ from livepipe.bilibili import actions as act
 from livepipe.bilibili.api import ApiError, BilibiliAPI, Endpoints, Outcome
 from livepipe.bilibili.credential import Credential, CredentialError
 from livepipe.bilibili.sinks.journal import DONE, ActionJournal
-from livepipe.bilibili.transport import TransportConfig
+from livepipe.bilibili.transport import TransportConfig, tls_context
 from livepipe.clock import Clock
 from livepipe.component import Context, Emit, Sink
 from livepipe.errors import ServiceError
@@ -263,17 +263,12 @@ class ActionSink(Sink):
         self.account = account_state(self.base_url or "real", cred)
 
     def _verify(self) -> ssl.SSLContext | bool:
-        """What the HTTP client verifies TLS with: off, the ``ca_file``, the embedded simulator's certificate,
-        or the system's certificates (``True``)."""
+        """What the HTTP client verifies TLS with (:func:`~livepipe.bilibili.transport.tls_context`; ``True``: the
+        system's certificates)."""
         c = self.config
-        if not c.verify_tls:
-            return False
-        if c.ca_file:
-            return ssl.create_default_context(cafile=str(self.context.path(c.ca_file)))
-        sim = self.context.settings.get("simulator")
-        if sim is not None and not c.base_url and hasattr(sim, "client_ssl_context"):
-            return sim.client_ssl_context() or True
-        return True
+        sim = None if c.base_url else self.context.settings.get("simulator")
+        ctx = tls_context(c.verify_tls, self.context.path(c.ca_file) if c.ca_file else None, sim)
+        return True if ctx is None else ctx
 
     def preflight(self) -> Problems:
         """The audit log must be writable, the ``ca_file`` readable (the credential is checked by its own schema)."""
