@@ -73,6 +73,10 @@ _HDR_START = f"NATS/1.0\r\n{HDR_MSG_ID}: ".encode()
 _VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 
 
+#: JetStream's error code for a stream name taken by a stream of another configuration.
+_STREAM_NAME_IN_USE = 10058
+
+
 def header_block(headers: dict[str, str]) -> bytes:
     """The NATS header block of ``headers``, byte for byte as nats-py's ``publish`` writes it.
 
@@ -833,6 +837,8 @@ class NatsSink(Sink):
                     raise
                 except Exception as e:
                     why = describe_error(e)
+                    if isinstance(e, APIError) and getattr(e, "err_code", None) == _STREAM_NAME_IN_USE:
+                        continue  # created meanwhile by another pipeline: use it, as when it was there before
                     if isinstance(e, APIError) and not isinstance(e, ServiceUnavailableError):
                         # the server answered and said no: waiting will not change its mind
                         msg = (f"cannot create JetStream stream {self.cfg.stream}: {why}. Fix its settings "

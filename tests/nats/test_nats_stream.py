@@ -76,3 +76,49 @@ reconnect_wait = 0.05
     (error,) = refusals(logging.ERROR)  # once
     assert "BIG" in error and "replicas > 1 not supported in non-clustered mode" in error
     assert "create_stream = false" in error and "replicas" in error
+
+
+async def test_a_stream_another_pipeline_creates_at_the_same_moment_is_used(nats_server, tmp_path, monkeypatch):
+    """Two pipelines start at once: both see no stream, the other one creates it first, with settings of its
+    own. This sink's create is then refused (name in use, 10058); it must use the stream, as it does one
+    that was there before, not fail (seen in tests/test_distributed_example.py)."""
+    from nats.js.client import JetStreamContext
+
+    real_info = JetStreamContext.stream_info
+    raced = []
+
+    async def stream_info(self, name, *args, **kwargs):
+        if not raced:  # the first look: missing; meanwhile another pipeline creates it, with other settings
+            raced.append(name)
+            other = await nats.connect(nats_server.url)
+            try:
+                await other.jetstream().add_stream(name=name, subjects=["race.>"], max_age=60)
+            finally:
+                await other.close()
+            from nats.js.errors import NotFoundError
+            raise NotFoundError
+        return await real_info(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext, "stream_info", stream_info)
+    await run_pipeline(
+        f"""
+[sources.gen]
+type = "t.natsgen"
+count = 20
+[sinks.js]
+type = "nats"
+inputs = ["gen"]
+servers = ["{nats_server.url}"]
+jetstream = true
+stream = "RACE"
+subject = "race.{{room_id}}.{{kind}}"
+""",
+        tmp_path,
+    )
+    nc = await nats.connect(nats_server.url)
+    try:
+        info = await nc.jetstream().stream_info("RACE")
+    finally:
+        await nc.close()
+    assert raced == ["RACE"] and info.config.max_age == 60  # the other pipeline's stream, used as it is
+    assert info.state.messages == 20
