@@ -19,6 +19,8 @@
   ``regex`` library (``re``'s syntax) with a time limit per message (:data:`REGEX_TIMEOUT`): a pattern
   that backtracks without end on some message (``(a+)+b``, ``^(a|aa)+$``) gives up on that message,
   which counts as no match, instead of freezing the pipeline; ``on_timeout`` is told which rule.
+  A pattern that cannot backtrack without end (:mod:`livepipe_automod.regex_cost`) searches a
+  message of up to 200 characters without the limit, which costs more than such a search.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 import regex
 
+from livepipe_automod import regex_cost
 from livepipe_automod.normalize import (
     Normalized,
     Run,
@@ -315,19 +318,22 @@ class RegexMatcher:
         ``on_timeout(rule_id)`` is called when a rule's regex gives up on a message, which then counts
         as not matched by it. (When the combined prefilter gives up, each regex is run on its own.)
         """
-        self._by_form: dict[str, list[tuple[str, str, regex.Pattern[str]]]] = {}
-        self._prefilter: dict[str, regex.Pattern[str] | None] = {}
+        # per form: (rule, pattern, compiled, whether a short subject may be searched untimed)
+        self._by_form: dict[str, list[tuple[str, str, regex.Pattern[str], bool]]] = {}
+        self._prefilter: dict[str, tuple[regex.Pattern[str], bool] | None] = {}
         self._on_timeout = on_timeout
         self.timeout = timeout
         self.size = 0
         for rule, pattern, form in regexes:
-            self._by_form.setdefault(form, []).append((rule, pattern, regex.compile(pattern)))
+            self._by_form.setdefault(form, []).append(
+                (rule, pattern, regex.compile(pattern), regex_cost.untimed_ok(pattern)))
             self.size += 1
         for form, items in self._by_form.items():
-            if len(items) == 1 or any(_BACKREF.search(p) for _, p, _ in items):
+            if len(items) == 1 or any(_BACKREF.search(p) for _, p, _, _ in items):
                 self._prefilter[form] = None  # one regex: no need; backrefs: group numbers would shift
             else:
-                self._prefilter[form] = regex.compile("|".join(f"(?:{p})" for _, p, _ in items))
+                joined = "|".join(f"(?:{p})" for _, p, _, _ in items)
+                self._prefilter[form] = (regex.compile(joined), regex_cost.untimed_ok(joined))
 
     def find(self, text: Normalized) -> list[Hit]:
         """Every rule one of whose regexes matches (at most one hit per rule)."""
@@ -335,18 +341,20 @@ class RegexMatcher:
         timeout = self.timeout
         for form, items in self._by_form.items():
             subject = self._form(text, form)
+            short = len(subject) <= regex_cost.MAX_UNTIMED_LENGTH
             pre = self._prefilter[form]
             if pre is not None:
+                rx, untimed = pre
                 try:
-                    if pre.search(subject, timeout=timeout) is None:
+                    if (rx.search(subject) if untimed and short else rx.search(subject, timeout=timeout)) is None:
                         continue
                 except TimeoutError:
                     pass  # one of them backtracks: each regex on its own finds out which
-            for rule, pattern, rx in items:
+            for rule, pattern, rx, untimed in items:
                 if rule in hits:
                     continue
                 try:
-                    m = rx.search(subject, timeout=timeout)
+                    m = rx.search(subject) if untimed and short else rx.search(subject, timeout=timeout)
                 except TimeoutError:
                     if self._on_timeout is not None:
                         self._on_timeout(rule)
