@@ -42,7 +42,7 @@ static PyObject *s_danmaku, *s_DANMU_MSG, *s_DANMU_MSG_MIRROR, *s_json, *s_empty
 static PyObject *k_mode, *k_font_size, *k_color, *k_rnd, *k_uid_crc32, *k_dm_type, *k_emoticon, *k_emots, *k_face,
     *k_is_admin, *k_user_level, *k_guard_level, *k_wealth_level, *k_medal, *k_reply_uid, *k_reply_uname, *k_mirror,
     *k_masked, *k_level, *k_name, *k_streamer_uid, *k_streamer_name, *k_room_id, *k_is_lighted;
-static PyObject *s_INTERACT_WORD_V2, *s_SEND_GIFT, *s_LIKE_INFO_V3_CLICK, *s_enter, *s_follow, *s_share, *s_like,
+static PyObject *s_INTERACT_WORD_V2, *s_SEND_GIFT, *s_SEND_GIFT_V2, *s_LIKE_INFO_V3_CLICK, *s_enter, *s_follow, *s_share, *s_like,
     *s_raw, *s_gift;
 static PyObject *k_msg_type, *k_effect, *k_gift_id, *k_gift_name, *k_num, *k_price, *k_total_coin, *k_coin_type,
     *k_action, *k_tid, *k_batch_combo_id, *k_gift_img, *k_blind_gift, *k_gifts, *k_original_gift_name,
@@ -1963,11 +1963,27 @@ static int span_str(const Span *sp, PyObject **out) {
     return pb_str(sp->s, sp->e, out);
 }
 
-static PyObject *interact_word_v2(PyObject *body, PyObject *room_id) {
-    Body b;
-    b.mem = NULL;
+/* The payload of a body's data.pb (a str of base64, without escapes), decoded into *buf: `stack` (STACK_BUF bytes)
+ * or, for a longer one, an allocation the caller frees. body_canon and read_top first. */
+static int data_pb(Body *b, PyObject *body, unsigned char *stack, unsigned char **buf, Py_ssize_t *n) {
     static const Key keys[] = {K("pb")};
     JV data, pbv;
+    int r;
+    *buf = stack;
+    if ((r = body_canon(b, body)) || (r = read_top(body, &b->ends, &data, NULL)) ||
+        (r = read_fields(&data, keys, 1, &pbv)))
+        return r;
+    if (pbv.t != J_STR || (pbv.esc & ESC)) return DECLINE;
+    if (pbv.se - pbv.s > STACK_BUF && !(*buf = PyMem_Malloc(pbv.se - pbv.s))) {
+        *buf = stack;
+        PyErr_NoMemory();
+        return ERROR;
+    }
+    return b64_decode(pbv.s, pbv.se, *buf, n);
+}
+
+static PyObject *interact_word_v2(PyObject *body, PyObject *room_id) {
+    Body b;
     IW w;
     unsigned char stack[STACK_BUF], *buf = stack;
     Py_ssize_t n;
@@ -1975,18 +1991,9 @@ static PyObject *interact_word_v2(PyObject *body, PyObject *room_id) {
     int r;
     double ts;
 
-    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, NULL)) || (r = read_fields(&data, keys, 1, &pbv))) goto done;
-    if (pbv.t != J_STR || (pbv.esc & ESC)) {
-        r = DECLINE;
-        goto done;
-    }
-    if (pbv.se - pbv.s > STACK_BUF && !(buf = PyMem_Malloc(pbv.se - pbv.s))) {
-        PyErr_NoMemory();
-        r = ERROR;
-        goto done;
-    }
+    b.mem = NULL;
     memset(&w, 0, sizeof w);
-    if ((r = b64_decode(pbv.s, pbv.se, buf, &n)) || (r = iw_message(&w, buf, buf + n))) goto done;
+    if ((r = data_pb(&b, body, stack, &buf, &n)) || (r = iw_message(&w, buf, buf + n))) goto done;
 
     /* ts: trigger_time (ns) if positive, else timestamp (s); none: _mk's fallbacks (the Python path) */
     if (w.trigger_time > 0) ts = (double)w.trigger_time / 1e9;
@@ -2161,6 +2168,332 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* SEND_GIFT_V2: gifts.py::_send_gift_v2 over the protobuf of data.pb, as pb.py reads it (pb.SEND_GIFT_V2) */
+
+/* pb.py validates every string field of its schema (invalid UTF-8: ProtocolError, a raw event) and decodes
+ * every sub-message of it, also those the event does not use: the readers below check the same, and decline
+ * where pb.py would raise or read leniently (a known field of another wire type, a sub-message twice). */
+#define PB_CHECK_VARINT \
+    if (wt != 0) return DECLINE; \
+    break
+#define PB_CHECK_STR \
+    if (wt != 2 || !utf8_valid(s, se)) return DECLINE; \
+    break
+
+typedef struct {
+    int64_t gift_id, num, price, total, timestamp;
+    Span name, coin_type, tid, action, img;
+    int has_info;
+} GiftItem;
+
+typedef struct {
+    int64_t uid, guard;
+    Span uname, face;
+    int has_medal;
+    int64_t m_target, m_room, m_level;
+    Span m_name;
+    int has_blind;
+    Span b_name;
+    int64_t b_price;
+    int has_uinfo, has_base, has_wealth;
+    Span base_face;
+    PyObject *items; /* list of the gift_list item dicts */
+    GiftItem first;
+    int64_t total_sum;
+} SG2;
+
+/* A sub-message: a length-delimited field, once. */
+#define PB_ONCE(flag) \
+    if (wt != 2 || (flag)) return DECLINE; \
+    flag = 1
+
+static int sg2_base(SG2 *g, P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_CHECK_STR;
+        case 2: PB_STR(g->base_face);
+        case 3: case 4: PB_CHECK_VARINT;
+        }
+    }
+    return OK;
+}
+
+static int sg2_wealth(P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        if (f == 1 && wt != 0) return DECLINE;
+    }
+    return OK;
+}
+
+static int sg2_uinfo(SG2 *g, P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_CHECK_VARINT;
+        case 2:
+            PB_ONCE(g->has_base);
+            if (sg2_base(g, s, se)) return DECLINE;
+            break;
+        case 4:
+            PB_ONCE(g->has_wealth);
+            if (sg2_wealth(s, se)) return DECLINE;
+            break;
+        }
+    }
+    return OK;
+}
+
+static int sg2_medal(SG2 *g, P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_VARINT(g->m_target);
+        case 4: PB_VARINT(g->m_room);
+        case 5: PB_VARINT(g->m_level);
+        case 6: PB_STR(g->m_name);
+        }
+    }
+    return OK;
+}
+
+static int sg2_blind(SG2 *g, P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 3: PB_STR(g->b_name);
+        case 6: PB_VARINT(g->b_price);
+        }
+    }
+    return OK;
+}
+
+static int sg2_gift_info(GiftItem *it, P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_STR(it->img);
+        }
+    }
+    return OK;
+}
+
+static int sg2_item_fields(GiftItem *it, P p, P e) {
+    uint32_t f;
+    int wt;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_VARINT(it->gift_id);
+        case 2: PB_STR(it->name);
+        case 3: PB_VARINT(it->num);
+        case 4: case 6: PB_CHECK_VARINT;
+        case 5: PB_VARINT(it->price);
+        case 7: PB_VARINT(it->total);
+        case 8: PB_STR(it->coin_type);
+        case 9: PB_STR(it->tid);
+        case 10: PB_VARINT(it->timestamp);
+        case 12: PB_CHECK_STR;
+        case 18: PB_STR(it->action);
+        case 35:
+            PB_ONCE(it->has_info);
+            if (sg2_gift_info(it, s, se)) return DECLINE;
+            break;
+        }
+    }
+    return OK;
+}
+
+/* One gift_list item: read, then its dict (gifts.py::_gift_item, total_coin or price * num) added to g->items. */
+static int sg2_item(SG2 *g, P p, P e) {
+    GiftItem it;
+    PyObject *d = NULL, *name = NULL, *coin = NULL, *tid = NULL, *action = NULL;
+    int r;
+    memset(&it, 0, sizeof it);
+    if ((r = sg2_item_fields(&it, p, e))) return r;
+    if (!it.total && __builtin_mul_overflow(it.price, it.num, &it.total)) return DECLINE;
+    if (__builtin_add_overflow(g->total_sum, it.total, &g->total_sum)) return DECLINE;
+    if (PyList_GET_SIZE(g->items) == 0) g->first = it;
+    r = ERROR;
+    if (span_str(&it.name, &name) || span_str(&it.coin_type, &coin) || span_str(&it.tid, &tid) ||
+        span_str(&it.action, &action))
+        goto done;
+    if (!(d = PyDict_Copy(gift_item_template)) || set_item(d, k_gift_id, i64(it.gift_id)) ||
+        set_item(d, k_gift_name, Py_NewRef(name)) || set_item(d, k_num, i64(it.num)) ||
+        set_item(d, k_price, i64(it.price)) || set_item(d, k_total_coin, i64(it.total)) ||
+        set_item(d, k_coin_type, Py_NewRef(coin)) || set_item(d, k_action, Py_NewRef(action)) ||
+        set_item(d, k_tid, Py_NewRef(tid)) || PyList_Append(g->items, d) < 0)
+        goto done;
+    r = OK;
+done:
+    Py_XDECREF(d);
+    Py_XDECREF(name);
+    Py_XDECREF(coin);
+    Py_XDECREF(tid);
+    Py_XDECREF(action);
+    return r;
+}
+
+static int sg2_message(SG2 *g, P p, P e) {
+    uint32_t f;
+    int wt, r;
+    uint64_t v;
+    P s, se;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_VARINT(g->uid);
+        case 2: PB_STR(g->uname);
+        case 3: PB_STR(g->face);
+        case 4: PB_CHECK_STR;
+        case 5: PB_VARINT(g->guard);
+        case 8:
+            PB_ONCE(g->has_medal);
+            if (sg2_medal(g, s, se)) return DECLINE;
+            break;
+        case 9:
+            PB_ONCE(g->has_blind);
+            if (sg2_blind(g, s, se)) return DECLINE;
+            break;
+        case 10:
+            if (wt != 2) return DECLINE;
+            if ((r = sg2_item(g, s, se))) return r;
+            break;
+        case 15:
+            PB_ONCE(g->has_uinfo);
+            if (sg2_uinfo(g, s, se)) return DECLINE;
+            break;
+        }
+    }
+    return OK;
+}
+
+static PyObject *send_gift_v2(PyObject *body, PyObject *room_id) {
+    Body b;
+    SG2 g;
+    unsigned char stack[STACK_BUF], *buf = stack;
+    Py_ssize_t n;
+    PyObject *uid = NULL, *uname = NULL, *dict = NULL, *medal = NULL, *blind = NULL, *face = NULL, *img = NULL;
+    PyObject *f_name = NULL, *f_coin = NULL, *f_action = NULL, *f_tid = NULL;
+    int r, masked;
+    double ts = 0;
+
+    b.mem = NULL;
+    memset(&g, 0, sizeof g);
+    if (!(g.items = PyList_New(0))) return NULL;
+    if ((r = data_pb(&b, body, stack, &buf, &n)) || (r = sg2_message(&g, buf, buf + n))) goto done;
+    /* ts: the first gift's timestamp (s); no gift or no time: the Python path */
+    if (PyList_GET_SIZE(g.items) == 0 || g.first.timestamp <= 0) {
+        r = DECLINE;
+        goto done;
+    }
+    ts = (double)g.first.timestamp;
+    r = ERROR;
+    if (span_str(&g.uname, &uname)) goto done;
+    masked = g.uid == 0 || str_masked(uname);
+    if (masked) uid = Py_NewRef(Py_None);
+    else if (!(uid = i64(g.uid))) goto done;
+    /* face: g.face or sender_uinfo.base.face, or None */
+    if (g.face.s && g.face.e > g.face.s) {
+        if (span_str(&g.face, &face)) goto done;
+    } else if (g.has_base && g.base_face.s && g.base_face.e > g.base_face.s) {
+        if (span_str(&g.base_face, &face)) goto done;
+    } else {
+        face = Py_NewRef(Py_None);
+    }
+    if (g.first.has_info && g.first.img.s && g.first.img.e > g.first.img.s) {
+        if (span_str(&g.first.img, &img)) goto done;
+    } else {
+        img = Py_NewRef(Py_None);
+    }
+    if (g.has_medal && g.m_level) {
+        PyObject *name = NULL;
+        if (span_str(&g.m_name, &name)) goto done;
+        medal = PyDict_Copy(medal_template);
+        if (!medal || set_item(medal, k_level, i64(g.m_level)) || set_item(medal, k_name, name) ||
+            set_item(medal, k_streamer_uid, g.m_target ? i64(g.m_target) : Py_NewRef(Py_None)) ||
+            set_item(medal, k_streamer_name, Py_NewRef(Py_None)) ||
+            set_item(medal, k_room_id, g.m_room ? i64(g.m_room) : Py_NewRef(Py_None)) ||
+            set_item(medal, k_guard_level, i64(0)) || set_item(medal, k_is_lighted, boolean(1)))
+            goto done;
+    } else {
+        medal = Py_NewRef(Py_None);
+    }
+    if (g.has_blind && ((g.b_name.s && g.b_name.e > g.b_name.s) || g.b_price)) {
+        PyObject *name = NULL;
+        if (span_str(&g.b_name, &name)) goto done;
+        blind = PyDict_New();
+        if (!blind || set_item(blind, k_original_gift_name, name) ||
+            set_item(blind, k_original_gift_price, i64(g.b_price)))
+            goto done;
+    } else {
+        blind = Py_NewRef(Py_None);
+    }
+    if (span_str(&g.first.name, &f_name) || span_str(&g.first.coin_type, &f_coin) ||
+        span_str(&g.first.action, &f_action) || span_str(&g.first.tid, &f_tid))
+        goto done;
+    if (!(dict = PyDict_Copy(gift_template)) || set_item(dict, k_gift_id, i64(g.first.gift_id)) ||
+        set_item(dict, k_gift_name, Py_NewRef(f_name)) || set_item(dict, k_num, i64(g.first.num)) ||
+        set_item(dict, k_price, i64(g.first.price)) || set_item(dict, k_total_coin, i64(g.total_sum)) ||
+        set_item(dict, k_coin_type, Py_NewRef(f_coin)) || set_item(dict, k_action, Py_NewRef(f_action)) ||
+        set_item(dict, k_tid, Py_NewRef(f_tid)) || set_item(dict, k_batch_combo_id, Py_NewRef(Py_None)) ||
+        set_item(dict, k_gift_img, Py_NewRef(img)) || set_item(dict, k_blind_gift, Py_NewRef(blind)) ||
+        set_item(dict, k_face, Py_NewRef(face)) || set_item(dict, k_guard_level, i64(g.guard)) ||
+        set_item(dict, k_medal, Py_NewRef(medal)) || set_item(dict, k_gifts, Py_NewRef(g.items)) ||
+        set_item(dict, k_masked, boolean(masked)))
+        goto done;
+    r = OK;
+done:
+    if (buf != stack) PyMem_Free(buf);
+    Py_DECREF(g.items);
+    Py_XDECREF(medal);
+    Py_XDECREF(blind);
+    Py_XDECREF(face);
+    Py_XDECREF(img);
+    Py_XDECREF(f_name);
+    Py_XDECREF(f_coin);
+    Py_XDECREF(f_action);
+    Py_XDECREF(f_tid);
+    if (r) {
+        Py_XDECREF(uid);
+        Py_XDECREF(uname);
+        Py_XDECREF(dict);
+        body_release(&b);
+        return r == DECLINE ? Py_NewRef(Py_None) : NULL;
+    }
+    PyObject *ev = cmd_event(&b, body, room_id, s_SEND_GIFT_V2, s_gift, ts, NULL, uid, uname, NULL, dict);
+    body_release(&b);
+    return ev;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* LIKE_INFO_V3_CLICK: users.py::_like_click (no time of its own: the id hashes ts 0.0, ts is _now())  */
 
 static PyObject *like_click(PyObject *body, PyObject *room_id) {
@@ -2225,6 +2558,7 @@ static const struct {
 } CMD_TABLE[] = {
     {"{\"cmd\":\"INTERACT_WORD_V2\",", sizeof("{\"cmd\":\"INTERACT_WORD_V2\",") - 1, interact_word_v2},
     {"{\"cmd\":\"SEND_GIFT\",", sizeof("{\"cmd\":\"SEND_GIFT\",") - 1, send_gift},
+    {"{\"cmd\":\"SEND_GIFT_V2\",", sizeof("{\"cmd\":\"SEND_GIFT_V2\",") - 1, send_gift_v2},
     {"{\"cmd\":\"LIKE_INFO_V3_CLICK\",", sizeof("{\"cmd\":\"LIKE_INFO_V3_CLICK\",") - 1, like_click},
 };
 
@@ -2547,6 +2881,7 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     INTERN(k_is_lighted, "is_lighted");
     INTERN(s_INTERACT_WORD_V2, "INTERACT_WORD_V2");
     INTERN(s_SEND_GIFT, "SEND_GIFT");
+    INTERN(s_SEND_GIFT_V2, "SEND_GIFT_V2");
     INTERN(s_LIKE_INFO_V3_CLICK, "LIKE_INFO_V3_CLICK");
     INTERN(s_enter, "enter");
     INTERN(s_follow, "follow");

@@ -345,11 +345,11 @@ def test_generated_bodies_give_identical_events(cdecode, bodies):
     assert_identical(cdecode, frame_of(bodies))
 
 
-# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT, LIKE_INFO_V3_CLICK ---------------------------
+# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT, SEND_GIFT_V2, LIKE_INFO_V3_CLICK ---------------------------
 
 _CMD_FIXTURES = ["interact_word_v2", "interact_word_v2_masked_follow", "send_gift", "send_gift_blind",
-                 "like_info_v3_click"]  # fmt: skip
-_COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "LIKE_INFO_V3_CLICK")
+                 "send_gift_v2", "like_info_v3_click"]  # fmt: skip
+_COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK")
 
 
 def taken(cdecode, body: bytes) -> bool:
@@ -367,17 +367,24 @@ def test_the_cmd_fixtures_take_the_compiled_path(cdecode):
         assert type(ev.raw) is RawMessage and ev.raw.json == body
 
 
-def test_the_benchmark_traffic_of_the_compiled_cmds_takes_the_compiled_path(cdecode):
-    frames, _ = load_bench().build_frames(60, seed=11)
+def test_the_simulator_traffic_of_the_compiled_cmds_takes_the_compiled_path(cdecode):
+    """The end-to-end benchmark's traffic (bench/cpu.py: the simulator's message mix): identical events, and every
+    body of a compiled cmd compiled."""
+    from livepipe.sim.app import Simulator
+    from livepipe.sim.ws import encode_batch
+
+    gen = Simulator(rooms=[ROOM], seed=3).generators[ROOM]
     counts = {cmd: [0, 0] for cmd in _COMPILED_CMDS}
-    for f in frames:
-        for p in bili.decode_frame(f):
-            cmd = json.loads(p.body)["cmd"] if p.op == OP_COMMAND else None
-            if cmd in counts:
-                counts[cmd][0] += 1
-                counts[cmd][1] += taken(cdecode, p.body)
+    for i in range(250):
+        msgs = [m for _ in range(8) for m in gen.next_messages(1767225600 + i * 0.05)]
+        assert_identical(cdecode, encode_batch(msgs, 3))
+        for m in msgs:
+            if m["cmd"] in counts:
+                body = compact(m)
+                counts[m["cmd"]][0] += 1
+                counts[m["cmd"]][1] += taken(cdecode, body)
     for cmd, (n, c) in counts.items():
-        assert n > 20 and c == n, (cmd, n, c)
+        assert n > 5 and c == n, (cmd, n, c)
 
 
 def test_every_body_length_around_the_hash_blocks(cdecode):
@@ -413,7 +420,7 @@ def test_the_id_hashes_the_canonical_form(cdecode):
     declined = ["1.5", "1e5", "-0", "9223372036854775808", "-9223372036854775809", "18446744073709551615",
                 '{"a":1,"a":2}', '{"\\u0061":1}']  # fmt: skip
     bodies, expect = [], []
-    for name in ("like_info_v3_click", "send_gift", "interact_word_v2"):
+    for name in ("like_info_v3_click", "send_gift", "interact_word_v2", "send_gift_v2"):
         for i, v in enumerate(strings + values):
             bodies.append(_with_member(name, keys[i % len(keys)], v))
             expect.append(True)
@@ -481,8 +488,8 @@ def test_damaged_cmd_bodies(cdecode):
 # --- INTERACT_WORD_V2: the protobuf of data.pb --------------------------------------------------------
 
 
-def _iw_body(payload: bytes | str) -> bytes:
-    msg = load_fixture("interact_word_v2")
+def _iw_body(payload: bytes | str, fixture: str = "interact_word_v2") -> bytes:
+    msg = load_fixture(fixture)
     msg["data"]["pb"] = payload if isinstance(payload, str) else pb.to_base64(payload)
     return compact(msg)
 
@@ -552,6 +559,55 @@ def test_interact_word_v2_protobuf_shapes(cdecode):
     assert 0.5 * len(bodies) < n < len(bodies)
 
 
+def test_send_gift_v2_protobuf_shapes(cdecode):
+    rng = random.Random(9)
+    medal = {"target_id": 7, "anchor_roomid": 30000003, "medal_level": 12, "medal_name": "鱼"}
+    item = {"gift_id": 31164, "gift_name": "粉丝团灯牌", "num": 1, "price": 1000, "total_coin": 1000,
+            "coin_type": "gold", "tid": "1353297318621495156", "timestamp": 1796681223, "rnd": "1", "action": "投喂",
+            "gift_info": {"img_basic": "https://s1.hdslb.com/g.png"}}  # fmt: skip
+    bodies = []
+    for _ in range(300):
+        items = []
+        for _ in range(rng.choice([0, 1, 1, 1, 2, 3])):
+            it = dict(item)
+            for k in rng.sample(sorted(it), rng.randint(0, 4)):
+                it[k] = rng.choice([0, -1, 5, 2**62, "", "x", None, {}]) if k != "gift_info" else rng.choice([None, {}])
+            it = {k: v for k, v in it.items() if v is not None and (type(v) is dict) == (k == "gift_info")}
+            items.append({k: v for k, v in it.items() if type(v) is type(item[k]) or k == "gift_info"})
+        g: dict[str, Any] = {
+            "uid": rng.choice([0, 7, 2**63 - 1, -3]), "uname": rng.choice(["", "晴天", "x***"]),
+            "face": rng.choice(["", "http://f"]), "name_color": rng.choice(["", "#fff"]),
+            "guard_level": rng.choice([0, 3]), "medal_info": rng.choice([None, {}, medal, {**medal, "medal_level": 0}]),
+            "blind_gift": rng.choice([None, {}, {"original_gift_name": "盒", "original_gift_price": 5000},
+                                      {"original_gift_price": 1}, {"original_gift_name": "x"}]),
+            "gift_list": items,
+            "sender_uinfo": rng.choice([None, {}, {"uid": 7, "base": {"name": "n", "face": "http://g", "name_color": 1,
+                                                                      "is_mystery": True}, "wealth": {"level": 3}},
+                                        {"base": {}}, {"wealth": {}}]),
+        }  # fmt: skip
+        bodies.append(_iw_body(pb.encode_send_gift_v2(g), "send_gift_v2"))
+    good = pb.encode_send_gift_v2({"uid": 5, "uname": "n", "gift_list": [item]})
+    gl = _ld(10, pb.encode_message(item, pb.SEND_GIFT_V2[10][2]))
+    odd = [
+        good + _ld(4, b"\xff"), good + _ld(99, b"\xff"), good + _ld(15, _ld(2, _ld(1, b"\xc0\xaf"))),  # UTF-8
+        good + _ld(15, _ld(4, _key(1, 0))), good + _ld(15, _ld(4, b"") + _ld(4, b"")),  # wealth: truncated, twice
+        good + _ld(8, b"") + _ld(8, b""), good + _ld(9, b"") * 2, good + _ld(15, b"") * 2,  # a message twice
+        good + gl, good + gl + gl, good + _ld(10, b""),  # more gifts; an empty one
+        good + _ld(10, _ld(35, b"") * 2), good + _ld(10, _ld(12, b"\xff")), good + _ld(10, _key(3, 2) + b"\x00"),
+        good + _key(44, 3), good + _key(1, 2) + b"\x00", good + _ld(10, _key(7, 0) + b"\xff" * 9 + b"\x01"),
+        good + _ld(10, _key(3, 0) + pb.encode_varint(2**62) + _key(5, 0) + pb.encode_varint(8)),  # price * num > int64
+        pb.encode_send_gift_v2({"uid": 5, "gift_list": [{**item, "timestamp": 0}]}),  # no time: _mk's fallbacks
+        pb.encode_send_gift_v2({"uid": 5, "gift_list": []}),
+    ]  # fmt: skip
+    bodies += [_iw_body(p, "send_gift_v2") for p in odd]
+    n = 0
+    for i in range(0, len(bodies), 20):
+        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
+    for body in bodies:
+        n += taken(cdecode, body)
+    assert 0.5 * len(bodies) < n < len(bodies)
+
+
 # --- generated shapes of the compiled cmds (hypothesis) -------------------------------------------------
 
 
@@ -611,6 +667,27 @@ def cmd_bodies(draw: st.DrawFn) -> bytes:
         try:
             payload = pb.encode_interact_word(w)
         except UnicodeEncodeError:  # a lone surrogate in a generated name
+            payload = b""
+        if draw(st.integers(0, 4)) == 0:
+            payload = payload[: draw(st.integers(0, len(payload)))]
+        msg["data"]["pb"] = pb.to_base64(payload)
+    if msg["cmd"] == "SEND_GIFT_V2" and draw(st.booleans()) and isinstance(msg.get("data"), dict):
+        ints = st.one_of(st.integers(-3, 3), st.integers(-(2**63), 2**63 - 1))
+        item = st.fixed_dictionaries({}, optional={
+            "gift_id": ints, "gift_name": _TEXT, "num": ints, "price": ints, "total_coin": ints, "coin_type": _TEXT,
+            "tid": _TEXT, "timestamp": st.sampled_from([0, -1, 1796681223]), "action": _TEXT,
+            "gift_info": st.fixed_dictionaries({}, optional={"img_basic": _TEXT})})  # fmt: skip
+        g = draw(st.fixed_dictionaries({}, optional={
+            "uid": ints, "uname": _TEXT, "face": _TEXT, "guard_level": ints, "gift_list": st.lists(item, max_size=3),
+            "medal_info": st.fixed_dictionaries({}, optional={"target_id": ints, "anchor_roomid": ints,
+                                                               "medal_level": ints, "medal_name": _TEXT}),
+            "blind_gift": st.fixed_dictionaries({}, optional={"original_gift_name": _TEXT,
+                                                               "original_gift_price": ints}),
+            "sender_uinfo": st.fixed_dictionaries({}, optional={"base": st.fixed_dictionaries(
+                {}, optional={"name": _TEXT, "face": _TEXT})})}))  # fmt: skip
+        try:
+            payload = pb.encode_send_gift_v2(g)
+        except UnicodeEncodeError:  # a lone surrogate in a generated text
             payload = b""
         if draw(st.integers(0, 4)) == 0:
             payload = payload[: draw(st.integers(0, len(payload)))]
