@@ -1,6 +1,6 @@
 /* The compiled hot path of the danmaku decoder (optional; livepipe/bilibili/fast.py falls back to Python).
  *
- * Two functions, each giving exactly what its pure-Python counterpart gives:
+ * Three functions, each giving exactly what its pure-Python counterpart gives:
  *
  * - danmaku_event(body, room_id): the `danmaku` Event of a DANMU_MSG body, as fast.danmaku_event gives
  *   it, or None. A direct scanner over the JSON bytes: it walks `info` by position, validates what it
@@ -11,10 +11,25 @@
  *   decline never changes an event. `emots` and an object `emoticon` are handed to the msgspec
  *   decoders of fast.py (the same types), an `emoticon` string to orjson.loads, as fast.py does.
  *
+ * - command_event(body, room_id): the event of the most frequent other cmds, as the Python path gives it
+ *   (orjson.loads + parse_command: the handlers in livepipe/bilibili/commands/), or None. One function per
+ *   cmd mirrors its handler: INTERACT_WORD_V2 (users.py::_interact_word_v2; data.pb, base64 protobuf, read
+ *   here field by field instead of by upb), SEND_GIFT (gifts.py::_send_gift), SEND_GIFT_V2
+ *   (gifts.py::_send_gift_v2; data.pb as pb.py reads it), LIKE_INFO_V3_CLICK (users.py::_like_click). The
+ *   body is first checked and written in its canonical form (canon_value: what orjson.dumps(message,
+ *   option=OPT_SORT_KEYS) writes), then the cmd's fields are read from the bytes; the id is make_id's
+ *   BLAKE2b over its head and that canonical form (our own BLAKE2b, RFC 7693), and raw is a LazyRaw of the
+ *   body (event.raw parses it into the RawMessage the Python path holds). These decline (None) on anything
+ *   unusual: a float or an integer beyond int64 anywhere in the body, an escaped or duplicate key, a field
+ *   of another type than Bilibili sends, a protobuf field of another wire type or a sub-message twice,
+ *   invalid UTF-8, base64 that is not canonical, an event without a time of its own (where _mk would fall
+ *   back to send_time). command_event also gives danmaku_event's events.
+ *
  * - decode_events(frame, room_id, stats): livepipe.bilibili.decode_events: the framing of
  *   protocol.decode_frame (same checks, same ProtocolError messages; brotli/zlib through
- *   protocol._decompress), then per packet the dispatch of decode_events, with danmaku_event above
- *   and the Python `slow` callable (msgspec path, then orjson + parse_command) for other bodies.
+ *   protocol._decompress), then per packet the dispatch of decode_events, with the two above
+ *   and the Python `slow` callable (msgspec path, then orjson + parse_command) for other bodies and
+ *   for the bodies they decline.
  *
  * setup() hands in the Python objects this module uses (Event, LazyRaw, decoders, callables).
  */
