@@ -57,7 +57,8 @@ static PyObject *s_danmaku, *s_DANMU_MSG, *s_DANMU_MSG_MIRROR, *s_json, *s_empty
 static PyObject *k_mode, *k_font_size, *k_color, *k_rnd, *k_uid_crc32, *k_dm_type, *k_emoticon, *k_emots, *k_face,
     *k_is_admin, *k_user_level, *k_guard_level, *k_wealth_level, *k_medal, *k_reply_uid, *k_reply_uname, *k_mirror,
     *k_masked, *k_level, *k_name, *k_streamer_uid, *k_streamer_name, *k_room_id, *k_is_lighted;
-static PyObject *s_INTERACT_WORD_V2, *s_SEND_GIFT, *s_SEND_GIFT_V2, *s_LIKE_INFO_V3_CLICK, *s_enter, *s_follow, *s_share, *s_like,
+static PyObject *s_INTERACT_WORD_V2, *s_SEND_GIFT, *s_SEND_GIFT_V2, *s_ENTRY_EFFECT, *s_ENTRY_EFFECT_MUST_RECEIVE,
+    *s_mark_open, *s_mark_close, *s_empty, *s_LIKE_INFO_V3_CLICK, *s_enter, *s_follow, *s_share, *s_like,
     *s_raw, *s_gift;
 static PyObject *k_msg_type, *k_effect, *k_gift_id, *k_gift_name, *k_num, *k_price, *k_total_coin, *k_coin_type,
     *k_action, *k_tid, *k_batch_combo_id, *k_gift_img, *k_blind_gift, *k_gifts, *k_original_gift_name,
@@ -2509,6 +2510,105 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* ENTRY_EFFECT, ENTRY_EFFECT_MUST_RECEIVE: users.py::_entry_effect                                 */
+
+/* A value that `a or b` may pick: a str, null or missing (other types decline). Truthy: a non-empty str. */
+static inline int str_like(const JV *v) { return v->t == J_STR || v->t == J_NULL || v->t == J_ABSENT; }
+static inline int str_truthy(const JV *v) { return v->t == J_STR && v->se > v->s; }
+
+/* users.py::_name_from_marks of a str: the name inside "<%" and "%>", or None (new reference). */
+static PyObject *name_from_marks(PyObject *text) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t a = PyUnicode_Find(text, s_mark_open, 0, n, 1);
+    if (a == -2) return NULL;
+    Py_ssize_t b = PyUnicode_Find(text, s_mark_close, a + 2, n, 1);
+    if (b == -2) return NULL;
+    if (a < 0 || b < 0) return Py_NewRef(Py_None);
+    return PyUnicode_Substring(text, a + 2, b);
+}
+
+static PyObject *entry_effect_cmd(PyObject *body, PyObject *room_id, PyObject *cmd) {
+    enum { UID, UINFO, CW2, CW, FACE, PRIV, TT, NKEYS };
+    static const Key keys[] = {K("uid"), K("uinfo"), K("copy_writing_v2"), K("copy_writing"), K("face"),
+                               K("privilege_type"), K("trigger_time")};
+    static const Key base_keys[] = {K("base")}, name_keys[] = {K("name"), K("face")};
+    Body b;
+    JV data, f[NKEYS], base, nf[2];
+    PyObject *uid = NULL, *uname = NULL, *text = NULL, *cw = NULL, *face = NULL, *dict = NULL;
+    int64_t guard;
+    int r, masked;
+    double ts = 0;
+
+    b.mem = NULL;
+    nf[0].t = nf[1].t = J_ABSENT;
+    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, NULL)) ||
+        (r = read_fields(&data, keys, NKEYS, f)))
+        goto done;
+    /* base = _d(_d(d.get("uinfo")).get("base")): its name and face */
+    if (f[UINFO].t == J_OBJ) {
+        if ((r = read_fields(&f[UINFO], base_keys, 1, &base))) goto done;
+        if (base.t == J_OBJ && (r = read_fields(&base, name_keys, 2, nf))) goto done;
+    }
+    r = DECLINE;
+    if (!str_like(&f[CW2]) || !str_like(&f[CW]) || !str_like(&f[FACE]) || !str_like(&nf[0]) || !str_like(&nf[1]) ||
+        !(f[UID].t == J_INT || f[UID].t == J_NULL || f[UID].t == J_ABSENT) || jv_int0(&f[PRIV], &guard))
+        goto done;
+    /* ts = _ns(trigger_time); none: the Python path */
+    if (f[TT].t != J_INT || f[TT].i <= 0) goto done;
+    ts = (double)f[TT].i / 1e9;
+    r = ERROR;
+    /* text = copy_writing_v2 or copy_writing; uname = base.name or the name in its marks */
+    if (jv_str(str_truthy(&f[CW2]) ? &f[CW2] : &f[CW], &cw)) goto done;
+    if (str_truthy(&nf[0])) {
+        if (jv_str(&nf[0], &uname)) goto done;
+    } else if (cw != Py_None) {
+        if (!(uname = name_from_marks(cw))) goto done;
+    } else {
+        uname = Py_NewRef(Py_None);
+    }
+    masked = (f[UID].t == J_INT && f[UID].i == 0) || (uname != Py_None && str_masked(uname));
+    if (masked || f[UID].t != J_INT) uid = Py_NewRef(Py_None);
+    else if (!(uid = i64(f[UID].i))) goto done;
+    if (cw == Py_None) {
+        text = Py_NewRef(Py_None);
+    } else { /* _strip_marks */
+        PyObject *t1 = PyUnicode_Replace(cw, s_mark_open, s_empty, -1);
+        if (!t1) goto done;
+        text = PyUnicode_Replace(t1, s_mark_close, s_empty, -1);
+        Py_DECREF(t1);
+        if (!text) goto done;
+    }
+    /* face: d.get("face") or base.get("face"), `or None` */
+    if (jv_str_or_none(str_truthy(&f[FACE]) ? &f[FACE] : &nf[1], &face)) goto done;
+    if (!(dict = PyDict_Copy(interact_template)) || set_item(dict, k_msg_type, Py_NewRef(Py_None)) ||
+        set_item(dict, k_medal, Py_NewRef(Py_None)) || set_item(dict, k_guard_level, i64(guard)) ||
+        set_item(dict, k_face, Py_NewRef(face)) || set_item(dict, k_effect, boolean(1)) ||
+        set_item(dict, k_masked, boolean(masked)))
+        goto done;
+    r = OK;
+done:
+    Py_XDECREF(cw);
+    Py_XDECREF(face);
+    if (r) {
+        Py_XDECREF(uid);
+        Py_XDECREF(uname);
+        Py_XDECREF(text);
+        Py_XDECREF(dict);
+        body_release(&b);
+        return r == DECLINE ? Py_NewRef(Py_None) : NULL;
+    }
+    PyObject *ev = cmd_event(&b, body, room_id, cmd, s_enter, ts, NULL, uid, uname, text, dict);
+    body_release(&b);
+    return ev;
+}
+
+static PyObject *entry_effect(PyObject *body, PyObject *room_id) { return entry_effect_cmd(body, room_id, s_ENTRY_EFFECT); }
+
+static PyObject *entry_effect_must(PyObject *body, PyObject *room_id) {
+    return entry_effect_cmd(body, room_id, s_ENTRY_EFFECT_MUST_RECEIVE);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* LIKE_INFO_V3_CLICK: users.py::_like_click (no time of its own: the id hashes ts 0.0, ts is _now())  */
 
 static PyObject *like_click(PyObject *body, PyObject *room_id) {
@@ -2575,6 +2675,9 @@ static const struct {
     {"{\"cmd\":\"SEND_GIFT\",", sizeof("{\"cmd\":\"SEND_GIFT\",") - 1, send_gift},
     {"{\"cmd\":\"SEND_GIFT_V2\",", sizeof("{\"cmd\":\"SEND_GIFT_V2\",") - 1, send_gift_v2},
     {"{\"cmd\":\"LIKE_INFO_V3_CLICK\",", sizeof("{\"cmd\":\"LIKE_INFO_V3_CLICK\",") - 1, like_click},
+    {"{\"cmd\":\"ENTRY_EFFECT\",", sizeof("{\"cmd\":\"ENTRY_EFFECT\",") - 1, entry_effect},
+    {"{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",", sizeof("{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",") - 1,
+     entry_effect_must},
 };
 
 /* The compiled event of a body (DANMU_MSG or a cmd of CMD_TABLE): new reference, Py_None (new reference) when
@@ -2897,6 +3000,11 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     INTERN(s_INTERACT_WORD_V2, "INTERACT_WORD_V2");
     INTERN(s_SEND_GIFT, "SEND_GIFT");
     INTERN(s_SEND_GIFT_V2, "SEND_GIFT_V2");
+    INTERN(s_ENTRY_EFFECT, "ENTRY_EFFECT");
+    INTERN(s_ENTRY_EFFECT_MUST_RECEIVE, "ENTRY_EFFECT_MUST_RECEIVE");
+    INTERN(s_mark_open, "<%");
+    INTERN(s_mark_close, "%>");
+    INTERN(s_empty, "");
     INTERN(s_LIKE_INFO_V3_CLICK, "LIKE_INFO_V3_CLICK");
     INTERN(s_enter, "enter");
     INTERN(s_follow, "follow");

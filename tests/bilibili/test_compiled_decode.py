@@ -345,11 +345,11 @@ def test_generated_bodies_give_identical_events(cdecode, bodies):
     assert_identical(cdecode, frame_of(bodies))
 
 
-# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT, SEND_GIFT_V2, LIKE_INFO_V3_CLICK ---------------------------
+# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT(_V2), LIKE_INFO_V3_CLICK, ENTRY_EFFECT -----------------
 
 _CMD_FIXTURES = ["interact_word_v2", "interact_word_v2_masked_follow", "send_gift", "send_gift_blind",
-                 "send_gift_v2", "like_info_v3_click"]  # fmt: skip
-_COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK")
+                 "send_gift_v2", "like_info_v3_click", "entry_effect"]  # fmt: skip
+_COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "ENTRY_EFFECT")
 
 
 def taken(cdecode, body: bytes) -> bool:
@@ -420,7 +420,7 @@ def test_the_id_hashes_the_canonical_form(cdecode):
     declined = ["1.5", "1e5", "-0", "9223372036854775808", "-9223372036854775809", "18446744073709551615",
                 '{"a":1,"a":2}', '{"\\u0061":1}']  # fmt: skip
     bodies, expect = [], []
-    for name in ("like_info_v3_click", "send_gift", "interact_word_v2", "send_gift_v2"):
+    for name in ("like_info_v3_click", "send_gift", "interact_word_v2", "send_gift_v2", "entry_effect"):
         for i, v in enumerate(strings + values):
             bodies.append(_with_member(name, keys[i % len(keys)], v))
             expect.append(True)
@@ -467,6 +467,29 @@ def test_field_types_and_the_decline_rules(cdecode):
         assert_identical(cdecode, frame_of([body]))
         n += taken(cdecode, body)
     assert 0.3 * len(bodies) < n < len(bodies)  # many compiled, many declined
+
+
+def test_entry_effect_names_and_marks(cdecode):
+    """ENTRY_EFFECT: the name from uinfo.base or from the <% %> marks of copy_writing(_v2), the marks stripped."""
+    writings = ["<%晴天%> 来了", "no marks", "<%a", "%>a<%b%>", "<%%>", "<%x***%> 来了", "<%a%><%b%>", "", None,
+                "\\u003c%esc%\\u003e 来了"]  # fmt: skip
+    bodies = []
+    for cw2 in writings:
+        for cw in ("<%old%> 来了", None):
+            for name in ("", "名字", None, "y***"):
+                msg = load_fixture("entry_effect")
+                d = msg["data"]
+                d["copy_writing_v2"], d["copy_writing"] = cw2, cw
+                d["uinfo"]["base"]["name"] = name
+                body = compact(msg).replace(b"\\\\u003c%esc%\\\\u003e", b"\\u003c%esc%\\u003e")  # JSON escapes
+                bodies.append(body)
+                bodies.append(body.replace(b'"cmd":"ENTRY_EFFECT"', b'"cmd":"ENTRY_EFFECT_MUST_RECEIVE"', 1))
+    n = 0
+    for body in bodies:
+        (ev,) = assert_identical(cdecode, frame_of([body]))
+        assert ev.kind == "enter" and ev.data["effect"] is True
+        n += taken(cdecode, body)
+    assert n == len(bodies)
 
 
 def test_damaged_cmd_bodies(cdecode):
