@@ -50,13 +50,14 @@ static PyObject *ProtocolError, *decompress, *popularity_event, *slow;
 /* LazyRaw's `json` slot (its member descriptor), and the data / medal dicts with their keys in order. */
 static PyObject *json_slot, *data_template, *medal_template;
 /* The data dicts of the other compiled cmds, keys in order: interact (INTERACT_WORD_V2, LIKE_INFO_V3_CLICK),
- * gift and its gifts[0] item (SEND_GIFT). */
-static PyObject *interact_template, *gift_template, *gift_item_template;
+ * gift and its gifts items (SEND_GIFT, SEND_GIFT_V2), an item of an online rank (ONLINE_RANK_V3). */
+static PyObject *interact_template, *gift_template, *gift_item_template, *rank_template;
 /* Interned strings. */
 static PyObject *s_danmaku, *s_DANMU_MSG, *s_DANMU_MSG_MIRROR, *s_json, *s_empty_braces;
 static PyObject *k_mode, *k_font_size, *k_color, *k_rnd, *k_uid_crc32, *k_dm_type, *k_emoticon, *k_emots, *k_face,
     *k_is_admin, *k_user_level, *k_guard_level, *k_wealth_level, *k_medal, *k_reply_uid, *k_reply_uname, *k_mirror,
     *k_masked, *k_level, *k_name, *k_streamer_uid, *k_streamer_name, *k_room_id, *k_is_lighted;
+static PyObject *s_ONLINE_RANK_V3, *s_online_rank, *k_uid, *k_uname, *k_score, *k_rank, *k_rank_type, *k_list;
 static PyObject *s_INTERACT_WORD_V2, *s_SEND_GIFT, *s_SEND_GIFT_V2, *s_ENTRY_EFFECT, *s_ENTRY_EFFECT_MUST_RECEIVE,
     *s_mark_open, *s_mark_close, *s_empty, *s_LIKE_INFO_V3_CLICK, *s_enter, *s_follow, *s_share, *s_like,
     *s_raw, *s_gift;
@@ -1980,13 +1981,14 @@ static int span_str(const Span *sp, PyObject **out) {
 }
 
 /* The payload of a body's data.pb (a str of base64, without escapes), decoded into *buf: `stack` (STACK_BUF bytes)
- * or, for a longer one, an allocation the caller frees. body_canon and read_top first. */
-static int data_pb(Body *b, PyObject *body, unsigned char *stack, unsigned char **buf, Py_ssize_t *n) {
+ * or, for a longer one, an allocation the caller frees. body_canon and read_top first (has_send_time: theirs). */
+static int data_pb(Body *b, PyObject *body, unsigned char *stack, unsigned char **buf, Py_ssize_t *n,
+                   int *has_send_time) {
     static const Key keys[] = {K("pb")};
     JV data, pbv;
     int r;
     *buf = stack;
-    if ((r = body_canon(b, body)) || (r = read_top(body, &b->ends, &data, NULL)) ||
+    if ((r = body_canon(b, body)) || (r = read_top(body, &b->ends, &data, has_send_time)) ||
         (r = read_fields(&data, keys, 1, &pbv)))
         return r;
     if (pbv.t != J_STR || (pbv.esc & ESC)) return DECLINE;
@@ -2009,7 +2011,7 @@ static PyObject *interact_word_v2(PyObject *body, PyObject *room_id) {
 
     b.mem = NULL;
     memset(&w, 0, sizeof w);
-    if ((r = data_pb(&b, body, stack, &buf, &n)) || (r = iw_message(&w, buf, buf + n))) goto done;
+    if ((r = data_pb(&b, body, stack, &buf, &n, NULL)) || (r = iw_message(&w, buf, buf + n))) goto done;
 
     /* ts: trigger_time (ns) if positive, else timestamp (s); none: _mk's fallbacks (the Python path) */
     if (w.trigger_time > 0) ts = (double)w.trigger_time / 1e9;
@@ -2211,7 +2213,7 @@ typedef struct {
     int has_blind;
     Span b_name;
     int64_t b_price;
-    int has_uinfo, has_base, has_wealth;
+    int has_uinfo, has_base;
     Span base_face;
     PyObject *items; /* list of the gift_list item dicts */
     GiftItem first;
@@ -2223,7 +2225,9 @@ typedef struct {
     if (wt != 2 || (flag)) return DECLINE; \
     flag = 1
 
-static int sg2_base(SG2 *g, P p, P e) {
+/* pb.py's _UINFO (uid, base {name, face, name_color, is_mystery}, wealth {level}), checked: base's face in *face
+ * (*has_base set). */
+static int uinfo_base(P p, P e, Span *face) {
     uint32_t f;
     int wt;
     uint64_t v;
@@ -2232,14 +2236,14 @@ static int sg2_base(SG2 *g, P p, P e) {
         if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
         switch (f) {
         case 1: PB_CHECK_STR;
-        case 2: PB_STR(g->base_face);
+        case 2: PB_STR((*face));
         case 3: case 4: PB_CHECK_VARINT;
         }
     }
     return OK;
 }
 
-static int sg2_wealth(P p, P e) {
+static int uinfo_wealth(P p, P e) {
     uint32_t f;
     int wt;
     uint64_t v;
@@ -2251,9 +2255,9 @@ static int sg2_wealth(P p, P e) {
     return OK;
 }
 
-static int sg2_uinfo(SG2 *g, P p, P e) {
+static int pb_uinfo(P p, P e, int *has_base, Span *face) {
     uint32_t f;
-    int wt;
+    int wt, has_wealth = 0;
     uint64_t v;
     P s, se;
     while (p < e) {
@@ -2261,12 +2265,12 @@ static int sg2_uinfo(SG2 *g, P p, P e) {
         switch (f) {
         case 1: PB_CHECK_VARINT;
         case 2:
-            PB_ONCE(g->has_base);
-            if (sg2_base(g, s, se)) return DECLINE;
+            PB_ONCE(*has_base);
+            if (uinfo_base(s, se, face)) return DECLINE;
             break;
         case 4:
-            PB_ONCE(g->has_wealth);
-            if (sg2_wealth(s, se)) return DECLINE;
+            PB_ONCE(has_wealth);
+            if (uinfo_wealth(s, se)) return DECLINE;
             break;
         }
     }
@@ -2404,7 +2408,7 @@ static int sg2_message(SG2 *g, P p, P e) {
             break;
         case 15:
             PB_ONCE(g->has_uinfo);
-            if (sg2_uinfo(g, s, se)) return DECLINE;
+            if (pb_uinfo(s, se, &g->has_base, &g->base_face)) return DECLINE;
             break;
         }
     }
@@ -2424,7 +2428,7 @@ static PyObject *send_gift_v2(PyObject *body, PyObject *room_id) {
     b.mem = NULL;
     memset(&g, 0, sizeof g);
     if (!(g.items = PyList_New(0))) return NULL;
-    if ((r = data_pb(&b, body, stack, &buf, &n)) || (r = sg2_message(&g, buf, buf + n))) goto done;
+    if ((r = data_pb(&b, body, stack, &buf, &n, NULL)) || (r = sg2_message(&g, buf, buf + n))) goto done;
     /* ts: the first gift's timestamp (s); no gift or no time: the Python path */
     if (PyList_GET_SIZE(g.items) == 0 || g.first.timestamp <= 0) {
         r = DECLINE;
@@ -2505,6 +2509,147 @@ done:
         return r == DECLINE ? Py_NewRef(Py_None) : NULL;
     }
     PyObject *ev = cmd_event(&b, body, room_id, s_SEND_GIFT_V2, s_gift, ts, NULL, uid, uname, NULL, dict);
+    body_release(&b);
+    return ev;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* ONLINE_RANK_V3: users.py::_online_rank_v3 over the protobuf of data.pb, as pb.py reads it          */
+/* (pb.ONLINE_RANK_V3; no time of its own: the id hashes ts 0.0, ts is _now())                       */
+
+/* _int of a numeric str as the rank's score is sent: "" gives None, an optional '-' and 1 to 18 ASCII digits
+ * their int; anything else (spaces, '+', '_', a fraction, other digits, which int() reads too) declines. */
+static int score_int(const Span *sp, PyObject **out) {
+    P p = sp->s, e = sp->e;
+    int64_t v = 0;
+    int neg;
+    if (!p || p == e) {
+        *out = Py_NewRef(Py_None);
+        return OK;
+    }
+    neg = *p == '-';
+    p += neg;
+    if (p == e || e - p > 18) return DECLINE;
+    for (; p < e; p++) {
+        if (*p < '0' || *p > '9') return DECLINE;
+        v = v * 10 + (*p - '0');
+    }
+    return (*out = i64(neg ? -v : v)) ? OK : ERROR;
+}
+
+/* One item of list / online_list (pb._RANK_ITEM), checked, and its dict (users.py::_rank_item) added to items. */
+static int rank_item(PyObject *items, P p, P e) {
+    uint32_t f;
+    int wt, r, has_uinfo = 0, has_base = 0;
+    uint64_t v;
+    P s, se;
+    int64_t uid = 0, rank = 0, guard = 0;
+    Span face = {NULL, NULL}, score = {NULL, NULL}, uname_s = {NULL, NULL}, base_face;
+    PyObject *d = NULL, *uname = NULL, *face_o = NULL, *score_o = NULL;
+    while (p < e) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) return DECLINE;
+        switch (f) {
+        case 1: PB_VARINT(uid);
+        case 2: PB_STR(face);
+        case 3: PB_STR(score);
+        case 4: PB_STR(uname_s);
+        case 5: PB_VARINT(rank);
+        case 6: PB_VARINT(guard);
+        case 7: PB_CHECK_VARINT;
+        case 8:
+            PB_ONCE(has_uinfo);
+            if (pb_uinfo(s, se, &has_base, &base_face)) return DECLINE;
+            break;
+        }
+    }
+    if ((r = score_int(&score, &score_o))) return r;
+    r = ERROR;
+    if (span_str(&uname_s, &uname)) goto done;
+    if (face.s && face.e > face.s) {
+        if (span_str(&face, &face_o)) goto done;
+    } else {
+        face_o = Py_NewRef(Py_None);
+    }
+    int masked = uid == 0 || str_masked(uname);
+    if (!(d = PyDict_Copy(rank_template)) || set_item(d, k_uid, masked ? Py_NewRef(Py_None) : i64(uid)) ||
+        set_item(d, k_uname, Py_NewRef(uname)) || set_item(d, k_face, Py_NewRef(face_o)) ||
+        set_item(d, k_score, Py_NewRef(score_o)) || set_item(d, k_rank, i64(rank)) ||
+        set_item(d, k_guard_level, i64(guard)) || set_item(d, k_masked, boolean(masked)) ||
+        PyList_Append(items, d) < 0)
+        goto done;
+    r = OK;
+done:
+    Py_XDECREF(d);
+    Py_XDECREF(uname);
+    Py_XDECREF(face_o);
+    Py_XDECREF(score_o);
+    return r;
+}
+
+static PyObject *online_rank_v3(PyObject *body, PyObject *room_id) {
+    Body b;
+    unsigned char stack[STACK_BUF], *buf = stack;
+    Py_ssize_t n;
+    PyObject *list = NULL, *online = NULL, *rank_type = NULL, *dict = NULL, *ts = NULL;
+    Span rt = {NULL, NULL};
+    uint32_t f;
+    int wt, r, has_send_time;
+    uint64_t v;
+    P p, e, s, se;
+
+    b.mem = NULL;
+    if (!(list = PyList_New(0)) || !(online = PyList_New(0))) {
+        r = ERROR;
+        goto done;
+    }
+    if ((r = data_pb(&b, body, stack, &buf, &n, &has_send_time))) goto done;
+    if (has_send_time) { /* _mk's ts from the root send_time: the Python path */
+        r = DECLINE;
+        goto done;
+    }
+    for (p = buf, e = buf + n; p < e;) {
+        if (pb_next(&p, e, &f, &wt, &v, &s, &se)) {
+            r = DECLINE;
+            goto done;
+        }
+        r = OK;
+        switch (f) {
+        case 1:
+            if (wt != 2 || !utf8_valid(s, se)) r = DECLINE;
+            rt.s = s;
+            rt.e = se;
+            break;
+        case 2:
+        case 3:
+            r = wt != 2 ? DECLINE : rank_item(f == 2 ? list : online, s, se);
+            break;
+        }
+        if (r) goto done;
+    }
+    /* data = {"rank_type": rank_type or None, "list": online_list or list} */
+    r = ERROR;
+    if (rt.s && rt.e > rt.s) {
+        if (span_str(&rt, &rank_type)) goto done;
+    } else {
+        rank_type = Py_NewRef(Py_None);
+    }
+    if (!(dict = PyDict_New()) || PyDict_SetItem(dict, k_rank_type, rank_type) < 0 ||
+        PyDict_SetItem(dict, k_list, PyList_GET_SIZE(online) ? online : list) < 0)
+        goto done;
+    if (!(ts = now())) goto done;
+    r = OK;
+done:
+    if (buf != stack) PyMem_Free(buf);
+    Py_XDECREF(list);
+    Py_XDECREF(online);
+    Py_XDECREF(rank_type);
+    if (r) {
+        Py_XDECREF(dict);
+        Py_XDECREF(ts);
+        body_release(&b);
+        return r == DECLINE ? Py_NewRef(Py_None) : NULL;
+    }
+    PyObject *ev = cmd_event(&b, body, room_id, s_ONLINE_RANK_V3, s_online_rank, 0.0, ts, NULL, NULL, NULL, dict);
     body_release(&b);
     return ev;
 }
@@ -2675,6 +2820,7 @@ static const struct {
     {"{\"cmd\":\"SEND_GIFT\",", sizeof("{\"cmd\":\"SEND_GIFT\",") - 1, send_gift},
     {"{\"cmd\":\"SEND_GIFT_V2\",", sizeof("{\"cmd\":\"SEND_GIFT_V2\",") - 1, send_gift_v2},
     {"{\"cmd\":\"LIKE_INFO_V3_CLICK\",", sizeof("{\"cmd\":\"LIKE_INFO_V3_CLICK\",") - 1, like_click},
+    {"{\"cmd\":\"ONLINE_RANK_V3\",", sizeof("{\"cmd\":\"ONLINE_RANK_V3\",") - 1, online_rank_v3},
     {"{\"cmd\":\"ENTRY_EFFECT\",", sizeof("{\"cmd\":\"ENTRY_EFFECT\",") - 1, entry_effect},
     {"{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",", sizeof("{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",") - 1,
      entry_effect_must},
@@ -3000,6 +3146,14 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     INTERN(s_INTERACT_WORD_V2, "INTERACT_WORD_V2");
     INTERN(s_SEND_GIFT, "SEND_GIFT");
     INTERN(s_SEND_GIFT_V2, "SEND_GIFT_V2");
+    INTERN(s_ONLINE_RANK_V3, "ONLINE_RANK_V3");
+    INTERN(s_online_rank, "online_rank");
+    INTERN(k_uid, "uid");
+    INTERN(k_uname, "uname");
+    INTERN(k_score, "score");
+    INTERN(k_rank, "rank");
+    INTERN(k_rank_type, "rank_type");
+    INTERN(k_list, "list");
     INTERN(s_ENTRY_EFFECT, "ENTRY_EFFECT");
     INTERN(s_ENTRY_EFFECT_MUST_RECEIVE, "ENTRY_EFFECT_MUST_RECEIVE");
     INTERN(s_mark_open, "<%");
@@ -3041,6 +3195,7 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     PyObject *medal_keys[] = {k_level, k_name, k_streamer_uid, k_streamer_name, k_room_id, k_guard_level,
                               k_is_lighted};
     PyObject *interact_keys[] = {k_msg_type, k_medal, k_guard_level, k_face, k_effect, k_masked};
+    PyObject *rank_keys[] = {k_uid, k_uname, k_face, k_score, k_rank, k_guard_level, k_masked};
     PyObject *item_keys[] = {k_gift_id, k_gift_name, k_num, k_price, k_total_coin, k_coin_type, k_action, k_tid};
     PyObject *gift_keys[] = {k_gift_id, k_gift_name, k_num, k_price, k_total_coin, k_coin_type, k_action, k_tid,
                              k_batch_combo_id, k_gift_img, k_blind_gift, k_face, k_guard_level, k_medal, k_gifts,
@@ -3049,7 +3204,8 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
         !(medal_template = template(medal_keys, sizeof medal_keys / sizeof *medal_keys)) ||
         !(interact_template = template(interact_keys, sizeof interact_keys / sizeof *interact_keys)) ||
         !(gift_item_template = template(item_keys, sizeof item_keys / sizeof *item_keys)) ||
-        !(gift_template = template(gift_keys, sizeof gift_keys / sizeof *gift_keys)))
+        !(gift_template = template(gift_keys, sizeof gift_keys / sizeof *gift_keys)) ||
+        !(rank_template = template(rank_keys, sizeof rank_keys / sizeof *rank_keys)))
         return NULL;
     return PyModule_Create(&module);
 }

@@ -345,11 +345,12 @@ def test_generated_bodies_give_identical_events(cdecode, bodies):
     assert_identical(cdecode, frame_of(bodies))
 
 
-# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT(_V2), LIKE_INFO_V3_CLICK, ENTRY_EFFECT -----------------
+# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT(_V2), LIKE_INFO_V3_CLICK, ENTRY_EFFECT, ONLINE_RANK_V3 ---
 
 _CMD_FIXTURES = ["interact_word_v2", "interact_word_v2_masked_follow", "send_gift", "send_gift_blind",
-                 "send_gift_v2", "like_info_v3_click", "entry_effect"]  # fmt: skip
-_COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "ENTRY_EFFECT")
+                 "send_gift_v2", "like_info_v3_click", "entry_effect", "online_rank_v3"]  # fmt: skip
+_COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "ENTRY_EFFECT",
+                  "ONLINE_RANK_V3")  # fmt: skip
 
 
 def taken(cdecode, body: bytes) -> bool:
@@ -420,7 +421,14 @@ def test_the_id_hashes_the_canonical_form(cdecode):
     declined = ["1.5", "1e5", "-0", "9223372036854775808", "-9223372036854775809", "18446744073709551615",
                 '{"a":1,"a":2}', '{"\\u0061":1}']  # fmt: skip
     bodies, expect = [], []
-    for name in ("like_info_v3_click", "send_gift", "interact_word_v2", "send_gift_v2", "entry_effect"):
+    for name in (
+        "like_info_v3_click",
+        "send_gift",
+        "interact_word_v2",
+        "send_gift_v2",
+        "entry_effect",
+        "online_rank_v3",
+    ):
         for i, v in enumerate(strings + values):
             bodies.append(_with_member(name, keys[i % len(keys)], v))
             expect.append(True)
@@ -629,6 +637,46 @@ def test_send_gift_v2_protobuf_shapes(cdecode):
     for body in bodies:
         n += taken(cdecode, body)
     assert 0.5 * len(bodies) < n < len(bodies)
+
+
+def test_online_rank_v3_protobuf_shapes(cdecode):
+    rng = random.Random(13)
+    scores = ["", "12", "-3", "007", "-0", " 1", "1.5", "+2", "1_0", "\u0663", "9" * 18, "9" * 19, "abc", "1e3"]
+    bodies = []
+    for _ in range(250):
+
+        def item() -> dict[str, Any]:
+            return {
+                "uid": rng.choice([0, 7, 2**63 - 1, -2]), "face": rng.choice(["", "http://f"]),
+                "score": rng.choice(scores), "uname": rng.choice(["", "兔月酱", "x***"]), "rank": rng.randint(0, 3),
+                "guard_level": rng.choice([0, 3]), "is_mystery": rng.choice([False, True]),
+                "uinfo": rng.choice([None, {}, {"uid": 7, "base": {"name": "n", "face": "f", "is_mystery": True},
+                                                "wealth": {"level": 2}}]),
+            }  # fmt: skip
+
+        r = {"rank_type": rng.choice(["", "online_rank", "gold_rank"]),
+             "list": [item() for _ in range(rng.choice([0, 0, 1, 3]))],
+             "online_list": [item() for _ in range(rng.choice([0, 1, 3]))]}  # fmt: skip
+        bodies.append(_iw_body(pb.encode_online_rank_v3(r), "online_rank_v3"))
+    good = pb.encode_online_rank_v3({"rank_type": "online_rank", "online_list": [{"uid": 5, "uname": "n"}]})
+    odd = [
+        good + _ld(1, b"\xff"), good + _ld(3, _ld(2, b"\xc0\xaf")), good + _ld(2, _ld(8, _ld(2, _ld(1, b"\xff")))),
+        good + _ld(3, _ld(8, b"") + _ld(8, b"")), good + _ld(3, _ld(8, _ld(4, b"") * 2)), good + _ld(3, _key(7, 2)),
+        good + _ld(3, _ld(8, _ld(4, _key(1, 2) + b"\x00"))), good + _key(2, 0) + b"\x01", good + _ld(1, b"second"),
+        good + _ld(3, b""), good + _ld(9, b"\xff"), good + _ld(3, _ld(99, b"\xff")), b"",
+    ]  # fmt: skip
+    bodies += [_iw_body(p, "online_rank_v3") for p in odd]
+    bodies.append(
+        _iw_body(good, "online_rank_v3").replace(
+            b'{"cmd":"ONLINE_RANK_V3",', b'{"cmd":"ONLINE_RANK_V3","send_time":1700000000123,'
+        )
+    )
+    n = 0
+    for i in range(0, len(bodies), 20):
+        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
+    for body in bodies:
+        n += taken(cdecode, body)
+    assert 0.3 * len(bodies) < n < len(bodies)
 
 
 # --- generated shapes of the compiled cmds (hypothesis) -------------------------------------------------
