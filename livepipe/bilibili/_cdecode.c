@@ -15,7 +15,9 @@
  *   (orjson.loads + parse_command: the handlers in livepipe/bilibili/commands/), or None. One function per
  *   cmd mirrors its handler: INTERACT_WORD_V2 (users.py::_interact_word_v2; data.pb, base64 protobuf, read
  *   here field by field instead of by upb), SEND_GIFT (gifts.py::_send_gift), SEND_GIFT_V2
- *   (gifts.py::_send_gift_v2; data.pb as pb.py reads it), LIKE_INFO_V3_CLICK (users.py::_like_click). The
+ *   (gifts.py::_send_gift_v2; data.pb as pb.py reads it), LIKE_INFO_V3_CLICK (users.py::_like_click),
+ *   ENTRY_EFFECT and ENTRY_EFFECT_MUST_RECEIVE (users.py::_entry_effect), ONLINE_RANK_V3
+ *   (users.py::_online_rank_v3; data.pb as pb.py reads it). The
  *   body is first checked and written in its canonical form (canon_value: what orjson.dumps(message,
  *   option=OPT_SORT_KEYS) writes), then the cmd's fields are read from the bytes; the id is make_id's
  *   BLAKE2b over its head and that canonical form (our own BLAKE2b, RFC 7693), and raw is a LazyRaw of the
@@ -36,6 +38,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,7 +52,7 @@ static PyObject *Event_type, *LazyRaw_type, *decode_emots, *decode_emoticon, *js
 static PyObject *ProtocolError, *decompress, *popularity_event, *slow;
 /* LazyRaw's `json` slot (its member descriptor), and the data / medal dicts with their keys in order. */
 static PyObject *json_slot, *data_template, *medal_template;
-/* The data dicts of the other compiled cmds, keys in order: interact (INTERACT_WORD_V2, LIKE_INFO_V3_CLICK),
+/* The data dicts of the other compiled cmds, keys in order: interact (INTERACT_WORD_V2, LIKE_INFO_V3_CLICK, ENTRY_EFFECT),
  * gift and its gifts items (SEND_GIFT, SEND_GIFT_V2), an item of an online rank (ONLINE_RANK_V3). */
 static PyObject *interact_template, *gift_template, *gift_item_template, *rank_template;
 /* Interned strings. */
@@ -1699,10 +1702,15 @@ static PyObject *body_id(Body *b, PyObject *room_id, const char *cmd, double ts)
         PyErr_Clear();
         return Py_NewRef(Py_None);
     }
-    char *tsr = PyOS_double_to_string(ts, 'r', 0, Py_DTSF_ADD_DOT_0, NULL); /* repr(ts) */
-    if (!tsr) return NULL;
-    hn = PyOS_snprintf(head, sizeof head, "%lld|%s|%s|", rid, cmd, tsr);
-    PyMem_Free(tsr);
+    if ((ts >= 1 && ts < 1e16 && ts == (double)(int64_t)ts) || (ts == 0 && !signbit(ts))) {
+        /* repr of a whole number below 1e16 (a time in seconds, 0.0): its digits and ".0" */
+        hn = PyOS_snprintf(head, sizeof head, "%lld|%s|%lld.0|", rid, cmd, (long long)ts);
+    } else {
+        char *tsr = PyOS_double_to_string(ts, 'r', 0, Py_DTSF_ADD_DOT_0, NULL); /* repr(ts) */
+        if (!tsr) return NULL;
+        hn = PyOS_snprintf(head, sizeof head, "%lld|%s|%s|", rid, cmd, tsr);
+        PyMem_Free(tsr);
+    }
     if (hn < 0 || hn >= (int)sizeof head) return Py_NewRef(Py_None);
     memcpy(b->c.buf + HEAD_ROOM - hn, head, hn);
     return id_of(b->c.buf + HEAD_ROOM - hn, b->c.n - HEAD_ROOM + hn);
@@ -1783,14 +1791,16 @@ static PyObject *now(void) {
 /* ---------------------------------------------------------------------------------------------- */
 /* INTERACT_WORD_V2: users.py::_interact_word_v2 over the protobuf of data.pb (pb.INTERACT_WORD_EVENT)  */
 
-static inline int b64v(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+/* The value of each base64 character, -1 for other bytes (filled at import). */
+static signed char B64[256];
+
+static void b64_init(void) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(B64, -1, sizeof B64);
+    for (int i = 0; i < 64; i++) B64[(unsigned char)alphabet[i]] = (signed char)i;
 }
+
+static inline int b64v(unsigned char c) { return B64[c]; }
 
 /* base64.b64decode(s, validate=True) of [s, e) into out (room for 3/4 of the length): standard alphabet,
  * '=' padding only at the end; declines on anything else, also on bits set after the last byte (which
@@ -3114,6 +3124,7 @@ static PyObject *template(PyObject **keys, size_t n) {
     if (!((var) = PyUnicode_InternFromString(text))) return NULL;
 
 PyMODINIT_FUNC PyInit__cdecode(void) {
+    b64_init();
     INTERN(s_danmaku, "danmaku");
     INTERN(s_DANMU_MSG, "DANMU_MSG");
     INTERN(s_DANMU_MSG_MIRROR, "DANMU_MSG_MIRROR");

@@ -477,6 +477,22 @@ def test_field_types_and_the_decline_rules(cdecode):
     assert 0.3 * len(bodies) < n < len(bodies)  # many compiled, many declined
 
 
+def test_times_of_every_magnitude(cdecode):
+    """The id hashes repr(ts): whole seconds (written as digits and ".0" below 1e16), nanoseconds, the limits."""
+    times = [1, 2, 9, 10, 1796681222, 10**15, 10**16 - 1, 10**16, 10**16 + 2, 2**53 + 1, 10**17, 2**63 - 1]
+    bodies = []
+    for t in times:
+        gift = load_fixture("send_gift")
+        gift["data"]["timestamp"] = t
+        bodies.append(compact(gift))
+        entry = load_fixture("entry_effect")
+        entry["data"]["trigger_time"] = t
+        bodies.append(compact(entry))
+    assert all(taken(cdecode, b) for b in bodies)
+    for body in bodies:
+        assert_identical(cdecode, frame_of([body]))
+
+
 def test_entry_effect_names_and_marks(cdecode):
     """ENTRY_EFFECT: the name from uinfo.base or from the <% %> marks of copy_writing(_v2), the marks stripped."""
     writings = ["<%晴天%> 来了", "no marks", "<%a", "%>a<%b%>", "<%%>", "<%x***%> 来了", "<%a%><%b%>", "", None,
