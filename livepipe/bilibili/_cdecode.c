@@ -1297,9 +1297,6 @@ static int jv_truth(const JV *v, int *out) {
     }
 }
 
-/* Whether the (valid) UTF-8 or JSON string content [s, e) ends with "***" (an escaped '*' declines before). */
-static inline int ends_masked(P s, P e) { return e - s >= 3 && e[-1] == '*' && e[-2] == '*' && e[-3] == '*'; }
-
 /* Whether a str ends with "***" (the masked-user rule of common._user). */
 static int str_masked(PyObject *s) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
