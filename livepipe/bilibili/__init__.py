@@ -23,7 +23,8 @@ A frame whose *framing* is broken (bad header, truncated packet, undecompressibl
 
 Two implementations give the same events: the compiled one (``livepipe.bilibili._cdecode``: the
 framing, the dispatch, the usual ``DANMU_MSG``, and the usual ``INTERACT_WORD_V2``, ``SEND_GIFT``,
-``SEND_GIFT_V2``, ``LIKE_INFO_V3_CLICK``, ``ENTRY_EFFECT`` and ``ONLINE_RANK_V3`` in C; the ``raw`` of those is a
+``SEND_GIFT_V2``, ``LIKE_INFO_V3_CLICK``, ``ENTRY_EFFECT``, ``ONLINE_RANK_V3``, ``LIKE_INFO_V3_UPDATE``,
+``ONLINE_RANK_COUNT`` and ``WATCHED_CHANGE`` in C; the ``raw`` of those is a
 :class:`~livepipe.events.LazyRaw` too, where the pure path holds the parsed
 :class:`~livepipe.events.RawMessage`: ``event.raw``, the JSON form and equality are the same) when it is
 built, and this module's pure Python one (:func:`decode_frame` +

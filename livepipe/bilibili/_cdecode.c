@@ -17,7 +17,8 @@
  *   here field by field instead of by upb), SEND_GIFT (gifts.py::_send_gift), SEND_GIFT_V2
  *   (gifts.py::_send_gift_v2; data.pb as pb.py reads it), LIKE_INFO_V3_CLICK (users.py::_like_click),
  *   ENTRY_EFFECT and ENTRY_EFFECT_MUST_RECEIVE (users.py::_entry_effect), ONLINE_RANK_V3
- *   (users.py::_online_rank_v3; data.pb as pb.py reads it). The
+ *   (users.py::_online_rank_v3; data.pb as pb.py reads it), and the counters LIKE_INFO_V3_UPDATE,
+ *   ONLINE_RANK_COUNT and WATCHED_CHANGE (users.py::_like_update, _online_count, _watched). The
  *   body is first checked and written in its canonical form (canon_value: what orjson.dumps(message,
  *   option=OPT_SORT_KEYS) writes), then the cmd's fields are read from the bytes; the id is make_id's
  *   BLAKE2b over its head and that canonical form (our own BLAKE2b, RFC 7693), and raw is a LazyRaw of the
@@ -60,6 +61,8 @@ static PyObject *s_danmaku, *s_DANMU_MSG, *s_DANMU_MSG_MIRROR, *s_json, *s_empty
 static PyObject *k_mode, *k_font_size, *k_color, *k_rnd, *k_uid_crc32, *k_dm_type, *k_emoticon, *k_emots, *k_face,
     *k_is_admin, *k_user_level, *k_guard_level, *k_wealth_level, *k_medal, *k_reply_uid, *k_reply_uname, *k_mirror,
     *k_masked, *k_level, *k_name, *k_streamer_uid, *k_streamer_name, *k_room_id, *k_is_lighted;
+static PyObject *s_LIKE_INFO_V3_UPDATE, *s_like_count, *s_ONLINE_RANK_COUNT, *s_online_count, *s_WATCHED_CHANGE,
+    *s_watched, *k_count, *k_online_count, *k_text_small, *k_text_large;
 static PyObject *s_ONLINE_RANK_V3, *s_online_rank, *k_uid, *k_uname, *k_score, *k_rank, *k_rank_type, *k_list;
 static PyObject *s_INTERACT_WORD_V2, *s_SEND_GIFT, *s_SEND_GIFT_V2, *s_ENTRY_EFFECT, *s_ENTRY_EFFECT_MUST_RECEIVE,
     *s_mark_open, *s_mark_close, *s_empty, *s_LIKE_INFO_V3_CLICK, *s_enter, *s_follow, *s_share, *s_like,
@@ -2816,6 +2819,88 @@ done:
     return ev;
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* The counters: LIKE_INFO_V3_UPDATE (users.py::_like_update), ONLINE_RANK_COUNT (_online_count),    */
+/* WATCHED_CHANGE (_watched). No time of their own: the id hashes ts 0.0, ts is _now().               */
+
+/* The fields named in keys of a counter body's data, after body_canon; declines on a root send_time (_mk's ts). */
+static int counter_fields(Body *b, PyObject *body, const Key *keys, int n, JV *out) {
+    JV data;
+    int r, has_send_time;
+    if ((r = body_canon(b, body)) || (r = read_top(body, &b->ends, &data, &has_send_time)) ||
+        (r = read_fields(&data, keys, n, out)))
+        return r;
+    return has_send_time ? DECLINE : OK;
+}
+
+/* The event of a counter: data (a new reference, stolen; NULL after an error) or r's decline / error. */
+static PyObject *counter_event(Body *b, int r, PyObject *body, PyObject *room_id, PyObject *cmd, PyObject *kind,
+                               PyObject *data) {
+    PyObject *ts = NULL, *ev;
+    if (!r && data && !(ts = now())) r = ERROR;
+    if (!r && !data) r = ERROR;
+    if (r) {
+        Py_XDECREF(data);
+        body_release(b);
+        return r == DECLINE ? Py_NewRef(Py_None) : NULL;
+    }
+    ev = cmd_event(b, body, room_id, cmd, kind, 0.0, ts, NULL, NULL, NULL, data);
+    body_release(b);
+    return ev;
+}
+
+static PyObject *like_update(PyObject *body, PyObject *room_id) {
+    static const Key keys[] = {K("click_count")};
+    Body b;
+    JV f;
+    PyObject *count = NULL, *data = NULL;
+    int r;
+    b.mem = NULL;
+    if (!(r = counter_fields(&b, body, keys, 1, &f)) && !(r = jv_int(&f, &count))) {
+        data = PyDict_New();
+        if (data && PyDict_SetItem(data, k_count, count) < 0) Py_CLEAR(data);
+        Py_DECREF(count);
+    }
+    return counter_event(&b, r, body, room_id, s_LIKE_INFO_V3_UPDATE, s_like_count, data);
+}
+
+static PyObject *online_count(PyObject *body, PyObject *room_id) {
+    static const Key keys[] = {K("count"), K("online_count")};
+    Body b;
+    JV f[2];
+    PyObject *count = NULL, *online = NULL, *data = NULL;
+    int r;
+    b.mem = NULL;
+    if (!(r = counter_fields(&b, body, keys, 2, f)) && !(r = jv_int(&f[0], &count)) && !(r = jv_int(&f[1], &online))) {
+        data = PyDict_New();
+        if (data && (PyDict_SetItem(data, k_count, count) < 0 || PyDict_SetItem(data, k_online_count, online) < 0))
+            Py_CLEAR(data);
+    }
+    Py_XDECREF(count);
+    Py_XDECREF(online);
+    return counter_event(&b, r, body, room_id, s_ONLINE_RANK_COUNT, s_online_count, data);
+}
+
+static PyObject *watched(PyObject *body, PyObject *room_id) {
+    static const Key keys[] = {K("num"), K("text_small"), K("text_large")};
+    Body b;
+    JV f[3];
+    PyObject *num = NULL, *small = NULL, *large = NULL, *data = NULL;
+    int r;
+    b.mem = NULL;
+    if (!(r = counter_fields(&b, body, keys, 3, f)) && !(r = jv_int(&f[0], &num)) && !(r = jv_str(&f[1], &small)) &&
+        !(r = jv_str(&f[2], &large))) {
+        data = PyDict_New();
+        if (data && (PyDict_SetItem(data, k_num, num) < 0 || PyDict_SetItem(data, k_text_small, small) < 0 ||
+                     PyDict_SetItem(data, k_text_large, large) < 0))
+            Py_CLEAR(data);
+    }
+    Py_XDECREF(num);
+    Py_XDECREF(small);
+    Py_XDECREF(large);
+    return counter_event(&b, r, body, room_id, s_WATCHED_CHANGE, s_watched, data);
+}
+
 /* The cmds above, by the start of their body (the form Bilibili sends: cmd first, no spaces). */
 typedef PyObject *(*cmd_fn)(PyObject *, PyObject *);
 static const struct {
@@ -2828,6 +2913,9 @@ static const struct {
     {"{\"cmd\":\"SEND_GIFT_V2\",", sizeof("{\"cmd\":\"SEND_GIFT_V2\",") - 1, send_gift_v2},
     {"{\"cmd\":\"LIKE_INFO_V3_CLICK\",", sizeof("{\"cmd\":\"LIKE_INFO_V3_CLICK\",") - 1, like_click},
     {"{\"cmd\":\"ONLINE_RANK_V3\",", sizeof("{\"cmd\":\"ONLINE_RANK_V3\",") - 1, online_rank_v3},
+    {"{\"cmd\":\"LIKE_INFO_V3_UPDATE\",", sizeof("{\"cmd\":\"LIKE_INFO_V3_UPDATE\",") - 1, like_update},
+    {"{\"cmd\":\"ONLINE_RANK_COUNT\",", sizeof("{\"cmd\":\"ONLINE_RANK_COUNT\",") - 1, online_count},
+    {"{\"cmd\":\"WATCHED_CHANGE\",", sizeof("{\"cmd\":\"WATCHED_CHANGE\",") - 1, watched},
     {"{\"cmd\":\"ENTRY_EFFECT\",", sizeof("{\"cmd\":\"ENTRY_EFFECT\",") - 1, entry_effect},
     {"{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",", sizeof("{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",") - 1,
      entry_effect_must},
@@ -3155,6 +3243,16 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     INTERN(s_SEND_GIFT, "SEND_GIFT");
     INTERN(s_SEND_GIFT_V2, "SEND_GIFT_V2");
     INTERN(s_ONLINE_RANK_V3, "ONLINE_RANK_V3");
+    INTERN(s_LIKE_INFO_V3_UPDATE, "LIKE_INFO_V3_UPDATE");
+    INTERN(s_like_count, "like_count");
+    INTERN(s_ONLINE_RANK_COUNT, "ONLINE_RANK_COUNT");
+    INTERN(s_online_count, "online_count");
+    INTERN(s_WATCHED_CHANGE, "WATCHED_CHANGE");
+    INTERN(s_watched, "watched");
+    INTERN(k_count, "count");
+    INTERN(k_online_count, "online_count");
+    INTERN(k_text_small, "text_small");
+    INTERN(k_text_large, "text_large");
     INTERN(s_online_rank, "online_rank");
     INTERN(k_uid, "uid");
     INTERN(k_uname, "uname");

@@ -345,12 +345,15 @@ def test_generated_bodies_give_identical_events(cdecode, bodies):
     assert_identical(cdecode, frame_of(bodies))
 
 
-# --- the other compiled cmds: INTERACT_WORD_V2, SEND_GIFT(_V2), LIKE_INFO_V3_CLICK, ENTRY_EFFECT, ONLINE_RANK_V3 ---
+# --- the other compiled cmds: the most frequent after DANMU_MSG (CMD_TABLE in _cdecode.c) ---------------------
 
-_CMD_FIXTURES = ["interact_word_v2", "interact_word_v2_masked_follow", "send_gift", "send_gift_blind",
-                 "send_gift_v2", "like_info_v3_click", "entry_effect", "online_rank_v3"]  # fmt: skip
+_CMD_FIXTURES = [
+    "interact_word_v2", "interact_word_v2_masked_follow", "send_gift", "send_gift_blind", "send_gift_v2",
+    "like_info_v3_click", "entry_effect", "online_rank_v3", "like_info_v3_update", "online_rank_count",
+    "watched_change",
+]  # fmt: skip
 _COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "ENTRY_EFFECT",
-                  "ONLINE_RANK_V3")  # fmt: skip
+                  "ONLINE_RANK_V3", "LIKE_INFO_V3_UPDATE", "ONLINE_RANK_COUNT", "WATCHED_CHANGE")  # fmt: skip
 
 
 def taken(cdecode, body: bytes) -> bool:
