@@ -17,8 +17,9 @@
  *   here field by field instead of by upb), SEND_GIFT (gifts.py::_send_gift), SEND_GIFT_V2
  *   (gifts.py::_send_gift_v2; data.pb as pb.py reads it), LIKE_INFO_V3_CLICK (users.py::_like_click),
  *   ENTRY_EFFECT and ENTRY_EFFECT_MUST_RECEIVE (users.py::_entry_effect), ONLINE_RANK_V3
- *   (users.py::_online_rank_v3; data.pb as pb.py reads it), and the counters LIKE_INFO_V3_UPDATE,
- *   ONLINE_RANK_COUNT and WATCHED_CHANGE (users.py::_like_update, _online_count, _watched). The
+ *   (users.py::_online_rank_v3; data.pb as pb.py reads it), GUARD_BUY and USER_TOAST_MSG_V2
+ *   (gifts.py::_guard_buy, _user_toast_v2), and the counters LIKE_INFO_V3_UPDATE, ONLINE_RANK_COUNT and
+ *   WATCHED_CHANGE (users.py::_like_update, _online_count, _watched). The
  *   body is first checked and written in its canonical form (canon_value: what orjson.dumps(message,
  *   option=OPT_SORT_KEYS) writes), then the cmd's fields are read from the bytes; the id is make_id's
  *   BLAKE2b over its head and that canonical form (our own BLAKE2b, RFC 7693), and raw is a LazyRaw of the
@@ -54,13 +55,16 @@ static PyObject *ProtocolError, *decompress, *popularity_event, *slow;
 /* LazyRaw's `json` slot (its member descriptor), and the data / medal dicts with their keys in order. */
 static PyObject *json_slot, *data_template, *medal_template;
 /* The data dicts of the other compiled cmds, keys in order: interact (INTERACT_WORD_V2, LIKE_INFO_V3_CLICK, ENTRY_EFFECT),
- * gift and its gifts items (SEND_GIFT, SEND_GIFT_V2), an item of an online rank (ONLINE_RANK_V3). */
-static PyObject *interact_template, *gift_template, *gift_item_template, *rank_template;
+ * gift and its gifts items (SEND_GIFT, SEND_GIFT_V2), an item of an online rank (ONLINE_RANK_V3), guard (GUARD_BUY,
+ * USER_TOAST_MSG_V2). */
+static PyObject *interact_template, *gift_template, *gift_item_template, *rank_template, *guard_template;
 /* Interned strings. */
 static PyObject *s_danmaku, *s_DANMU_MSG, *s_DANMU_MSG_MIRROR, *s_json, *s_empty_braces;
 static PyObject *k_mode, *k_font_size, *k_color, *k_rnd, *k_uid_crc32, *k_dm_type, *k_emoticon, *k_emots, *k_face,
     *k_is_admin, *k_user_level, *k_guard_level, *k_wealth_level, *k_medal, *k_reply_uid, *k_reply_uname, *k_mirror,
     *k_masked, *k_level, *k_name, *k_streamer_uid, *k_streamer_name, *k_room_id, *k_is_lighted;
+static PyObject *s_GUARD_BUY, *s_USER_TOAST_MSG_V2, *s_guard, *k_unit, *k_start_time, *k_end_time, *k_toast, *k_toast_msg,
+    *k_source;
 static PyObject *s_LIKE_INFO_V3_UPDATE, *s_like_count, *s_ONLINE_RANK_COUNT, *s_online_count, *s_WATCHED_CHANGE,
     *s_watched, *k_count, *k_online_count, *k_text_small, *k_text_large;
 static PyObject *s_ONLINE_RANK_V3, *s_online_rank, *k_uid, *k_uname, *k_score, *k_rank, *k_rank_type, *k_list;
@@ -2820,6 +2824,152 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* GUARD_BUY (gifts.py::_guard_buy) and USER_TOAST_MSG_V2 (gifts.py::_user_toast_v2 over _guard)      */
+
+/* `_d(v)` then its fields: the members named in keys of v if it is an object, else all missing. */
+static int read_fields_or_empty(const JV *v, const Key *keys, int n, JV *out) {
+    if (v->t == J_OBJ) return read_fields(v, keys, n, out);
+    for (int i = 0; i < n; i++) out[i].t = J_ABSENT;
+    return OK;
+}
+
+/* The values of gifts.py::_guard's data (in its order) that differ between the two cmds. */
+typedef struct {
+    int64_t level, num, price;
+    PyObject *unit, *gift_id, *gift_name, *start, *end, *face, *toast_msg, *source; /* new references */
+    int toast, masked;
+} Guard;
+
+static void guard_clear(Guard *g) {
+    Py_CLEAR(g->unit);
+    Py_CLEAR(g->gift_id);
+    Py_CLEAR(g->gift_name);
+    Py_CLEAR(g->start);
+    Py_CLEAR(g->end);
+    Py_CLEAR(g->face);
+    Py_CLEAR(g->toast_msg);
+    Py_CLEAR(g->source);
+}
+
+/* The guard event from g (cleared), uid and uname (stolen): ts from start_time (seconds), which must be > 0. */
+static PyObject *guard_event(Body *b, PyObject *body, PyObject *room_id, PyObject *cmd, Guard *g, int64_t start,
+                             PyObject *uid, PyObject *uname) {
+    PyObject *d = PyDict_Copy(guard_template), *ev;
+    if (!d || set_item(d, k_guard_level, i64(g->level)) || set_item(d, k_num, i64(g->num)) ||
+        set_item(d, k_price, i64(g->price)) || set_item(d, k_unit, Py_NewRef(g->unit)) ||
+        set_item(d, k_gift_id, Py_NewRef(g->gift_id)) || set_item(d, k_gift_name, Py_NewRef(g->gift_name)) ||
+        set_item(d, k_start_time, Py_NewRef(g->start)) || set_item(d, k_end_time, Py_NewRef(g->end)) ||
+        set_item(d, k_face, Py_NewRef(g->face)) || set_item(d, k_toast, boolean(g->toast)) ||
+        set_item(d, k_toast_msg, Py_NewRef(g->toast_msg)) || set_item(d, k_source, Py_NewRef(g->source)) ||
+        set_item(d, k_masked, boolean(g->masked))) {
+        Py_XDECREF(d);
+        Py_DECREF(uid);
+        Py_DECREF(uname);
+        guard_clear(g);
+        body_release(b);
+        return NULL;
+    }
+    guard_clear(g);
+    ev = cmd_event(b, body, room_id, cmd, s_guard, (double)start, NULL, uid, uname, NULL, d);
+    body_release(b);
+    return ev;
+}
+
+static PyObject *guard_buy(PyObject *body, PyObject *room_id) {
+    enum { UID, UNAME, LEVEL, NUM, PRICE, GIFT_ID, GIFT_NAME, START, END, NKEYS };
+    static const Key keys[] = {K("uid"), K("username"), K("guard_level"), K("num"), K("price"), K("gift_id"),
+                               K("gift_name"), K("start_time"), K("end_time")};
+    Body b;
+    JV data, f[NKEYS];
+    Guard g;
+    PyObject *uid = NULL, *uname = NULL;
+    int r;
+
+    b.mem = NULL;
+    memset(&g, 0, sizeof g);
+    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, NULL)) ||
+        (r = read_fields(&data, keys, NKEYS, f)))
+        goto done;
+    /* ts = _secs(start_time); none: the Python path */
+    if (f[START].t != J_INT || f[START].i <= 0) {
+        r = DECLINE;
+        goto done;
+    }
+    if ((r = jv_int0(&f[LEVEL], &g.level)) || (r = jv_int0(&f[NUM], &g.num)) || (r = jv_int0(&f[PRICE], &g.price)) ||
+        (r = jv_int(&f[GIFT_ID], &g.gift_id)) || (r = jv_str_or_none(&f[GIFT_NAME], &g.gift_name)) ||
+        (r = jv_int(&f[START], &g.start)) || (r = jv_int(&f[END], &g.end)) ||
+        (r = read_user(&f[UID], &f[UNAME], &uid, &uname, &g.masked)))
+        goto done;
+    g.unit = Py_NewRef(Py_None);
+    g.face = Py_NewRef(Py_None);
+    g.toast_msg = Py_NewRef(Py_None);
+    g.source = Py_NewRef(Py_None);
+    return guard_event(&b, body, room_id, s_GUARD_BUY, &g, f[START].i, uid, uname);
+done:
+    guard_clear(&g);
+    body_release(&b);
+    return r == DECLINE ? Py_NewRef(Py_None) : NULL;
+}
+
+static PyObject *user_toast_v2(PyObject *body, PyObject *room_id) {
+    enum { SU, GI, PAY, GIFT, OPTION, TOAST, NKEYS };
+    static const Key keys[] = {K("sender_uinfo"), K("guard_info"), K("pay_info"), K("gift_info"), K("option"),
+                               K("toast_msg")};
+    static const Key su_keys[] = {K("uid"), K("base")}, base_keys[] = {K("name"), K("face")};
+    static const Key gi_keys[] = {K("guard_level"), K("role_name"), K("start_time"), K("end_time")};
+    static const Key pay_keys[] = {K("num"), K("price"), K("unit")}, id_keys[] = {K("gift_id")},
+                     source_keys[] = {K("source")};
+    Body b;
+    JV data, f[NKEYS], su[2], base[2], gi[4], pay[3], gift_id, source;
+    Guard g;
+    PyObject *uid = NULL, *uname = NULL;
+    int r;
+
+    b.mem = NULL;
+    memset(&g, 0, sizeof g);
+    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, NULL)) ||
+        (r = read_fields(&data, keys, NKEYS, f)) || (r = read_fields_or_empty(&f[SU], su_keys, 2, su)) ||
+        (r = read_fields_or_empty(&su[1], base_keys, 2, base)) || (r = read_fields_or_empty(&f[GI], gi_keys, 4, gi)) ||
+        (r = read_fields_or_empty(&f[PAY], pay_keys, 3, pay)) ||
+        (r = read_fields_or_empty(&f[GIFT], id_keys, 1, &gift_id)) ||
+        (r = read_fields_or_empty(&f[OPTION], source_keys, 1, &source)))
+        goto done;
+    /* ts = _secs(guard_info.start_time); none: the Python path */
+    if (gi[2].t != J_INT || gi[2].i <= 0) {
+        r = DECLINE;
+        goto done;
+    }
+    if ((r = jv_int0(&gi[0], &g.level)) || (r = jv_int0(&pay[0], &g.num)) || (r = jv_int0(&pay[1], &g.price)) ||
+        (r = jv_str_or_none(&pay[2], &g.unit)) || (r = jv_int(&gift_id, &g.gift_id)) ||
+        (r = jv_str_or_none(&gi[1], &g.gift_name)) || (r = jv_int(&gi[2], &g.start)) || (r = jv_int(&gi[3], &g.end)) ||
+        (r = jv_str_or_none(&base[1], &g.face)) || (r = jv_int(&source, &g.source)) ||
+        (r = read_user(&su[0], &base[0], &uid, &uname, &g.masked)))
+        goto done;
+    g.toast = 1;
+    /* toast_msg: a non-empty str with its marks stripped, anything else None */
+    if (str_truthy(&f[TOAST])) {
+        PyObject *t = NULL, *t1 = NULL;
+        r = ERROR;
+        if (!jv_str(&f[TOAST], &t) && (t1 = PyUnicode_Replace(t, s_mark_open, s_empty, -1)))
+            g.toast_msg = PyUnicode_Replace(t1, s_mark_close, s_empty, -1);
+        Py_XDECREF(t);
+        Py_XDECREF(t1);
+        if (!g.toast_msg) {
+            Py_DECREF(uid);
+            Py_DECREF(uname);
+            goto done;
+        }
+    } else {
+        g.toast_msg = Py_NewRef(Py_None);
+    }
+    return guard_event(&b, body, room_id, s_USER_TOAST_MSG_V2, &g, gi[2].i, uid, uname);
+done:
+    guard_clear(&g);
+    body_release(&b);
+    return r == DECLINE ? Py_NewRef(Py_None) : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* The counters: LIKE_INFO_V3_UPDATE (users.py::_like_update), ONLINE_RANK_COUNT (_online_count),    */
 /* WATCHED_CHANGE (_watched). No time of their own: the id hashes ts 0.0, ts is _now().               */
 
@@ -2916,6 +3066,8 @@ static const struct {
     {"{\"cmd\":\"LIKE_INFO_V3_UPDATE\",", sizeof("{\"cmd\":\"LIKE_INFO_V3_UPDATE\",") - 1, like_update},
     {"{\"cmd\":\"ONLINE_RANK_COUNT\",", sizeof("{\"cmd\":\"ONLINE_RANK_COUNT\",") - 1, online_count},
     {"{\"cmd\":\"WATCHED_CHANGE\",", sizeof("{\"cmd\":\"WATCHED_CHANGE\",") - 1, watched},
+    {"{\"cmd\":\"GUARD_BUY\",", sizeof("{\"cmd\":\"GUARD_BUY\",") - 1, guard_buy},
+    {"{\"cmd\":\"USER_TOAST_MSG_V2\",", sizeof("{\"cmd\":\"USER_TOAST_MSG_V2\",") - 1, user_toast_v2},
     {"{\"cmd\":\"ENTRY_EFFECT\",", sizeof("{\"cmd\":\"ENTRY_EFFECT\",") - 1, entry_effect},
     {"{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",", sizeof("{\"cmd\":\"ENTRY_EFFECT_MUST_RECEIVE\",") - 1,
      entry_effect_must},
@@ -3243,6 +3395,15 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     INTERN(s_SEND_GIFT, "SEND_GIFT");
     INTERN(s_SEND_GIFT_V2, "SEND_GIFT_V2");
     INTERN(s_ONLINE_RANK_V3, "ONLINE_RANK_V3");
+    INTERN(s_GUARD_BUY, "GUARD_BUY");
+    INTERN(s_USER_TOAST_MSG_V2, "USER_TOAST_MSG_V2");
+    INTERN(s_guard, "guard");
+    INTERN(k_unit, "unit");
+    INTERN(k_start_time, "start_time");
+    INTERN(k_end_time, "end_time");
+    INTERN(k_toast, "toast");
+    INTERN(k_toast_msg, "toast_msg");
+    INTERN(k_source, "source");
     INTERN(s_LIKE_INFO_V3_UPDATE, "LIKE_INFO_V3_UPDATE");
     INTERN(s_like_count, "like_count");
     INTERN(s_ONLINE_RANK_COUNT, "ONLINE_RANK_COUNT");
@@ -3301,6 +3462,8 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
     PyObject *medal_keys[] = {k_level, k_name, k_streamer_uid, k_streamer_name, k_room_id, k_guard_level,
                               k_is_lighted};
     PyObject *interact_keys[] = {k_msg_type, k_medal, k_guard_level, k_face, k_effect, k_masked};
+    PyObject *guard_keys[] = {k_guard_level, k_num, k_price, k_unit, k_gift_id, k_gift_name, k_start_time,
+                              k_end_time, k_face, k_toast, k_toast_msg, k_source, k_masked};
     PyObject *rank_keys[] = {k_uid, k_uname, k_face, k_score, k_rank, k_guard_level, k_masked};
     PyObject *item_keys[] = {k_gift_id, k_gift_name, k_num, k_price, k_total_coin, k_coin_type, k_action, k_tid};
     PyObject *gift_keys[] = {k_gift_id, k_gift_name, k_num, k_price, k_total_coin, k_coin_type, k_action, k_tid,
@@ -3311,7 +3474,8 @@ PyMODINIT_FUNC PyInit__cdecode(void) {
         !(interact_template = template(interact_keys, sizeof interact_keys / sizeof *interact_keys)) ||
         !(gift_item_template = template(item_keys, sizeof item_keys / sizeof *item_keys)) ||
         !(gift_template = template(gift_keys, sizeof gift_keys / sizeof *gift_keys)) ||
-        !(rank_template = template(rank_keys, sizeof rank_keys / sizeof *rank_keys)))
+        !(rank_template = template(rank_keys, sizeof rank_keys / sizeof *rank_keys)) ||
+        !(guard_template = template(guard_keys, sizeof guard_keys / sizeof *guard_keys)))
         return NULL;
     return PyModule_Create(&module);
 }

@@ -350,10 +350,11 @@ def test_generated_bodies_give_identical_events(cdecode, bodies):
 _CMD_FIXTURES = [
     "interact_word_v2", "interact_word_v2_masked_follow", "send_gift", "send_gift_blind", "send_gift_v2",
     "like_info_v3_click", "entry_effect", "online_rank_v3", "like_info_v3_update", "online_rank_count",
-    "watched_change",
+    "watched_change", "guard_buy", "user_toast_msg_v2",
 ]  # fmt: skip
 _COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3_CLICK", "ENTRY_EFFECT",
-                  "ONLINE_RANK_V3", "LIKE_INFO_V3_UPDATE", "ONLINE_RANK_COUNT", "WATCHED_CHANGE")  # fmt: skip
+                  "ONLINE_RANK_V3", "LIKE_INFO_V3_UPDATE", "ONLINE_RANK_COUNT", "WATCHED_CHANGE", "GUARD_BUY",
+                  "USER_TOAST_MSG_V2")  # fmt: skip
 
 
 def taken(cdecode, body: bytes) -> bool:
@@ -460,17 +461,16 @@ def test_field_types_and_the_decline_rules(cdecode):
     for name in _CMD_FIXTURES:
         msg = load_fixture(name)
         body = compact(msg)
-        for key, value in msg["data"].items():
+        members = [(k, v, 0) for k, v in msg["data"].items()]
+        while members:  # each member of data and of the objects in it (three levels), replaced and removed
+            key, value, depth = members.pop()
             old = json.dumps(key, ensure_ascii=False).encode() + b":" + compact(value)
             assert old in body
             for sub in subs:
                 bodies.append(body.replace(old, old.split(b":", 1)[0] + b":" + sub.encode(), 1))
             bodies.append(body.replace(old + b",", b"", 1) if old + b"," in body else body.replace(b"," + old, b"", 1))
-            if isinstance(value, dict):  # the fields of a nested dict (medal_info, fans_medal, blind_gift, uinfo)
-                for k2, v2 in value.items():
-                    old2 = json.dumps(k2, ensure_ascii=False).encode() + b":" + compact(v2)
-                    for sub in subs:
-                        bodies.append(body.replace(old2, old2.split(b":", 1)[0] + b":" + sub.encode(), 1))
+            if isinstance(value, dict) and depth < 2:
+                members += [(k, v, depth + 1) for k, v in value.items()]
         bodies.append(body.replace(b'"data":{', b'"send_time":1700000000123,"data":{', 1))
         for data in ("null", "[]", '"x"', "{}"):
             bodies.append(compact({"cmd": msg["cmd"], "data": None}).replace(b"null", data.encode()))
