@@ -54,17 +54,17 @@ static PyObject *Event_type, *LazyRaw_type, *decode_emots, *decode_emoticon, *js
 static PyObject *ProtocolError, *decompress, *popularity_event, *slow;
 /* LazyRaw's `json` slot (its member descriptor), and the data / medal dicts with their keys in order. */
 static PyObject *json_slot, *data_template, *medal_template;
-/* The data dicts of the other compiled cmds, keys in order: interact (INTERACT_WORD_V2, LIKE_INFO_V3_CLICK, ENTRY_EFFECT),
- * gift and its gifts items (SEND_GIFT, SEND_GIFT_V2), an item of an online rank (ONLINE_RANK_V3), guard (GUARD_BUY,
- * USER_TOAST_MSG_V2). */
+/* The data dicts of the other compiled cmds, keys in order: interact (INTERACT_WORD_V2, LIKE_INFO_V3_CLICK,
+ * ENTRY_EFFECT), gift and its gifts items (SEND_GIFT, SEND_GIFT_V2), an item of an online rank (ONLINE_RANK_V3),
+ * guard (GUARD_BUY, USER_TOAST_MSG_V2). */
 static PyObject *interact_template, *gift_template, *gift_item_template, *rank_template, *guard_template;
 /* Interned strings. */
 static PyObject *s_danmaku, *s_DANMU_MSG, *s_DANMU_MSG_MIRROR, *s_json, *s_empty_braces;
 static PyObject *k_mode, *k_font_size, *k_color, *k_rnd, *k_uid_crc32, *k_dm_type, *k_emoticon, *k_emots, *k_face,
     *k_is_admin, *k_user_level, *k_guard_level, *k_wealth_level, *k_medal, *k_reply_uid, *k_reply_uname, *k_mirror,
     *k_masked, *k_level, *k_name, *k_streamer_uid, *k_streamer_name, *k_room_id, *k_is_lighted;
-static PyObject *s_GUARD_BUY, *s_USER_TOAST_MSG_V2, *s_guard, *k_unit, *k_start_time, *k_end_time, *k_toast, *k_toast_msg,
-    *k_source;
+static PyObject *s_GUARD_BUY, *s_USER_TOAST_MSG_V2, *s_guard, *k_unit, *k_start_time, *k_end_time, *k_toast,
+    *k_toast_msg, *k_source;
 static PyObject *s_LIKE_INFO_V3_UPDATE, *s_like_count, *s_ONLINE_RANK_COUNT, *s_online_count, *s_WATCHED_CHANGE,
     *s_watched, *k_count, *k_online_count, *k_text_small, *k_text_large;
 static PyObject *s_ONLINE_RANK_V3, *s_online_rank, *k_uid, *k_uname, *k_score, *k_rank, *k_rank_type, *k_list;
@@ -1092,7 +1092,8 @@ static const char DANMU_PREFIX[] = "{\"cmd\":\"DANMU_MSG";
 /* is a LazyRaw of the body (event.raw parses it on first read into the RawMessage the Python path     */
 /* holds; its JSON form is the same bytes). They decline on anything unusual, as danmaku() does: a     */
 /* field of another type than Bilibili sends, a float or an integer beyond int64 anywhere in the body,  */
-/* an escaped or duplicate key, an event without a time of its own.                                     */
+/* an escaped or duplicate key, a message without the time its handler reads (_mk would then take the   */
+/* root send_time; the cmds that never have one take _now(), as _mk does, and hash ts 0.0).             */
 
 /* A JSON value as the cmd functions read it. */
 enum { J_ABSENT, J_NULL, J_FALSE, J_TRUE, J_INT, J_FLOAT, J_STR, J_OBJ, J_ARR };
@@ -1720,9 +1721,9 @@ static PyObject *body_id(Body *b, PyObject *room_id, const char *cmd, double ts)
     return id_of(b->c.buf + HEAD_ROOM - hn, b->c.n - HEAD_ROOM + hn);
 }
 
-/* The event of a cmd body, as _mk builds it: the id from body_id over id_ts (b: the body after body_canon), the event's ts ts_obj (a new reference,
- * stolen) or id_ts (ts_obj NULL), raw a LazyRaw of the body. Steals uid, uname, text and data (new references,
- * NULL for None). Py_None (new reference) to decline, NULL on error. */
+/* The event of a cmd body, as _mk builds it: the id from body_id over id_ts (b: the body after body_canon), the
+ * event's ts ts_obj (a new reference, stolen) or id_ts (ts_obj NULL), raw a LazyRaw of the body. Steals uid, uname,
+ * text and data (new references, NULL for None). Py_None (new reference) to decline, NULL on error. */
 static PyObject *cmd_event(Body *b, PyObject *body, PyObject *room_id, PyObject *cmd, PyObject *kind, double id_ts,
                            PyObject *ts_obj, PyObject *uid, PyObject *uname, PyObject *text, PyObject *data) {
     PyObject *id = NULL, *raw = NULL, *ev = NULL;
@@ -2096,8 +2097,6 @@ done:
 /* SEND_GIFT: gifts.py::_send_gift                                                                   */
 
 static PyObject *send_gift(PyObject *body, PyObject *room_id) {
-    Body b;
-    b.mem = NULL;
     enum { UID, UNAME, GIFTID, GIFT_ID, GIFTNAME, GIFT_NAME, NUM, PRICE, TOTAL, COIN_TYPE, ACTION, TID, FACE, GUARD,
            MEDAL, BLIND, BATCH, INFO, TS, NKEYS };
     static const Key keys[] = {K("uid"), K("uname"), K("giftId"), K("gift_id"), K("giftName"), K("gift_name"),
@@ -2106,6 +2105,7 @@ static PyObject *send_gift(PyObject *body, PyObject *room_id) {
                                K("gift_info"), K("timestamp")};
     static const Key blind_keys[] = {K("original_gift_name"), K("original_gift_price")};
     static const Key info_keys[] = {K("img_basic")};
+    Body b;
     JV data, f[NKEYS], bf[2], img;
     PyObject *o[8] = {NULL}; /* uid, uname, gift_id, gift_name, coin_type, action, tid, batch */
     PyObject *img_s = NULL, *face = NULL, *medal = NULL, *blind = NULL, *item = NULL, *dict = NULL, *gifts = NULL;
@@ -2113,7 +2113,10 @@ static PyObject *send_gift(PyObject *body, PyObject *room_id) {
     int masked, r;
     double ts;
 
-    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, NULL)) || (r = read_fields(&data, keys, NKEYS, f))) goto done;
+    b.mem = NULL;
+    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, NULL)) ||
+        (r = read_fields(&data, keys, NKEYS, f)))
+        goto done;
     /* ts: timestamp (s) if a positive int; none: the Python path */
     if (f[TS].t != J_INT || f[TS].i <= 0) {
         r = DECLINE;
@@ -2761,7 +2764,9 @@ done:
     return ev;
 }
 
-static PyObject *entry_effect(PyObject *body, PyObject *room_id) { return entry_effect_cmd(body, room_id, s_ENTRY_EFFECT); }
+static PyObject *entry_effect(PyObject *body, PyObject *room_id) {
+    return entry_effect_cmd(body, room_id, s_ENTRY_EFFECT);
+}
 
 static PyObject *entry_effect_must(PyObject *body, PyObject *room_id) {
     return entry_effect_cmd(body, room_id, s_ENTRY_EFFECT_MUST_RECEIVE);
@@ -2771,17 +2776,19 @@ static PyObject *entry_effect_must(PyObject *body, PyObject *room_id) {
 /* LIKE_INFO_V3_CLICK: users.py::_like_click (no time of its own: the id hashes ts 0.0, ts is _now())  */
 
 static PyObject *like_click(PyObject *body, PyObject *room_id) {
-    Body b;
-    b.mem = NULL;
     enum { UID, UNAME, UINFO, MEDAL, MSG_TYPE, TEXT, NKEYS };
     static const Key keys[] = {K("uid"), K("uname"), K("uinfo"), K("fans_medal"), K("msg_type"), K("like_text")};
     static const Key base_keys[] = {K("base")}, face_keys[] = {K("face")};
+    Body b;
     JV data, f[NKEYS], base, face_v;
     PyObject *uid = NULL, *uname = NULL, *face = NULL, *medal = NULL, *text = NULL, *dict = NULL, *ts = NULL;
     int64_t msg_type, guard = 0;
     int masked, r, has_send_time;
 
-    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, &has_send_time)) || (r = read_fields(&data, keys, NKEYS, f))) goto done;
+    b.mem = NULL;
+    if ((r = body_canon(&b, body)) || (r = read_top(body, &b.ends, &data, &has_send_time)) ||
+        (r = read_fields(&data, keys, NKEYS, f)))
+        goto done;
     if (has_send_time) { /* _mk's ts from the root send_time: the Python path */
         r = DECLINE;
         goto done;
