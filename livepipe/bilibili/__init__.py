@@ -22,9 +22,14 @@ A frame whose *framing* is broken (bad header, truncated packet, undecompressibl
 :class:`ProtocolError` and yields nothing: past a framing error no byte can be trusted.
 
 Two implementations give the same events: the compiled one (``livepipe.bilibili._cdecode``: the
-framing, the dispatch and the usual ``DANMU_MSG`` in C) when it is built, and this module's pure
-Python one (:func:`decode_frame` + :func:`~livepipe.bilibili.fast.danmaku_event` + orjson), the
-fallback, also when ``LIVEPIPE_PURE_PYTHON=1`` is set (see :mod:`livepipe.bilibili.fast`).
+framing, the dispatch, the usual ``DANMU_MSG``, and the usual ``INTERACT_WORD_V2``, ``SEND_GIFT``,
+``SEND_GIFT_V2``, ``GUARD_BUY``, ``USER_TOAST_MSG_V2``, ``LIKE_INFO_V3_CLICK``, ``ENTRY_EFFECT``,
+``ONLINE_RANK_V3``, ``LIKE_INFO_V3_UPDATE``, ``ONLINE_RANK_COUNT`` and ``WATCHED_CHANGE`` in C; the
+``raw`` of those is a :class:`~livepipe.events.LazyRaw` too, where the pure path holds the parsed
+:class:`~livepipe.events.RawMessage`: ``event.raw``, the JSON form and equality are the same) when it
+is built, and this module's pure Python one (:func:`decode_frame` +
+:func:`~livepipe.bilibili.fast.danmaku_event` + orjson), the fallback, also when
+``LIVEPIPE_PURE_PYTHON=1`` is set (see :mod:`livepipe.bilibili.fast`).
 """
 
 from __future__ import annotations
