@@ -128,14 +128,19 @@ def build() -> WordFreq:
     """Build the table with jieba: its default dictionary, then ``load_userdict(chat_words.txt)``.
 
     Imports jieba and holds its whole dict while it runs: call it in a child process (:func:`load` does).
+    jieba's own cache is kept out of it: jieba reads ``jieba.cache`` in the shared temporary directory
+    whenever it exists, whoever wrote it, so a file another user planted there would decide the
+    frequencies (and reach ``marshal.load``). It builds from its dictionary in a private directory instead.
     """
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # jieba logs "Building prefix dict" to stderr otherwise
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    tokenizer.load_userdict(str(CHAT_WORDS))
-    return from_jieba(tokenizer.FREQ, tokenizer.total)
+    with tempfile.TemporaryDirectory(prefix="livepipe-jieba-") as private:
+        tokenizer = jieba.Tokenizer()
+        tokenizer.tmp_dir = private
+        tokenizer.initialize()
+        tokenizer.load_userdict(str(CHAT_WORDS))
+        return from_jieba(tokenizer.FREQ, tokenizer.total)
 
 
 def cache_key() -> str:

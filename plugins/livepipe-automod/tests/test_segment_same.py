@@ -157,3 +157,18 @@ def test_serving_process_never_imports_jieba_or_pypinyin(tmp_path: Path) -> None
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_jieba_cache_planted_in_the_shared_temporary_directory_is_not_read(
+        tmp_path: Path, table: wordfreq.WordFreq, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """jieba reads ``jieba.cache`` in the temporary directory whenever it is there, whoever wrote it; the
+    table is built from jieba's dictionary in a private directory instead."""
+    import marshal
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    (shared / "jieba.cache").write_bytes(marshal.dumps(({"单": 1, "单曲": 1_000_000}, 1_000_001)))
+    monkeypatch.setenv("TMPDIR", str(shared))  # the child that builds the table reads it
+    loaded = wordfreq.load(tmp_path / "cache")
+    assert loaded.to_bytes() == table.to_bytes()
+    assert loaded.get("单曲") != 1_000_000
