@@ -292,6 +292,20 @@ def _dumps(value: Any, ascii_only: bool) -> str:
         return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
+#: The hypothesis settings of the generated-bodies tests.
+_GENERATED = settings(max_examples=400, deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def _maybe_damaged(draw: st.DrawFn, body: bytes) -> bytes:
+    """``body``, or one time in ten the body with one byte changed."""
+    if draw(st.integers(0, 9)) == 0:
+        b = bytearray(body)
+        b[draw(st.integers(0, len(b) - 1))] = draw(st.integers(0, 255))
+        return bytes(b)
+    return body
+
+
 @st.composite
 def danmaku_bodies(draw: st.DrawFn) -> bytes:
     """A DANMU_MSG of a fixture's shape with a few positions changed, its medal cut, its extra varied."""
@@ -331,15 +345,10 @@ def danmaku_bodies(draw: st.DrawFn) -> bytes:
         pass
     msg["cmd"] = draw(st.sampled_from(["DANMU_MSG", "DANMU_MSG:4:0:2:2:2:0", "DANMU_MSG_MIRROR", "DANMU_MSGX"]))
     body = _dumps(msg, ascii_only).encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 9)) == 0:  # damage: a byte changed
-        b = bytearray(body)
-        b[draw(st.integers(0, len(b) - 1))] = draw(st.integers(0, 255))
-        body = bytes(b)
-    return body
+    return _maybe_damaged(draw, body)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])  # fmt: skip
+@_GENERATED
 @given(st.lists(danmaku_bodies(), min_size=1, max_size=4))
 def test_generated_bodies_give_identical_events(cdecode, bodies):
     assert_identical(cdecode, frame_of(bodies))
@@ -784,15 +793,10 @@ def cmd_bodies(draw: st.DrawFn) -> bytes:
             payload = payload[: draw(st.integers(0, len(payload)))]
         msg["data"]["pb"] = pb.to_base64(payload)
     body = _dumps(msg, draw(st.integers(0, 3)) == 0).encode("utf-8", "surrogatepass")
-    if draw(st.integers(0, 9)) == 0:  # damage: a byte changed
-        b = bytearray(body)
-        b[draw(st.integers(0, len(b) - 1))] = draw(st.integers(0, 255))
-        body = bytes(b)
-    return body
+    return _maybe_damaged(draw, body)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])  # fmt: skip
+@_GENERATED
 @given(st.lists(cmd_bodies(), min_size=1, max_size=4))
 def test_generated_cmd_bodies_give_identical_events(cdecode, bodies):
     assert_identical(cdecode, frame_of(bodies))
