@@ -200,15 +200,8 @@ def test_damaged_danmaku_bodies(cdecode):
     bases = [compact(load_fixture(n)) for n in ("danmu_msg", "danmu_msg_reply", "danmu_msg_emoticon")]
     bodies = []
     for base in bases:
-        for cut in range(0, len(base), 9):  # truncations
-            bodies.append(base[:cut])
-        for _ in range(300):  # byte flips
-            b = bytearray(base)
-            for _ in range(rng.randint(1, 3)):
-                b[rng.randrange(len(b))] = rng.choice(b'{}[]",:0123456789aeE-+.nul \\/u\x00\x1f\x7f\x80\xc3\xed\xff')
-            bodies.append(bytes(b))
-    for i in range(0, len(bodies), 20):
-        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
+        bodies += damaged_copies(rng, base, every=9, flips=300, alphabet=_JSON_DAMAGE)
+    assert_identical_in_frames(cdecode, bodies)
 
 
 def test_escapes_surrogates_and_invalid_utf8_in_kept_strings(cdecode):
@@ -366,9 +359,35 @@ _COMPILED_CMDS = ("INTERACT_WORD_V2", "SEND_GIFT", "SEND_GIFT_V2", "LIKE_INFO_V3
                   "USER_TOAST_MSG_V2")  # fmt: skip
 
 
+def assert_identical_in_frames(cdecode, bodies: list[bytes]) -> None:
+    """:func:`assert_identical` over ``bodies``, twenty to a frame."""
+    for i in range(0, len(bodies), 20):
+        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
+
+
+#: Bytes a damaged JSON body gets: structure, number and literal characters, escapes, control and non-ASCII bytes.
+_JSON_DAMAGE = b'{}[]",:0123456789aeE-+.nul \\/u\x00\x1f\x7f\x80\xc3\xed\xff'
+
+
+def damaged_copies(rng: random.Random, base: bytes, *, every: int, flips: int, alphabet: bytes) -> list[bytes]:
+    """``base`` cut short every ``every`` bytes, then ``flips`` copies with 1-3 bytes set from ``alphabet``."""
+    out = [base[:cut] for cut in range(0, len(base), every)]
+    for _ in range(flips):
+        b = bytearray(base)
+        for _ in range(rng.randint(1, 3)):
+            b[rng.randrange(len(b))] = rng.choice(alphabet)
+        out.append(bytes(b))
+    return out
+
+
 def taken(cdecode, body: bytes) -> bool:
     """Whether the compiled path gave the event of ``body`` itself (rather than declining to Python)."""
     return cdecode.command_event(body, ROOM) is not None
+
+
+def count_taken(cdecode, bodies: list[bytes]) -> int:
+    """How many of ``bodies`` the compiled path gave the event of itself."""
+    return sum(taken(cdecode, body) for body in bodies)
 
 
 def test_the_cmd_fixtures_take_the_compiled_path(cdecode):
@@ -483,11 +502,9 @@ def test_field_types_and_the_decline_rules(cdecode):
         bodies.append(body.replace(b'"data":{', b'"send_time":1700000000123,"data":{', 1))
         for data in ("null", "[]", '"x"', "{}"):
             bodies.append(compact({"cmd": msg["cmd"], "data": None}).replace(b"null", data.encode()))
-    n = 0
     for body in bodies:
         assert_identical(cdecode, frame_of([body]))
-        n += taken(cdecode, body)
-    assert 0.3 * len(bodies) < n < len(bodies)  # many compiled, many declined
+    assert 0.3 * len(bodies) < count_taken(cdecode, bodies) < len(bodies)  # many compiled, many declined
 
 
 def test_times_of_every_magnitude(cdecode):
@@ -521,12 +538,10 @@ def test_entry_effect_names_and_marks(cdecode):
                 body = compact(msg).replace(b"\\\\u003c%esc%\\\\u003e", b"\\u003c%esc%\\u003e")  # JSON escapes
                 bodies.append(body)
                 bodies.append(body.replace(b'"cmd":"ENTRY_EFFECT"', b'"cmd":"ENTRY_EFFECT_MUST_RECEIVE"', 1))
-    n = 0
     for body in bodies:
         (ev,) = assert_identical(cdecode, frame_of([body]))
         assert ev.kind == "enter" and ev.data["effect"] is True
-        n += taken(cdecode, body)
-    assert n == len(bodies)
+    assert count_taken(cdecode, bodies) == len(bodies)
 
 
 def test_damaged_cmd_bodies(cdecode):
@@ -534,15 +549,8 @@ def test_damaged_cmd_bodies(cdecode):
     bodies = []
     for name in _CMD_FIXTURES:
         base = compact(load_fixture(name))
-        for cut in range(0, len(base), 7):
-            bodies.append(base[:cut])
-        for _ in range(200):
-            b = bytearray(base)
-            for _ in range(rng.randint(1, 3)):
-                b[rng.randrange(len(b))] = rng.choice(b'{}[]",:0123456789aeE-+.nul \\/u=A+\x00\x1f\x7f\x80\xc3\xed\xff')
-            bodies.append(bytes(b))
-    for i in range(0, len(bodies), 20):
-        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
+        bodies += damaged_copies(rng, base, every=7, flips=200, alphabet=_JSON_DAMAGE + b"=A+")
+    assert_identical_in_frames(cdecode, bodies)
 
 
 # --- INTERACT_WORD_V2: the protobuf of data.pb --------------------------------------------------------
@@ -611,12 +619,8 @@ def test_interact_word_v2_protobuf_shapes(cdecode):
         for pbv in (5, None, [], {}):
             msg["data"]["pb"] = pbv
             bodies.append(compact(msg))
-    n = 0
-    for i in range(0, len(bodies), 20):
-        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
-    for body in bodies:
-        n += taken(cdecode, body)
-    assert 0.5 * len(bodies) < n < len(bodies)
+    assert_identical_in_frames(cdecode, bodies)
+    assert 0.5 * len(bodies) < count_taken(cdecode, bodies) < len(bodies)
 
 
 def test_send_gift_v2_protobuf_shapes(cdecode):
@@ -660,12 +664,8 @@ def test_send_gift_v2_protobuf_shapes(cdecode):
         pb.encode_send_gift_v2({"uid": 5, "gift_list": []}),
     ]  # fmt: skip
     bodies += [_iw_body(p, "send_gift_v2") for p in odd]
-    n = 0
-    for i in range(0, len(bodies), 20):
-        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
-    for body in bodies:
-        n += taken(cdecode, body)
-    assert 0.5 * len(bodies) < n < len(bodies)
+    assert_identical_in_frames(cdecode, bodies)
+    assert 0.5 * len(bodies) < count_taken(cdecode, bodies) < len(bodies)
 
 
 def test_online_rank_v3_protobuf_shapes(cdecode):
@@ -700,12 +700,8 @@ def test_online_rank_v3_protobuf_shapes(cdecode):
             b'{"cmd":"ONLINE_RANK_V3",', b'{"cmd":"ONLINE_RANK_V3","send_time":1700000000123,'
         )
     )
-    n = 0
-    for i in range(0, len(bodies), 20):
-        assert_identical(cdecode, frame_of(bodies[i : i + 20]))
-    for body in bodies:
-        n += taken(cdecode, body)
-    assert 0.3 * len(bodies) < n < len(bodies)
+    assert_identical_in_frames(cdecode, bodies)
+    assert 0.3 * len(bodies) < count_taken(cdecode, bodies) < len(bodies)
 
 
 # --- generated shapes of the compiled cmds (hypothesis) -------------------------------------------------
